@@ -1,0 +1,185 @@
+"""The ``crawl-pipeline`` command.
+
+User mistakes (bad arguments, an unreachable database, a bad setting) end with one
+clear line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from crawl_pipeline.db.connection import DatabaseUnavailable
+from crawl_pipeline.db.migrate import MigrationError
+from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
+from crawl_pipeline.domain.identity import parse_account_id
+from crawl_pipeline.settings import SettingsError
+
+MAX_SEED_RANGE = 1_000_000
+
+
+def _fail(message: str) -> None:
+    click.echo(f"crawl-pipeline: error: {message}", err=True)
+    sys.exit(2)
+
+
+def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn configuration and connection errors into one line and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (DatabaseUnavailable, SettingsError, MigrationError) as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _stack() -> Stack:
+    return prepare_stack()
+
+
+class AccountIdType(click.ParamType):
+    name = "ACCOUNT_ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return parse_account_id(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ACCOUNT_ID = AccountIdType()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crawl_pipeline")
+def main() -> None:
+    """Crawl Dota 2 players and matches into PostgreSQL with Dagster.
+
+    Without DATABASE_URL an embedded PostgreSQL runs under CRAWL_DATA_DIR (default ./data).
+    """
+
+
+@main.command()
+@handles_user_errors
+def demo() -> None:
+    """Run the bounded demo end to end on the embedded defaults and print a summary."""
+    from crawl_pipeline.demo import run_demo
+
+    run_demo(_stack())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI listens on.")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port of the Dagster UI.")
+@handles_user_errors
+def dev(host: str, port: int) -> None:
+    """Start the Dagster UI and daemon on the local stack (Ctrl-C stops everything)."""
+    with socket.socket() as probe:
+        if probe.connect_ex((host, port)) == 0:
+            _fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
+    stack = _stack()
+    click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
+    click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+    try:
+        sys.exit(process.wait())
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)  # dagster dev stops its webserver, daemon and code servers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        sys.exit(130)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handles_user_errors
+def status(as_json: bool) -> None:
+    """Totals, progress per depth, stubs vs details, failures and the smallest active backoff."""
+    from crawl_pipeline.db.pool import Database
+    from crawl_pipeline.db.status import crawl_status
+    from crawl_pipeline.reporting import print_status
+
+    stack = _stack()
+    with Database(stack.database_url, max_size=1) as db, db.transaction() as conn:
+        report = crawl_status(conn)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        print_status(report, stack.description)
+
+
+@main.command()
+@click.argument("account_ids", nargs=-1, type=ACCOUNT_ID)
+@click.option("--range", "id_range", nargs=2, type=ACCOUNT_ID, help="Add every id from A to B inclusive.")
+@handles_user_errors
+def seed(account_ids: tuple[int, ...], id_range: tuple[int, int] | None) -> None:
+    """Add seed accounts at BFS depth 0 (32-bit account ids or steamid64s)."""
+    from crawl_pipeline.db.accounts import add_seeds
+    from crawl_pipeline.db.pool import Database
+
+    ids = list(account_ids)
+    if id_range:
+        low, high = id_range
+        if low > high:
+            raise click.BadParameter(f"range start {low} is above its end {high}", param_hint="--range")
+        if high - low + 1 > MAX_SEED_RANGE:
+            raise click.BadParameter(f"at most {MAX_SEED_RANGE:,} ids per range", param_hint="--range")
+        ids.extend(range(low, high + 1))
+    if not ids:
+        raise click.UsageError("give at least one ACCOUNT_ID or --range A B")
+    stack = _stack()
+    with Database(stack.database_url, max_size=1) as db, db.transaction() as conn:
+        added = add_seeds(conn, ids)
+    click.echo(f"{added} new seed account(s), {len(set(ids)) - added} already known")
+
+
+@main.command()
+@click.argument("account_ids", nargs=-1, required=True, type=ACCOUNT_ID)
+@click.option("--untrack", is_flag=True, help="Stop tracking these accounts.")
+@handles_user_errors
+def track(account_ids: tuple[int, ...], untrack: bool) -> None:
+    """Track accounts: their new matches are fetched on a schedule."""
+    from crawl_pipeline.db.accounts import set_tracked
+    from crawl_pipeline.db.pool import Database
+
+    stack = _stack()
+    with Database(stack.database_url, max_size=1) as db, db.transaction() as conn:
+        changed = set_tracked(conn, account_ids, tracked=not untrack)
+    click.echo(f"{changed} account(s) {'untracked' if untrack else 'now tracked'}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@handles_user_errors
+def db_upgrade() -> None:
+    """Apply pending schema migrations (safe to run from several processes at once)."""
+    stack = _stack()
+    from crawl_pipeline.db.migrate import current_version
+
+    click.echo(
+        f"{stack.migrations_applied} migration(s) applied; schema version {current_version(stack.database_url)} "
+        f"on {stack.description}"
+    )
+
+
+if __name__ == "__main__":
+    main()

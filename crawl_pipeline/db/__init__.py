@@ -1,0 +1,1 @@
+"""PostgreSQL: URLs, the embedded server, migrations and the connection pool."""

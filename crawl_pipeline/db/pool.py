@@ -1,0 +1,58 @@
+"""The connection pool every database user shares (psycopg 3 + psycopg_pool)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from crawl_pipeline.db import urls
+
+
+class Database:
+    """A pool of connections to the crawl database.
+
+    ``transaction()`` yields a connection inside one transaction: committed when the
+    block ends, rolled back when it raises, so a failed step leaves no partial rows.
+    """
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, application_name: str = "crawl_pipeline"):
+        self.description = urls.describe(url)
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"application_name": application_name},
+            open=True,
+            name=f"crawl:{self.description}",
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.description})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        with self._pool.connection() as conn:  # commits on success, rolls back on error
+            yield conn
+
+    def fetch_all(self, query: str, params: tuple | dict | None = None) -> list[dict]:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    def fetch_value(self, query: str, params: tuple | dict | None = None):
+        with self._pool.connection() as conn:
+            row = conn.execute(query, params).fetchone()
+            return None if row is None else row[0]
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Dagster assets, checks, sensors and schedules, one sub-package per subject."""

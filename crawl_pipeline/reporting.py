@@ -1,0 +1,51 @@
+"""Human-readable tables for the terminal (status and demo summaries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _progress(done: int, total: int) -> str:
+    return f"{done:,}/{total:,}" if total else "0/0"
+
+
+def print_status(report: dict[str, Any], database: str, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]crawl_pipeline[/bold] on {database} (schema v{report['schema_version']})")
+    totals = Table(title="Totals", show_header=False)
+    matches = report["matches"]
+    for label, value in [
+        ("accounts", f"{report['accounts']:,} ({report['seeds']:,} seeds, {report['tracked']:,} tracked)"),
+        ("batched", _progress(report["batched"], report["accounts"])),
+        ("profiles", _progress(report["profiles"], report["accounts"])),
+        ("hero stats", _progress(report["hero_stats_done"], report["accounts"])),
+        ("match histories", _progress(report["matches_synced"], report["accounts"])),
+        ("match details", _progress(matches["details"], matches["stubs"])),
+        ("details pending / failed", f"{matches['pending']:,} / {matches['failed']:,} ({matches['failed_permanently']:,} gave up)"),
+        ("accounts with errors", f"{report['accounts_with_errors']:,}"),
+        ("heroes / hero_stats rows", f"{report['heroes']:,} / {report['hero_stats']:,}"),
+        ("smurfs flagged", f"{report['smurfs_flagged']:,}"),
+        ("smallest active backoff", _backoff(report["smallest_active_backoff"])),
+    ]:
+        totals.add_row(label, value)
+    console.print(totals)
+    if report["by_depth"]:
+        depth = Table(title="Progress per depth")
+        for column in ("depth", "accounts", "batched", "hero stats", "match histories"):
+            depth.add_column(column, justify="right")
+        for row in report["by_depth"]:
+            depth.add_row(
+                str(row["depth"]),
+                f"{row['accounts']:,}",
+                _progress(row["batched"], row["accounts"]),
+                _progress(row["hero_stats_done"], row["accounts"]),
+                _progress(row["matches_synced"], row["accounts"]),
+            )
+        console.print(depth)
+
+
+def _backoff(backoff: dict[str, Any] | None) -> str:
+    return "none" if not backoff else f"{backoff['seconds_left']}s on {backoff['bucket']}"
