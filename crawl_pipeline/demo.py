@@ -29,6 +29,7 @@ def run_demo(stack: Stack, console: Console | None = None) -> dict:
             instance=instance,
             resources={"postgres": defs.resources["postgres"]},
             tags={"crawl_pipeline/trigger": "demo"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     if not result.success:
         raise SystemExit("demo: the heroes run failed; see the run in `make dev`")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg import sql
 
@@ -12,10 +14,17 @@ from crawl_pipeline.settings import Settings
 CRAWL_DATABASE = "crawl"
 DAGSTER_DATABASE = "dagster"
 CONNECT_TIMEOUT_SECONDS = 5
+_LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server (at|on) .*? failed: )?')
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; the message names host and database, never a password."""
+
+
+def _reason(exc: Exception) -> str:
+    """The useful part of a libpq error, on one line (the host is already in our message)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _LIBPQ_PREFIX.sub("", first).strip()
 
 
 def check_connection(url: str) -> None:
@@ -25,8 +34,7 @@ def check_connection(url: str) -> None:
     except urls.InvalidDatabaseURL as exc:
         raise DatabaseUnavailable(str(exc)) from None
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        reason = reason.replace(urls.parse(url).get("password") or "\0", "***")
+        reason = _reason(exc).replace(urls.parse(url).get("password") or "\0", "***")
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {urls.describe(url)}: {reason}") from None
 
 
@@ -43,7 +51,7 @@ def ensure_database(server_url: str, dbname: str) -> str:
                     pass  # another process created it first
     except psycopg.Error as exc:
         raise DatabaseUnavailable(
-            f"cannot create database {dbname!r} on {urls.describe(server_url)}: {str(exc).strip().splitlines()[-1]}"
+            f"cannot create database {dbname!r} on {urls.describe(server_url)}: {_reason(exc)}"
         ) from None
     return target
 
@@ -51,8 +59,9 @@ def ensure_database(server_url: str, dbname: str) -> str:
 def resolve_database_url(settings: Settings) -> str:
     """DATABASE_URL when set (checked, nothing embedded); else the embedded server's crawl DB."""
     if settings.database_url:
-        check_connection(settings.database_url)
-        return settings.database_url
+        url = urls.to_libpq(settings.database_url)
+        check_connection(url)
+        return url
     server_url = start_embedded(settings.pgdata_dir)
     return ensure_database(server_url, CRAWL_DATABASE)
 
@@ -60,7 +69,8 @@ def resolve_database_url(settings: Settings) -> str:
 def resolve_dagster_url(settings: Settings, crawl_url: str) -> str:
     """The Dagster instance's own database on the same server (DAGSTER_POSTGRES_URL overrides)."""
     if settings.dagster_postgres_url:
-        check_connection(settings.dagster_postgres_url)
-        return settings.dagster_postgres_url
+        url = urls.to_libpq(settings.dagster_postgres_url)
+        check_connection(url)
+        return url
     dbname = DAGSTER_DATABASE if settings.embedded else f"{urls.database_name(crawl_url)}_dagster"
     return ensure_database(crawl_url, dbname)

@@ -15,11 +15,16 @@ class InvalidDatabaseURL(ValueError):
     pass
 
 
-def parse(url: str) -> dict[str, str]:
-    # SQLAlchemy-style driver suffixes (postgresql+psycopg2://) mean nothing to libpq.
+def to_libpq(url: str) -> str:
+    """Drop a SQLAlchemy driver suffix (postgresql+psycopg2://): it means nothing to libpq."""
     if "://" in url:
         scheme, rest = url.split("://", 1)
-        url = scheme.split("+", 1)[0] + "://" + rest
+        return scheme.split("+", 1)[0] + "://" + rest
+    return url
+
+
+def parse(url: str) -> dict[str, str]:
+    url = to_libpq(url)
     try:
         return {k: str(v) for k, v in conninfo_to_dict(url).items()}
     except Exception as exc:  # psycopg raises ProgrammingError with the URL in it: never echo it

@@ -1,0 +1,50 @@
+"""Counter-based randomness: a value is a pure function of (seed, keys...).
+
+Lazily generated match content must not depend on which requests came first or how
+they were batched, so instead of a stateful RNG we hash the coordinates with splitmix64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+
+
+def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    x = x ^ (x >> _S30)
+    x = x * _M1
+    x = x ^ (x >> _S27)
+    x = x * _M2
+    return x ^ (x >> _S31)
+
+
+def hash64(seed: int, *keys: ArrayLike) -> NDArray[np.uint64]:
+    """64-bit hash of the broadcast keys (non-negative integers)."""
+    with np.errstate(over="ignore"):
+        h = _mix(np.atleast_1d(np.asarray(seed & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)) + _GOLDEN)
+        for key in keys:
+            k = np.asarray(key).astype(np.uint64)
+            h = _mix(h ^ (k * _GOLDEN + _GOLDEN))
+    return h
+
+
+def uniform(seed: int, *keys: ArrayLike) -> NDArray[np.float64]:
+    """Uniform floats in [0, 1) determined by (seed, keys)."""
+    return (hash64(seed, *keys) >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def normal(seed: int, *keys: ArrayLike) -> NDArray[np.float64]:
+    """Standard normal floats (Box-Muller over two derived uniforms)."""
+    u1 = uniform(seed, *keys, 0x5151)
+    u2 = uniform(seed, *keys, 0xA2A2)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def choice_index(seed: int, n: int, *keys: ArrayLike) -> NDArray[np.int64]:
+    """Uniform integers in [0, n)."""
+    return (hash64(seed, *keys) % np.uint64(n)).astype(np.int64)

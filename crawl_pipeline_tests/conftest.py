@@ -1,0 +1,133 @@
+"""Session fixtures: a database of its own per test session and xdist worker.
+
+The server is TEST_DATABASE_URL, else the machine's PostgreSQL at 127.0.0.1:5432 when it
+answers, else an embedded server shared by the workers of this run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from crawl_pipeline.db import migrate, urls
+from crawl_pipeline.db.embedded import start_embedded
+from crawl_pipeline.db.pool import Database
+
+DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+EMBEDDED_TEST_PGDATA = Path("/tmp") / f"crawl_pipeline_test_pg_{os.getuid()}"
+
+# Tables that hold reference data or bookkeeping and survive `clean_db`.
+KEPT_TABLES = {"schema_migrations", "heroes"}
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """URL of a server where tests may create databases."""
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    if _reachable(DEFAULT_TEST_SERVER):
+        return DEFAULT_TEST_SERVER
+    return start_embedded(EMBEDDED_TEST_PGDATA)
+
+
+@pytest.fixture(scope="session")
+def worker_tag(worker_id: str) -> str:
+    return f"{worker_id}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def make_database(pg_server_url: str, worker_tag: str) -> Iterator:
+    """Factory for fresh, empty databases on the test server; all dropped at session end."""
+    created: list[str] = []
+
+    def factory(purpose: str) -> str:
+        name = f"crawl_test_{purpose}_{worker_tag}_{len(created)}"
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return urls.with_database(pg_server_url, name)
+
+    yield factory
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database) -> str:
+    """The migrated crawl database of this session/worker."""
+    url = make_database("crawl")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def session_db(database_url: str) -> Iterator[Database]:
+    with Database(database_url, max_size=4) as database:
+        yield database
+
+
+@pytest.fixture
+def db(session_db: Database) -> Iterator[Database]:
+    """The session's database, emptied (but for reference tables) before the test."""
+    with session_db.transaction() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+            if row[0] not in KEPT_TABLES
+        ]
+        conn.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+        )
+    yield session_db
+
+
+@pytest.fixture(scope="session")
+def dagster_postgres_url(make_database) -> str:
+    """A database of its own for the Dagster instance, as dagster-postgres wants its URL."""
+    return urls.to_sqlalchemy(make_database("dagster"))
+
+
+@pytest.fixture
+def dagster_instance(dagster_postgres_url: str, tmp_path: Path):
+    """A real Dagster instance whose run, event and schedule storage is PostgreSQL."""
+    import dagster as dg
+
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": dagster_postgres_url}}},
+        temp_dir=str(tmp_path / "dagster_home"),
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture
+def cli_env(database_url: str, dagster_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI tests: the session's databases and a private data dir."""
+    env = {
+        "DATABASE_URL": database_url,
+        "DAGSTER_POSTGRES_URL": dagster_postgres_url,
+        "CRAWL_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "data" / "dagster_home"),
+    }
+    for key in ("OPENDOTA_API_KEY", "STEAM_API_KEY", "STRATZ_TOKENS"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

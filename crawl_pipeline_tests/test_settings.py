@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from crawl_pipeline.settings import DEFAULT_OPENDOTA_API_URL, Secret, Settings, SettingsError
+
+
+def test_defaults_point_at_real_providers_and_embedded_database():
+    settings = Settings.from_env({})
+    assert settings.embedded
+    assert settings.opendota_api_url == DEFAULT_OPENDOTA_API_URL
+    assert settings.steam_api_url == "https://api.steampowered.com"
+    assert settings.stratz_api_url == "https://api.stratz.com"
+    assert settings.data_dir == Path("data").absolute()
+    assert settings.duckdb_path == Path("data/analytics.duckdb").absolute()
+    assert settings.dagster_home == Path("data/dagster_home").absolute()
+    assert settings.pgdata_dir == Path("data/pg").absolute()
+
+
+def test_environment_overrides(tmp_path):
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u:pw@db.example:5433/crawl",
+            "CRAWL_DATA_DIR": str(tmp_path),
+            "OPENDOTA_API_URL": "http://127.0.0.1:8765/",
+            "STRATZ_TOKENS": " a-token , ,b-token",
+            "CRAWL_DB_POOL_SIZE": "3",
+        }
+    )
+    assert not settings.embedded
+    assert settings.duckdb_path == tmp_path / "analytics.duckdb"
+    assert settings.opendota_api_url == "http://127.0.0.1:8765"
+    assert [t.reveal() for t in settings.stratz_tokens] == ["a-token", "b-token"]
+    assert settings.db_pool_max_size == 3
+
+
+def test_secrets_never_show_in_reprs():
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u:hunter2@db/crawl",
+            "STEAM_API_KEY": "STEAMKEY123456789",
+            "OPENDOTA_API_KEY": "odkey-abcdef",
+            "STRATZ_TOKENS": "stratz-token-xyz",
+        }
+    )
+    text = repr(settings) + str(settings)
+    for secret in ("hunter2", "STEAMKEY123456789", "odkey-abcdef", "stratz-token-xyz"):
+        assert secret not in text
+    assert settings.steam_api_key.reveal() == "STEAMKEY123456789"
+    assert repr(Secret("x")) == "Secret('***')"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CRAWL_DB_POOL_SIZE": "many"}, "CRAWL_DB_POOL_SIZE='many' is not an integer"),
+        ({"CRAWL_DB_POOL_SIZE": "0"}, "CRAWL_DB_POOL_SIZE=0 must be at least 1"),
+        ({"STEAM_API_URL": "api.steampowered.com"}, "STEAM_API_URL='api.steampowered.com' must start with http"),
+    ],
+)
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env(env)
