@@ -97,6 +97,7 @@ def dev(host: str, port: int) -> None:
     try:
         sys.exit(process.wait())
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the children
         process.send_signal(signal.SIGINT)  # dagster dev stops its webserver, daemon and code servers
         try:
             process.wait(timeout=30)
