@@ -1,0 +1,1 @@
+"""Provider clients (OpenDota, Steam, Stratz) behind one interface, with typed models and errors."""
