@@ -61,6 +61,18 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _ids(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    from crawl_pipeline.domain.identity import parse_account_id
+
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return tuple(parse_account_id(part) for part in raw.replace(",", " ").split())
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = (env.get(name) or default).strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
@@ -82,7 +94,11 @@ class Settings:
     stratz_api_url: str = DEFAULT_STRATZ_API_URL
     stratz_tokens: tuple[Secret, ...] = ()
     db_pool_max_size: int = 8
-    run_queue_max_concurrent: int = 4
+    seed_account_ids: tuple[int, ...] = (DEFAULT_SEED_ACCOUNT_ID,)
+    crawl_max_depth: int = 2
+    crawl_batch_size: int = 200
+    crawl_max_accounts: int | None = None
+    crawl_max_matches_per_account: int = 100
 
     @property
     def embedded(self) -> bool:
@@ -111,7 +127,11 @@ class Settings:
             stratz_api_url=_url(env, "STRATZ_API_URL", DEFAULT_STRATZ_API_URL),
             stratz_tokens=tokens,
             db_pool_max_size=_int(env, "CRAWL_DB_POOL_SIZE", 8),
-            run_queue_max_concurrent=_int(env, "CRAWL_MAX_CONCURRENT_RUNS", 4),
+            seed_account_ids=_ids(env, "CRAWL_SEEDS", (DEFAULT_SEED_ACCOUNT_ID,)),
+            crawl_max_depth=_int(env, "CRAWL_MAX_DEPTH", 2, minimum=0),
+            crawl_batch_size=_int(env, "CRAWL_BATCH_SIZE", 200),
+            crawl_max_accounts=_int(env, "CRAWL_MAX_ACCOUNTS", 0, minimum=0) or None,
+            crawl_max_matches_per_account=_int(env, "CRAWL_MAX_MATCHES_PER_ACCOUNT", 100),
         )
 
 

@@ -15,9 +15,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from crawl_pipeline.db import migrate, urls
+from crawl_pipeline.db import urls
 from crawl_pipeline.db.embedded import start_embedded
 from crawl_pipeline.db.pool import Database
+from crawl_pipeline.db.stack import initialize_database
 
 DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 EMBEDDED_TEST_PGDATA = Path("/tmp") / f"crawl_pipeline_test_pg_{os.getuid()}"
@@ -72,7 +73,7 @@ def make_database(pg_server_url: str, worker_tag: str) -> Iterator:
 def database_url(make_database) -> str:
     """The migrated crawl database of this session/worker."""
     url = make_database("crawl")
-    migrate.upgrade(url)
+    initialize_database(url)
     return url
 
 

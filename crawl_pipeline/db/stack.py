@@ -11,8 +11,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from crawl_pipeline.db import migrate, urls
 from crawl_pipeline.db.connection import resolve_dagster_url, resolve_database_url
+from crawl_pipeline.db.reference import upsert_heroes
+from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +46,14 @@ def write_instance_config(dagster_home: Path) -> Path:
     return target
 
 
+def initialize_database(url: str) -> int:
+    """Apply migrations and load the reference tables; return how many migrations ran."""
+    applied = migrate.upgrade(url)
+    with psycopg.connect(url) as conn:
+        upsert_heroes(conn, list(heroes().values()))
+    return len(applied)
+
+
 def prepare_stack(settings: Settings | None = None, *, export: bool = True) -> Stack:
     """Resolve (or start) PostgreSQL, apply migrations, prepare the Dagster instance.
 
@@ -50,7 +62,7 @@ def prepare_stack(settings: Settings | None = None, *, export: bool = True) -> S
     """
     settings = settings or get_settings()
     database_url = resolve_database_url(settings)
-    applied = migrate.upgrade(database_url)
+    applied = initialize_database(database_url)
     dagster_url = urls.to_sqlalchemy(resolve_dagster_url(settings, database_url))
     write_instance_config(settings.dagster_home)
     if export:
@@ -58,4 +70,4 @@ def prepare_stack(settings: Settings | None = None, *, export: bool = True) -> S
         os.environ["DAGSTER_POSTGRES_URL"] = dagster_url
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
         os.environ["CRAWL_DATA_DIR"] = str(settings.data_dir)
-    return Stack(settings, database_url, dagster_url, len(applied))
+    return Stack(settings, database_url, dagster_url, applied)

@@ -1,0 +1,302 @@
+"""Writes of the per-batch crawl, set-based and idempotent.
+
+Each function takes a connection inside the caller's transaction: a chunk of work either
+lands whole or not at all, and a re-run finds only what is still pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.sources.models import HeroStats, MatchDetails, MatchStub, PlayerProfile
+
+PHASES = {  # phase -> (done column, error column, attempts column)
+    "profile": ("profile_fetched_at", "profile_error", "profile_attempts"),
+    "hero_stats": ("hero_stats_at", "hero_stats_error", "hero_stats_attempts"),
+    "matches": ("matches_synced_at", "matches_error", "matches_attempts"),
+}
+
+
+@dataclass(frozen=True)
+class AccountTodo:
+    account_id: int
+    depth: int
+    newest_match_id: int | None
+    rank_tier: int | None
+    batch_key: str | None = None
+
+
+def accounts_to_fetch(conn: psycopg.Connection, batch_key: str, phase: str, *, refresh: bool) -> list[AccountTodo]:
+    """The batch's accounts whose ``phase`` is pending (all of them with ``refresh``)."""
+    done, _, attempts = PHASES[phase]
+    rows = conn.execute(
+        f"""SELECT account_id, depth, newest_match_id, rank_tier, batch_key FROM accounts
+            WHERE batch_key = %s AND (%s OR ({done} IS NULL AND {attempts} < %s))
+            ORDER BY account_id""",
+        (batch_key, refresh, MAX_ATTEMPTS),
+    ).fetchall()
+    return [AccountTodo(*row) for row in rows]
+
+
+def tracked_accounts(conn: psycopg.Connection) -> list[AccountTodo]:
+    rows = conn.execute(
+        "SELECT account_id, depth, newest_match_id, rank_tier, batch_key FROM accounts WHERE is_tracked "
+        "ORDER BY account_id"
+    ).fetchall()
+    return [AccountTodo(*row) for row in rows]
+
+
+def record_account_failures(conn: psycopg.Connection, phase: str, failures: Sequence[tuple[int, str, str]]) -> None:
+    """``failures``: (account_id, error, outcome) — see ``domain.failures`` for the outcomes."""
+    if not failures:
+        return
+    _, error, attempts = PHASES[phase]
+    ids, errors, outcomes = (list(c) for c in zip(*failures))
+    conn.execute(
+        f"""UPDATE accounts a SET {error} = f.error,
+                   {attempts} = CASE f.outcome WHEN 'give_up' THEN greatest(a.{attempts}, {MAX_ATTEMPTS})
+                                               WHEN 'retry' THEN least(a.{attempts} + 1, 32767)
+                                               ELSE a.{attempts} END
+            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(account_id, error, outcome)
+            WHERE a.account_id = f.account_id""",
+        (ids, errors, outcomes),
+    )
+
+
+def store_profiles(conn: psycopg.Connection, profiles: Sequence[PlayerProfile]) -> tuple[int, int]:
+    """Update profile fields; add a rank snapshot where the rank changed. Returns (updated, snapshots)."""
+    if not profiles:
+        return 0, 0
+    columns = list(zip(*[
+        (p.account_id, p.personaname, p.avatar, p.loccountrycode, p.plus, p.last_login, p.rank_tier,
+         p.leaderboard_rank, p.source)
+        for p in profiles
+    ]))
+    rows = conn.execute(
+        """WITH incoming AS (
+               SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],
+                                    %s::timestamptz[], %s::smallint[], %s::integer[], %s::text[])
+                   AS p(account_id, personaname, avatar, loccountrycode, plus, last_login, rank_tier,
+                        leaderboard_rank, source)),
+           previous AS (
+               SELECT a.account_id, a.rank_tier, a.leaderboard_rank, a.profile_fetched_at
+               FROM accounts a JOIN incoming USING (account_id) FOR UPDATE OF a),
+           updated AS (
+               UPDATE accounts a SET personaname = p.personaname, avatar = p.avatar,
+                   loccountrycode = p.loccountrycode, plus = p.plus, last_login = p.last_login,
+                   rank_tier = p.rank_tier, leaderboard_rank = p.leaderboard_rank,
+                   profile_fetched_at = now(), profile_error = NULL
+               FROM incoming p WHERE a.account_id = p.account_id
+               RETURNING a.account_id)
+           INSERT INTO rank_snapshots (account_id, observed_at, rank_tier, leaderboard_rank, source)
+           SELECT p.account_id, clock_timestamp(), p.rank_tier, p.leaderboard_rank, p.source
+           FROM incoming p JOIN previous o USING (account_id)
+           WHERE o.profile_fetched_at IS NULL
+              OR (o.rank_tier, o.leaderboard_rank) IS DISTINCT FROM (p.rank_tier, p.leaderboard_rank)
+           ON CONFLICT DO NOTHING
+           RETURNING account_id""",
+        [list(c) for c in columns],
+    ).fetchall()
+    return len(profiles), len(rows)
+
+
+def replace_hero_stats(conn: psycopg.Connection, stats: Sequence[HeroStats]) -> tuple[int, int]:
+    """Replace the hero rows of these accounts atomically. Returns (rows stored, unknown heroes skipped).
+
+    Heroes missing from the hero table are skipped and counted, never stored.
+    """
+    if not stats:
+        return 0, 0
+    ids = [s.account_id for s in stats]
+    rows = [(s.account_id, h.hero_id, h.matches, h.wins, h.last_played) for s in stats for h in s.heroes]
+    conn.execute("DELETE FROM hero_stats WHERE account_id = ANY(%s)", (ids,))
+    stored = 0
+    if rows:
+        columns = [list(c) for c in zip(*rows)]
+        stored = conn.execute(
+            """INSERT INTO hero_stats (account_id, hero_id, matches, wins, last_played)
+               SELECT s.* FROM unnest(%s::bigint[], %s::smallint[], %s::integer[], %s::integer[], %s::timestamptz[])
+                   AS s(account_id, hero_id, matches, wins, last_played)
+               JOIN heroes h USING (hero_id)""",
+            columns,
+        ).rowcount
+    conn.execute(
+        "UPDATE accounts SET hero_stats_at = now(), hero_stats_error = NULL WHERE account_id = ANY(%s)", (ids,)
+    )
+    skipped = sum(s.unknown_heroes_skipped for s in stats) + (len(rows) - stored)
+    return stored, skipped
+
+
+def store_stubs(conn: psycopg.Connection, stubs: Sequence[MatchStub], *, owner_batch: str | None, discovered_by: int) -> int:
+    """Insert match stubs (has_details NULL); a match already known keeps its owner. Returns new stubs."""
+    if not stubs:
+        return 0
+    columns = [list(c) for c in zip(*[
+        (s.match_id, s.match_seq_num, s.start_time, s.lobby_type, s.game_mode, s.duration, s.radiant_win) for s in stubs
+    ])]
+    return conn.execute(
+        """INSERT INTO matches (match_id, match_seq_num, start_time, lobby_type, game_mode, duration, radiant_win,
+                                owner_batch, discovered_by)
+           SELECT s.*, %s::text, %s::bigint FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::smallint[],
+                                          %s::smallint[], %s::integer[], %s::boolean[]) AS s
+           ORDER BY 1
+           ON CONFLICT (match_id) DO NOTHING""",
+        [owner_batch, discovered_by, *columns],
+    ).rowcount
+
+
+def finish_history(
+    conn: psycopg.Connection,
+    account_id: int,
+    *,
+    newest_match_id: int | None,
+    last_match_time: datetime | None,
+    total: int | None,
+    is_private: bool,
+) -> None:
+    conn.execute(
+        """UPDATE accounts SET matches_synced_at = now(), matches_error = NULL, is_private = %s,
+               matches_total = coalesce(%s, matches_total),
+               newest_match_id = greatest(newest_match_id, %s),
+               last_match_time = greatest(last_match_time, %s)
+           WHERE account_id = %s""",
+        (is_private, total, newest_match_id, last_match_time, account_id),
+    )
+
+
+def stubs_to_fetch(conn: psycopg.Connection, batch_key: str) -> list[int]:
+    """Stubs the batch owns that still need details (pending, or failed with attempts left)."""
+    return [r[0] for r in conn.execute(
+        """SELECT match_id FROM matches
+           WHERE owner_batch = %s AND (has_details IS NULL OR (has_details = false AND retry_count < %s))
+           ORDER BY match_id""",
+        (batch_key, MAX_ATTEMPTS),
+    ).fetchall()]
+
+
+@dataclass(frozen=True)
+class DetailsWritten:
+    stored: int  # matches that got their details in this call
+    players: int
+    new_accounts: int
+
+
+def store_details(conn: psycopg.Connection, details: Sequence[MatchDetails], *, discovery_depth: int) -> DetailsWritten:
+    """Store details of several matches in one transaction.
+
+    A match already detailed (an overlapping run got there first) is skipped whole, so
+    players and encounters are never counted twice. Participants not yet known become
+    accounts at ``discovery_depth``, discovered from the account whose history listed
+    the match. Anonymous players never become accounts.
+    """
+    if not details:
+        return DetailsWritten(0, 0, 0)
+    match_columns = [list(c) for c in zip(*[
+        (d.match_id, d.match_seq_num, d.start_time, d.duration, d.lobby_type, d.game_mode, d.radiant_win, d.region,
+         d.source)
+        for d in details
+    ])]
+    conn.execute(  # details may come for a match we had no stub for (tracked accounts)
+        "INSERT INTO matches (match_id) SELECT unnest(%s::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING",
+        (match_columns[0],),
+    )
+    claimed = [r[0] for r in conn.execute(
+        """UPDATE matches m SET has_details = true, match_seq_num = coalesce(d.seq, m.match_seq_num),
+               start_time = coalesce(d.start_time, m.start_time), duration = d.duration,
+               lobby_type = coalesce(d.lobby_type, m.lobby_type), game_mode = coalesce(d.game_mode, m.game_mode),
+               radiant_win = d.radiant_win, region = d.region, details_source = d.source,
+               details_fetched_at = now(), last_fetch_attempt = now(), fetch_error = NULL
+           FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[], %s::smallint[], %s::smallint[],
+                       %s::boolean[], %s::smallint[], %s::text[])
+               AS d(match_id, seq, start_time, duration, lobby_type, game_mode, radiant_win, region, source)
+           WHERE m.match_id = d.match_id AND m.has_details IS NOT TRUE
+           RETURNING m.match_id""",
+        match_columns,
+    ).fetchall()]
+    if not claimed:
+        return DetailsWritten(0, 0, 0)
+    keep = set(claimed)
+    player_rows = [
+        (d.match_id, p.player_slot, p.account_id, p.hero_id, p.is_radiant, p.win, p.kills, p.deaths, p.assists,
+         p.gold_per_min, p.xp_per_min, p.last_hits, p.denies, p.net_worth, p.hero_damage, p.lane_role, p.rank_tier)
+        for d in details if d.match_id in keep for p in d.players
+    ]
+    players = 0
+    if player_rows:
+        players = conn.execute(
+            """INSERT INTO match_players (match_id, player_slot, account_id, hero_id, is_radiant, win, kills, deaths,
+                   assists, gold_per_min, xp_per_min, last_hits, denies, net_worth, hero_damage, lane_role, rank_tier)
+               SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::bigint[], %s::smallint[], %s::boolean[],
+                   %s::boolean[], %s::smallint[], %s::smallint[], %s::smallint[], %s::integer[], %s::integer[],
+                   %s::integer[], %s::integer[], %s::integer[], %s::integer[], %s::smallint[], %s::smallint[])
+               ON CONFLICT DO NOTHING""",
+            [list(c) for c in zip(*player_rows)],
+        ).rowcount
+    new_accounts = conn.execute(
+        """INSERT INTO accounts (account_id, depth, discovered_from)
+           SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id
+           FROM match_players p JOIN matches m USING (match_id)
+           LEFT JOIN accounts known ON known.account_id = m.discovered_by
+           WHERE p.match_id = ANY(%s) AND p.account_id > 0 AND p.account_id < 4294967295
+           ORDER BY p.account_id, p.match_id
+           ON CONFLICT (account_id) DO NOTHING""",
+        (discovery_depth, claimed),
+    ).rowcount
+    _count_encounters(conn, claimed)
+    return DetailsWritten(len(claimed), players, new_accounts)
+
+
+def _count_encounters(conn: psycopg.Connection, match_ids: list[int]) -> None:
+    """Teammates and opponents met by the account whose history listed each match.
+
+    Rows come sorted so concurrent writers lock them in the same order (no deadlocks).
+    """
+    conn.execute(
+        """INSERT INTO players_encountered AS pe (account_id, other_account_id, teammate_games, teammate_wins,
+               opponent_games, opponent_wins, last_match_id, last_played)
+           SELECT me.account_id, other.account_id,
+                  count(*) FILTER (WHERE me.is_radiant = other.is_radiant),
+                  count(*) FILTER (WHERE me.is_radiant = other.is_radiant AND me.win),
+                  count(*) FILTER (WHERE me.is_radiant <> other.is_radiant),
+                  count(*) FILTER (WHERE me.is_radiant <> other.is_radiant AND me.win),
+                  max(m.match_id), max(m.start_time)
+           FROM matches m
+           JOIN match_players me ON me.match_id = m.match_id AND me.account_id = m.discovered_by
+           JOIN match_players other ON other.match_id = m.match_id AND other.account_id IS NOT NULL
+                                   AND other.account_id <> me.account_id
+           WHERE m.match_id = ANY(%s)
+           GROUP BY me.account_id, other.account_id
+           ORDER BY me.account_id, other.account_id
+           ON CONFLICT (account_id, other_account_id) DO UPDATE SET
+               teammate_games = pe.teammate_games + EXCLUDED.teammate_games,
+               teammate_wins = pe.teammate_wins + EXCLUDED.teammate_wins,
+               opponent_games = pe.opponent_games + EXCLUDED.opponent_games,
+               opponent_wins = pe.opponent_wins + EXCLUDED.opponent_wins,
+               last_match_id = greatest(pe.last_match_id, EXCLUDED.last_match_id),
+               last_played = greatest(pe.last_played, EXCLUDED.last_played)""",
+        (match_ids,),
+    )
+
+
+def record_detail_failures(conn: psycopg.Connection, failures: Sequence[tuple[int, str, str]]) -> None:
+    """``failures``: (match_id, error, outcome). ``pending`` (Steam's 500 "no data yet", a bad
+    key) leaves the stub NULL without counting a retry; ``give_up`` (404) spends every attempt;
+    ``retry`` marks it failed and counts one attempt."""
+    if not failures:
+        return
+    ids, errors, outcomes = (list(c) for c in zip(*failures))
+    conn.execute(
+        f"""UPDATE matches m SET last_fetch_attempt = now(), fetch_error = f.error,
+                   has_details = CASE WHEN f.outcome = 'pending' THEN m.has_details ELSE false END,
+                   retry_count = CASE f.outcome WHEN 'pending' THEN m.retry_count
+                                                WHEN 'give_up' THEN greatest(m.retry_count, {MAX_ATTEMPTS})
+                                                ELSE m.retry_count + 1 END
+            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(match_id, error, outcome)
+            WHERE m.match_id = f.match_id AND m.has_details IS NOT TRUE""",
+        (ids, errors, outcomes),
+    )

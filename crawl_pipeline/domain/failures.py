@@ -1,0 +1,32 @@
+"""What a failed fetch means for the item: the rule the crawl applies to every error.
+
+- ``pending``: not the item's fault and not counted as an attempt (Steam's GetMatchDetails 500
+  "no data yet"; a bad key or token, which an operator fixes before a re-run).
+- ``give_up``: retrying cannot help (404 not found, 400 bad request): every attempt is spent.
+- ``retry``: counts one attempt; after three the item is recorded as failed for good.
+"""
+
+from __future__ import annotations
+
+from crawl_pipeline.sources.errors import APIError, BadRequest, DetailsNotReady, NotFound, Unauthorized
+
+PENDING, GIVE_UP, RETRY = "pending", "give_up", "retry"
+
+
+def outcome_of(error: APIError) -> str:
+    if isinstance(error, (DetailsNotReady, Unauthorized)):
+        return PENDING
+    if isinstance(error, (NotFound, BadRequest)):
+        return GIVE_UP
+    return RETRY
+
+
+def describe(error: BaseException, limit: int = 300) -> str:
+    """A short, secret-free error text for the database (typed errors redact themselves)."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def progress_label(done: int, total: int | None) -> str:
+    """``x/?`` until the total is known, then ``x/total``."""
+    return f"{done}/{'?' if total is None else total}"
