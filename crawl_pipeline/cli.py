@@ -23,6 +23,7 @@ from crawl_pipeline.db.migrate import MigrationError
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
 from crawl_pipeline.domain.identity import parse_account_id
 from crawl_pipeline.settings import SettingsError
+from crawl_pipeline.simulator.cli import simulator
 
 MAX_SEED_RANGE = 1_000_000
 
@@ -181,6 +182,8 @@ def db_upgrade() -> None:
         f"on {stack.description}"
     )
 
+
+main.add_command(simulator)
 
 if __name__ == "__main__":
     main()

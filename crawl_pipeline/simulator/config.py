@@ -66,7 +66,7 @@ class SimulatorConfig:
     seed: int = 1
     accounts: int = 20_000
     matches: int | None = None  # None: 10 per account (≈100 games per account)
-    rounds: int = 150  # matchmaking rounds spread over the timeline
+    rounds: int = 150  # matchmaking rounds over the timeline (at least 1.5x games per account)
     timeline_start: int = 1_719_792_000  # 2024-07-01T00:00:00Z
     timeline_days: int = 180
     smurf_rate: float = 0.03
@@ -112,6 +112,11 @@ class SimulatorConfig:
     @property
     def num_matches(self) -> int:
         return self.matches if self.matches is not None else self.accounts * 10
+
+    @property
+    def effective_rounds(self) -> int:
+        """Rounds actually played: an account plays once per round at most, so dense worlds need more."""
+        return max(self.rounds, -(-15 * self.num_matches // self.accounts))
 
     def world_key(self) -> tuple[Any, ...]:
         """The fields that determine the world: equal keys mean identical worlds."""

@@ -1,0 +1,271 @@
+"""Lazily derived match and profile content.
+
+Only the skeleton of each match (players, lobby, mode, winner) is stored. Heroes, roles,
+kills, gold, names and avatars are pure functions of (seed, match index, slot) computed
+in vectorised batches here, so any endpoint (or any provider dialect) asking about the
+same match sees exactly the same numbers without the world storing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from numpy.typing import NDArray
+
+from crawl_pipeline.domain.identity import to_steamid64
+
+from .hashing import choice_index, hash64, normal, uniform
+from .world import COUNTRIES, KIND_SMURF, World, rank_tier_from_mmr
+
+# field tags: each random quantity gets its own stream
+_F_DURATION, _F_HERO_POOL, _F_HERO_SLOT, _F_HERO_ANY, _F_UNKNOWN, _F_UNKNOWN_ID = 1, 2, 3, 4, 5, 6
+_F_ROLE, _F_JUNGLE, _F_PERF, _F_STAT, _F_ANON, _F_PARTY, _F_LEAVER, _F_REGION, _F_RETRY = range(7, 16)
+_F_NAME, _F_AVATAR, _F_LOGIN, _F_STYLE = 20, 21, 22, 23
+
+UNKNOWN_HERO_BASE = 200  # ids the hero table does not know (new heroes before a data update)
+LANE_BY_POSITION = np.array([0, 1, 2, 3, 3, 1])  # OpenDota lane_role: 1 safe, 2 mid, 3 off, 4 jungle
+REGIONS = np.array([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 19, 37, 38])
+# per position 1..5: kills, deaths, assists, gpm, xpm, last-hit share of farm
+_BASE = np.array(
+    [
+        [0, 0, 0, 0, 0, 0],
+        [8.0, 4.5, 7.0, 620.0, 680.0, 0.55],
+        [9.0, 5.5, 8.0, 560.0, 720.0, 0.48],
+        [6.5, 6.5, 10.0, 470.0, 600.0, 0.38],
+        [4.0, 8.0, 14.0, 330.0, 430.0, 0.10],
+        [2.5, 8.5, 15.0, 270.0, 360.0, 0.05],
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchBatch:
+    """Content of K matches; per-slot arrays are (K, 10), slots 0-4 radiant, 5-9 dire."""
+
+    index: NDArray[np.int64]
+    match_id: NDArray[np.int64]
+    match_seq_num: NDArray[np.int64]
+    start_time: NDArray[np.int64]
+    duration: NDArray[np.int64]
+    lobby_type: NDArray[np.int64]
+    game_mode: NDArray[np.int64]
+    radiant_win: NDArray[np.bool_]
+    region: NDArray[np.int64]
+    cluster: NDArray[np.int64]
+    players: NDArray[np.int64]  # account index per slot
+    account_id: NDArray[np.int64]  # per slot; ANONYMOUS slots hold -1
+    hero_id: NDArray[np.int64]
+    position: NDArray[np.int64]
+    lane_role: NDArray[np.int64]
+    rank_tier: NDArray[np.int64]  # 0 = uncalibrated
+    kills: NDArray[np.int64]
+    deaths: NDArray[np.int64]
+    assists: NDArray[np.int64]
+    gold_per_min: NDArray[np.int64]
+    xp_per_min: NDArray[np.int64]
+    last_hits: NDArray[np.int64]
+    denies: NDArray[np.int64]
+    net_worth: NDArray[np.int64]
+    hero_damage: NDArray[np.int64]
+    tower_damage: NDArray[np.int64]
+    hero_healing: NDArray[np.int64]
+    level: NDArray[np.int64]
+    party_size: NDArray[np.int64]
+    leaver_status: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    @property
+    def is_radiant(self) -> NDArray[np.bool_]:
+        return np.broadcast_to(np.arange(10) < 5, self.players.shape)
+
+    @property
+    def win(self) -> NDArray[np.bool_]:
+        return self.is_radiant == self.radiant_win[:, None]
+
+    def average_rank(self) -> NDArray[np.int64]:
+        ranked = self.rank_tier > 0
+        total = np.where(ranked, self.rank_tier, 0).sum(axis=1)
+        return np.where(ranked.any(axis=1), total // np.maximum(1, ranked.sum(axis=1)), 0)
+
+
+def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
+    """Derive the full content of the given matches (any order, duplicates allowed)."""
+    seed = world.seed
+    idx = np.asarray(match_index, dtype=np.int64)
+    k = idx.size
+    col = np.arange(10)[None, :]
+    row = idx[:, None]
+    players = world.match_players[idx].astype(np.int64)
+    rnd = world.round_of(idx)
+    mmr = world.mmr_at(players, rnd[:, None])
+    eff = world.effective_at(players, rnd[:, None])
+    radiant_win = world.radiant_win[idx]
+    game_mode = world.game_mode[idx].astype(np.int64)
+    turbo = game_mode == 23
+
+    # Stomps are short, close games long; turbo is about half as long.
+    diff = np.abs(eff[:, :5].sum(axis=1) - eff[:, 5:].sum(axis=1))
+    duration = 1500 + 1500 * uniform(seed, idx, _F_DURATION) - np.minimum(diff, 3000) * 0.15
+    duration = np.where(turbo, duration * 0.55, duration).astype(np.int64)
+
+    hero = _heroes(world, idx, players)
+    position = _positions(world, idx, players)
+    lane = LANE_BY_POSITION[position]
+    lane = np.where((position == 4) & (uniform(seed, row, col, _F_JUNGLE) < 0.06), 4, lane)
+
+    won = (np.arange(10)[None, :] < 5) == radiant_win[:, None]
+    kind = world.accounts.kind[players]
+    noise_scale = np.where(kind == KIND_SMURF, 0.4, 0.9)  # smurfs are consistent
+    lobby_mmr = mmr.mean(axis=1, keepdims=True)
+    # Performance against the lobby: skill above the bracket, a persistent personal style
+    # (some honest players are simply aggressive), match noise, and the result.
+    style = 0.35 * normal(seed, players, _F_STYLE)
+    z = (eff - lobby_mmr) / 1000.0 + style + noise_scale * normal(seed, row, col, _F_PERF) + np.where(won, 0.45, -0.45)
+    minutes = duration[:, None] / 60.0
+    base = _BASE[position]
+    bracket = 1.0 + (lobby_mmr - 3000.0) / 15000.0  # better brackets farm a bit faster
+    jitter = lambda tag: np.exp(0.25 * normal(seed, row, col, _F_STAT, tag))  # noqa: E731
+    game_len = minutes / 38.0
+    kills = np.rint(base[..., 0] * np.exp(0.3 * z) * game_len * jitter(1)).astype(np.int64)
+    deaths = np.rint(base[..., 1] * np.exp(-0.25 * z) * game_len * jitter(2)).astype(np.int64)
+    assists = np.rint(base[..., 2] * np.exp(0.15 * z) * game_len * jitter(3)).astype(np.int64)
+    turbo_gold = np.where(turbo, 1.8, 1.0)[:, None]
+    gpm = np.rint(base[..., 3] * np.exp(0.14 * z) * bracket * turbo_gold * jitter(4)).astype(np.int64)
+    xpm = np.rint(base[..., 4] * np.exp(0.12 * z) * bracket * turbo_gold * jitter(5)).astype(np.int64)
+    last_hits = np.rint(gpm * minutes * base[..., 5] / 40.0 * jitter(6)).astype(np.int64)  # ~40 gold a creep
+    denies = np.rint(last_hits * 0.07 * jitter(7)).astype(np.int64)
+    net_worth = np.rint(gpm * minutes * 0.82 * jitter(8)).astype(np.int64)
+    hero_damage = np.rint((kills * 1400 + assists * 500 + minutes * 250) * jitter(9)).astype(np.int64)
+    tower_damage = np.rint(gpm * minutes * np.where(position <= 3, 0.35, 0.08) * jitter(10)).astype(np.int64)
+    hero_healing = np.rint(np.where(position >= 4, 90.0, 10.0) * minutes * jitter(11)).astype(np.int64)
+    level = np.clip(np.rint(np.sqrt(xpm * minutes / 110.0)), 1, 30).astype(np.int64)
+
+    anonymous = uniform(seed, row, col, _F_ANON) < world.config.anonymous_rate
+    account_id = np.where(anonymous, -1, world.account_ids(players))
+    tiers = rank_tier_from_mmr(mmr)
+    tiers = np.where(world.accounts.calibrated[players], tiers, 0)
+    party = np.where(uniform(seed, row, col, _F_PARTY) < 0.62, 1, 2 + choice_index(seed, 4, row, col, _F_PARTY, 1))
+    leaver = np.where(uniform(seed, row, col, _F_LEAVER) < 0.004, 2, 0)
+    region = REGIONS[choice_index(seed, REGIONS.size, idx, _F_REGION)]
+    cluster = region * 10 + 100 + choice_index(seed, 8, idx, _F_REGION, 1)
+    return MatchBatch(
+        index=idx,
+        match_id=world.match_id(idx),
+        match_seq_num=world.match_seq_num(idx),
+        start_time=world.start_time(idx),
+        duration=duration,
+        lobby_type=world.lobby_type[idx].astype(np.int64),
+        game_mode=game_mode,
+        radiant_win=radiant_win,
+        region=region,
+        cluster=cluster,
+        players=players,
+        account_id=account_id,
+        hero_id=hero,
+        position=position,
+        lane_role=lane,
+        rank_tier=tiers,
+        kills=kills,
+        deaths=np.maximum(deaths, 0),
+        assists=assists,
+        gold_per_min=gpm,
+        xp_per_min=xpm,
+        last_hits=last_hits,
+        denies=denies,
+        net_worth=net_worth,
+        hero_damage=hero_damage,
+        tower_damage=tower_damage,
+        hero_healing=hero_healing,
+        level=level,
+        party_size=np.broadcast_to(party, players.shape).copy() if k else party,
+        leaver_status=leaver,
+    )
+
+
+def _heroes(world: World, idx: NDArray[np.int64], players: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Ten distinct heroes per match: mostly from each player's pool, rarely unknown ids."""
+    seed = world.seed
+    row, col = idx[:, None], np.arange(10)[None, :]
+    known = world.known_hero_ids
+    pool = world.accounts.hero_pool[players].astype(np.int64)
+    from_pool = np.take_along_axis(pool, choice_index(seed, 5, row, col, _F_HERO_SLOT)[..., None], axis=2)[..., 0]
+    anyhero = known[choice_index(seed, known.size, row, col, _F_HERO_ANY)]
+    hero = np.where(uniform(seed, row, col, _F_HERO_POOL) < 0.65, from_pool, anyhero)
+    unknown = uniform(seed, row, col, _F_UNKNOWN) < world.config.unknown_hero_rate
+    hero = np.where(unknown, UNKNOWN_HERO_BASE + choice_index(seed, 40, row, col, _F_UNKNOWN_ID), hero)
+    for attempt in range(8):
+        dup = _duplicates(hero)
+        if not dup.any():
+            return hero
+        redraw = known[choice_index(seed, known.size, row, col, _F_RETRY, attempt)]
+        hero = np.where(dup, redraw, hero)
+    for r in np.flatnonzero(_duplicates(hero).any(axis=1)):  # astronomically rare
+        taken: set[int] = set()
+        for c in range(10):
+            if int(hero[r, c]) in taken:
+                hero[r, c] = next(int(h) for h in known if int(h) not in taken and int(h) not in hero[r])
+            taken.add(int(hero[r, c]))
+    return hero
+
+
+def _duplicates(hero: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """True where a slot repeats a hero already picked by an earlier slot of the match."""
+    same = hero[:, :, None] == hero[:, None, :]
+    return np.triu(same, k=1).any(axis=1)
+
+
+def _positions(world: World, idx: NDArray[np.int64], players: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions 1..5 per team, favouring each player's preferred position."""
+    pref = world.accounts.position[players].astype(np.float64)
+    key = pref + 1.6 * uniform(world.seed, idx[:, None], np.arange(10)[None, :], _F_ROLE)
+    pos = np.empty(players.shape, dtype=np.int64)
+    for half in (slice(0, 5), slice(5, 10)):
+        order = np.argsort(key[:, half], axis=1, kind="stable")
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(5)[None, :].repeat(order.shape[0], axis=0), axis=1)
+        pos[:, half] = ranks + 1
+    return pos
+
+
+# ---------------------------------------------------------------------- profiles
+_SYLLABLES = ("ka", "ri", "zo", "mu", "ne", "ta", "shi", "vo", "lex", "dra", "ko", "ny", "sa", "xi", "ru", "gor", "el", "qu")
+_WORDS = ("pudge", "mid", "carry", "ward", "rosh", "tango", "blink", "aegis", "creep", "tower", "rune", "dust")
+
+
+def personaname(world: World, index: int) -> str:
+    h = [int(x) for x in hash64(world.seed, index, _F_NAME, np.arange(5))]
+    style = h[0] % 3
+    word = "".join(_SYLLABLES[x % len(_SYLLABLES)] for x in h[1 : 2 + h[1] % 3]).capitalize()
+    if style == 0:
+        return f"{word}{h[3] % 1000}"
+    if style == 1:
+        return f"{_WORDS[h[2] % len(_WORDS)]}_{word.lower()}"
+    return f"{word} {_WORDS[h[4] % len(_WORDS)].upper()}"
+
+
+def avatar_urls(world: World, index: int) -> tuple[str, str, str]:
+    digest = "".join(f"{int(x):016x}" for x in hash64(world.seed, index, _F_AVATAR, np.arange(3)))[:40]
+    base = f"https://avatars.steamstatic.com/{digest}"
+    return f"{base}.jpg", f"{base}_medium.jpg", f"{base}_full.jpg"
+
+
+def last_login(world: World, index: int) -> str | None:
+    """OpenDota knows a login only for players who signed in there (about a fifth)."""
+    u = uniform(world.seed, index, _F_LOGIN)
+    if u[0] >= 0.2:
+        return None
+    moment = world.now - int(u[0] * 5 * 180 * 86_400)
+    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def country(world: World, index: int) -> str | None:
+    code = int(world.accounts.country[index])
+    return None if code == 255 else COUNTRIES[code]
+
+
+def profile_url(account_id: int) -> str:
+    return f"https://steamcommunity.com/profiles/{to_steamid64(account_id)}/"

@@ -1,0 +1,335 @@
+"""One HTTP server for all three dialects, with server-side limits, faults and counters.
+
+Request path: dialect chosen by URL prefix -> credentials checked as that provider does
+-> rate limits (per key/token, or per client address) -> deterministic fault draw ->
+the dialect's handler. The gateway runs *outside* Starlette's error middleware because a
+dropped connection must not turn into a tidy 500: uvicorn closes the socket without a
+response when the ASGI callable returns a value instead of None, which is how ``drop``
+is produced (see ``DROP``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from .config import SimulatorConfig
+from .dialect import Dialect
+from .faults import FaultInjector
+from .opendota import OpenDotaDialect
+from .ratelimit import FixedWindowLimiter
+from .stats import SimulatorStats
+from .steam import SteamDialect
+from .stratz import StratzDialect
+from .world import World
+
+DROP = "simulator-drop-connection"  # returned to uvicorn: "should return None" -> socket closed
+_NOISY = ("ASGI callable should return None", "ASGI callable returned without completing response")
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _QuietInjectedFaults(logging.Filter):
+    """Hide uvicorn's error lines for connections the simulator cut on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_NOISY)
+
+
+def quiet_uvicorn_fault_logs() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietInjectedFaults) for f in logger.filters):
+        logger.addFilter(_QuietInjectedFaults())
+
+
+class SimulatorRuntime:
+    """Mutable server state shared by the gateway and the ``/_sim`` admin routes."""
+
+    def __init__(self, world: World, config: SimulatorConfig) -> None:
+        self.world = world
+        self.config = config
+        self.stats = SimulatorStats()
+        self.limiter = FixedWindowLimiter()
+        self.faults = FaultInjector(config.seed, config.fault_rate, config.fault_mix, config.latency_ms)
+        self.dialects: list[Dialect] = [
+            OpenDotaDialect(world),
+            SteamDialect(world, lambda: self.config),
+            StratzDialect(world),
+        ]
+        self._lock = threading.Lock()
+
+    def dialect_for(self, path: str) -> Dialect | None:
+        return next((d for d in self.dialects if d.owns(path)), None)
+
+    def reconfigure(self, **changes: Any) -> SimulatorConfig:
+        """Change behaviour at runtime (faults, latency, limits, keys); the world stays."""
+        with self._lock:
+            world_changes = set(changes) & set(SimulatorConfig.WORLD_FIELDS)
+            if world_changes:
+                raise ValueError(f"cannot change world fields at runtime: {sorted(world_changes)}")
+            config = self.config.with_overrides(**changes)
+            self.faults.configure(config.fault_rate, config.fault_mix, config.latency_ms)
+            self.config = config
+            return config
+
+    def reset(self) -> None:
+        """Zero counters, rate-limit windows and fault attempt counters."""
+        self.stats.reset()
+        self.limiter.reset()
+        self.faults.reset()
+
+    def settings(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "fault_rate": c.fault_rate,
+            "fault_mix": dict(c.fault_mix),
+            "latency_ms": c.latency_ms,
+            "slow_ms": c.slow_ms,
+            "timeout_s": c.timeout_s,
+            "steam_details_error_rate": c.steam_details_error_rate,
+            "rate_limits": {f: getattr(c.rate_limits, f) for f in c.rate_limits.__dataclass_fields__},
+        }
+
+
+@dataclass
+class _Capture:
+    """Collects a downstream response so a fault can cut it."""
+
+    start: Message | None = None
+    body: bytearray = field(default_factory=bytearray)
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+
+class SimulatorApp(Starlette):
+    """The Starlette app plus the provider gateway in front of it."""
+
+    def __init__(self, runtime: SimulatorRuntime) -> None:
+        self.runtime = runtime
+        routes = [route for d in runtime.dialects for route in d.routes()] + _admin_routes(runtime)
+        super().__init__(routes=routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:  # type: ignore[override]
+        inner = super().__call__
+        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+            return await inner(scope, receive, send)
+        dialect = self.runtime.dialect_for(scope["path"])
+        if dialect is None:
+            return await inner(scope, receive, send)
+        return await self._gateway(dialect, scope, receive, send, inner)
+
+    async def _gateway(self, dialect: Dialect, scope: Scope, receive: Receive, send: Send, inner: ASGIApp) -> Any:
+        rt = self.runtime
+        config = rt.config
+        body = await _read_body(receive)
+        replay = _replay(body)
+        request = Request(scope, receive=replay)
+        endpoint = f"{scope['method']} {_NUMBER.sub('/{id}', scope['path'].rstrip('/') or '/')}"
+        extra_headers: dict[str, str] = {}
+
+        async def counted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                rt.stats.status(message["status"])
+                if extra_headers:
+                    message = {**message, "headers": list(message.get("headers", [])) + [
+                        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers.items()
+                    ]}  # fmt: skip
+            await send(message)
+
+        principal = dialect.authenticate(request, config)
+        if isinstance(principal, Response):
+            rt.stats.request(dialect.name, endpoint, "rejected-credentials")
+            await principal(scope, replay, counted_send)
+            return None
+        rt.stats.request(dialect.name, endpoint, principal.label)
+
+        if config.rate_limits.enabled:
+            windows, count_rejected = dialect.windows(principal, config.rate_limits)
+            decision = rt.limiter.hit(f"{dialect.name}:{principal.identity}", windows, count_rejected)
+            extra_headers.update(dialect.headers(principal, decision))
+            if not decision.allowed:
+                rt.stats.rate_limited(dialect.name)
+                await dialect.limited(principal, decision)(scope, replay, counted_send)
+                return None
+
+        fate = rt.faults.decide(_fingerprint(scope, body))
+        scope.setdefault("state", {})["sim_attempt"] = fate.attempt
+        if fate.latency_s:
+            await asyncio.sleep(fate.latency_s)
+        kind = fate.kind
+        if kind is None:
+            await inner(scope, replay, counted_send)
+            return None
+        rt.stats.fault(kind)
+        if kind.startswith("http_"):
+            await dialect.server_error(int(kind[5:]))(scope, replay, counted_send)
+            return None
+        if kind == "drop":
+            return DROP
+        if kind in ("slow", "timeout"):
+            await asyncio.sleep(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s)
+            await inner(scope, replay, counted_send)
+            return None
+        # truncated / malformed: render the real answer, then cut it
+        capture = _Capture()
+        await inner(scope, replay, capture.send)
+        assert capture.start is not None
+        cut = bytes(capture.body[: max(1, int(len(capture.body) * fate.fraction))])
+        declared = len(capture.body) if kind == "truncated" else len(cut)
+        headers = [(k, v) for k, v in capture.start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(declared).encode()))
+        await counted_send({**capture.start, "headers": headers})
+        # "truncated" promises more bytes than it sends; returning leaves uvicorn to close the socket
+        await send({"type": "http.response.body", "body": cut, "more_body": kind == "truncated"})
+        return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # like a client that keeps the connection open
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _fingerprint(scope: Scope, body: bytes) -> bytes:
+    """Method, path, query without credentials, and body: what makes two requests 'the same'."""
+    query = sorted(
+        part for part in scope.get("query_string", b"").split(b"&") if part and not part.startswith((b"key=", b"api_key="))
+    )
+    return b"|".join([scope["method"].encode(), scope["path"].rstrip("/").encode(), b"&".join(query), body])
+
+
+def _admin_routes(rt: SimulatorRuntime) -> list[Route]:
+    def stats(request: Request) -> Response:
+        return JSONResponse({**rt.stats.snapshot(), "world": rt.world.truth_summary(), "settings": rt.settings()})
+
+    def truth(request: Request) -> Response:
+        everyone = request.query_params.get("all") in ("1", "true")
+        return JSONResponse({**rt.world.truth_summary(), "accounts": rt.world.truth_rows(only_labelled=not everyone)})
+
+    def reset(request: Request) -> Response:
+        rt.reset()
+        return JSONResponse({"ok": True})
+
+    async def configure(request: Request) -> Response:
+        try:
+            changes = await request.json()
+            rt.reconfigure(**changes)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(rt.settings())
+
+    def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "accounts": rt.world.num_accounts, "matches": rt.world.num_matches})
+
+    return [
+        Route("/_sim/stats", stats),
+        Route("/_sim/truth", truth),
+        Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/config", configure, methods=["POST"]),
+        Route("/_sim/health", health),
+    ]
+
+
+def create_app(world: World, config: SimulatorConfig | None = None) -> SimulatorApp:
+    """The ASGI app serving ``world`` in all three dialects (a Starlette subclass)."""
+    return SimulatorApp(SimulatorRuntime(world, config or world.config))
+
+
+class SimulatorHandle:
+    """A server running in a background thread; stop it with ``stop()`` or ``with``."""
+
+    def __init__(self, app: SimulatorApp, server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> None:
+        self.app = app
+        self.runtime = app.runtime
+        self.world = app.runtime.world
+        self._server = server
+        self._thread = thread
+        self.host, self.port = host, port
+        self.url = f"http://{host}:{port}"
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.runtime.config
+
+    def stats(self) -> dict[str, Any]:
+        return self.runtime.stats.snapshot()
+
+    def reset(self) -> None:
+        self.runtime.reset()
+
+    def configure(self, **changes: Any) -> SimulatorConfig:
+        return self.runtime.reconfigure(**changes)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> "SimulatorHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_in_thread(config: SimulatorConfig | None = None, world: World | None = None) -> SimulatorHandle:
+    """Start uvicorn on ``config.host`` (a free port unless ``config.port``) in a daemon thread.
+
+    The socket is bound here, before the thread starts, so the port is known and no other
+    process (parallel test workers) can take it in between.
+    """
+    config = config or (world.config if world else SimulatorConfig())
+    world = world or World.generate(config)
+    app = create_app(world, config)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    port = sock.getsockname()[1]
+    quiet_uvicorn_fault_logs()
+    server = uvicorn.Server(
+        uvicorn.Config(app, http="h11", lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"simulator:{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("simulator server failed to start")
+        time.sleep(0.01)
+    return SimulatorHandle(app, server, thread, config.host, port)

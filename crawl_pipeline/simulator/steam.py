@@ -1,0 +1,275 @@
+"""The Steam Web API dialect (``/IDOTA2Match_570/...`` and ``/ISteamUser/GetPlayerBans``).
+
+As the real service: a ``key`` is required (403 HTML page otherwise), paths work with and
+without the trailing slash and as v1 or v0001, GetMatchHistory only reaches an account's
+latest 500 matches and answers status 15 for accounts that do not expose match data,
+anonymous players are account_id 4294967295, and GetMatchDetails answers an unknown id
+with ``{"result": {"error": "Match ID not found"}}`` and now and then fails with 500 ``{}``
+(``steam_details_error_rate``, a deterministic draw per match and attempt).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID, STEAMID64_OFFSET, from_steamid64
+
+from .config import RateLimits, SimulatorConfig
+from .content import MatchBatch, match_batch
+from .dialect import Principal, proxy_error_page
+from .hashing import uniform
+from .ratelimit import Decision, Window
+from .stats import redact
+from .world import World
+
+HISTORY_WINDOW = 500  # Steam only lists an account's latest 500 matches
+MAX_REQUESTED = 100
+PRIVATE_STATUS = {"status": 15, "statusDetail": "Cannot get match history for a user that hasn't allowed it"}
+FORBIDDEN_PAGE = (
+    "<html><head><title>Forbidden</title></head><body><h1>Forbidden</h1>"
+    "Access is denied. Retrying will not help. Please verify your <pre>key=</pre> parameter. </body></html>"
+)
+TOO_MANY_PAGE = "<html><head><title>Too Many Requests</title></head><body><h1>Too Many Requests</h1></body></html>"
+
+
+def bad_request(parameter: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"<html><head><title>Bad Request</title></head><body><h1>Bad Request</h1>"
+        f"Required parameter '{parameter}' is missing</body></html>",
+        status_code=400,
+    )
+
+
+def _account_param(value: str) -> int | None:
+    """GetMatchHistory takes a 32-bit account id; a steamid64 is converted like Steam does."""
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return from_steamid64(number) if number >= STEAMID64_OFFSET else number
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    try:
+        return int(request.query_params.get(name, default))
+    except ValueError:
+        return default
+
+
+class SteamDialect:
+    name = "steam"
+
+    def __init__(self, world: World, config_source: Callable[[], SimulatorConfig]) -> None:
+        self.world = world
+        self._config = config_source
+
+    def owns(self, path: str) -> bool:
+        return path.startswith("/IDOTA2Match_570/") or path.startswith("/ISteamUser/")
+
+    # --------------------------------------------------------------- gateway hooks
+    def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response:
+        key = request.query_params.get("key", "")
+        if key not in config.steam_keys:
+            return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
+        return Principal(identity=key, label=redact(key), tier="key")
+
+    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
+        return [Window("day", 86_400, limits.steam_per_day)], False
+
+    def headers(self, principal: Principal, decision: Decision) -> dict[str, str]:
+        return {}
+
+    def limited(self, principal: Principal, decision: Decision) -> Response:
+        return HTMLResponse(TOO_MANY_PAGE, status_code=429)
+
+    def server_error(self, status: int) -> Response:
+        return proxy_error_page(status)
+
+    # --------------------------------------------------------------- routes
+    def routes(self) -> list[BaseRoute]:
+        endpoints = {
+            "/IDOTA2Match_570/GetMatchHistory": self.match_history,
+            "/IDOTA2Match_570/GetMatchHistoryBySequenceNum": self.history_by_seq,
+            "/IDOTA2Match_570/GetMatchDetails": self.match_details,
+            "/ISteamUser/GetPlayerBans": self.player_bans,
+        }
+        routes: list[BaseRoute] = []
+        for path, endpoint in endpoints.items():
+            for version in ("v1", "v0001", "V001"):
+                routes.append(Route(f"{path}/{version}/", endpoint))
+                routes.append(Route(f"{path}/{version}", endpoint))
+        return routes
+
+    def match_history(self, request: Request) -> Response:
+        w = self.world
+        requested = min(max(1, _int_param(request, "matches_requested", MAX_REQUESTED)), MAX_REQUESTED)
+        raw_account = request.query_params.get("account_id")
+        if raw_account is not None:
+            account_id = _account_param(raw_account)
+            index = w.account_index(account_id) if account_id is not None else None
+            if index is None or w.accounts.private[index]:
+                return JSONResponse({"result": PRIVATE_STATUS})
+            matches = w.matches_of(index)[::-1]
+        else:
+            matches = np.arange(w.num_matches - 1, max(-1, w.num_matches - 1 - HISTORY_WINDOW * 4), -1)
+        batch = match_batch(w, matches)
+        keep = np.ones(len(matches), dtype=bool)
+        if "game_mode" in request.query_params:
+            keep &= batch.game_mode == _int_param(request, "game_mode", -1)
+        if "hero_id" in request.query_params:
+            hero = _int_param(request, "hero_id", -1)
+            if raw_account is not None:
+                keep &= batch.hero_id[np.arange(len(matches)), w.slot_of(index, matches)] == hero
+            else:
+                keep &= (batch.hero_id == hero).any(axis=1)
+        window = np.flatnonzero(keep)[:HISTORY_WINDOW]
+        start = request.query_params.get("start_at_match_id")
+        if start is not None:
+            window = window[batch.match_id[window] <= _int_param(request, "start_at_match_id", 0)]
+        page = window[:requested]
+        return JSONResponse(
+            {
+                "result": {
+                    "status": 1,
+                    "num_results": int(page.size),
+                    "total_results": int(min(HISTORY_WINDOW, int(keep.sum()))),
+                    "results_remaining": int(window.size - page.size),
+                    "matches": [_history_item(batch, int(r)) for r in page],
+                }
+            }
+        )
+
+    def history_by_seq(self, request: Request) -> Response:
+        w = self.world
+        requested = min(max(1, _int_param(request, "matches_requested", MAX_REQUESTED)), MAX_REQUESTED)
+        first = w.first_match_at_seq(_int_param(request, "start_at_match_seq_num", 0))
+        indices = np.arange(first, min(w.num_matches, first + requested))
+        batch = match_batch(w, indices)
+        return JSONResponse({"result": {"status": 1, "matches": [details(batch, r) for r in range(len(batch))]}})
+
+    def match_details(self, request: Request) -> Response:
+        raw = request.query_params.get("match_id")
+        if raw is None:
+            return bad_request("match_id")
+        try:
+            index = self.world.match_index(int(raw))
+        except ValueError:
+            index = None
+        if index is None:
+            return JSONResponse({"result": {"error": "Match ID not found"}})
+        attempt = getattr(request.state, "sim_attempt", 1)
+        if uniform(self.world.seed, index, attempt, 0xD7)[0] < self._config().steam_details_error_rate:
+            return JSONResponse({}, status_code=500)
+        return JSONResponse({"result": details(match_batch(self.world, np.array([index])), 0)})
+
+    def player_bans(self, request: Request) -> Response:
+        raw = request.query_params.get("steamids")
+        if raw is None:
+            return bad_request("steamids")
+        a = self.world.accounts
+        players = []
+        for token in [t.strip() for t in raw.split(",") if t.strip()][:MAX_REQUESTED]:
+            try:
+                steamid = int(token)
+            except ValueError:
+                continue
+            index = self.world.account_index(from_steamid64(steamid))
+            if index is None:
+                continue  # Steam omits ids it does not know
+            players.append(
+                {
+                    "SteamId": str(steamid),
+                    "CommunityBanned": bool(a.community_banned[index]),
+                    "VACBanned": bool(a.vac_bans[index] > 0),
+                    "NumberOfVACBans": int(a.vac_bans[index]),
+                    "DaysSinceLastBan": int(a.days_since_ban[index]),
+                    "NumberOfGameBans": int(a.game_bans[index]),
+                    "EconomyBan": "none",
+                }
+            )
+        return JSONResponse({"players": players})
+
+
+def _steam_account(batch: MatchBatch, r: int, s: int) -> int:
+    value = int(batch.account_id[r, s])
+    return ANONYMOUS_ACCOUNT_ID if value < 0 else value
+
+
+def _slot_fields(s: int) -> dict[str, int]:
+    return {"player_slot": s if s < 5 else 128 + s - 5, "team_number": int(s >= 5), "team_slot": s % 5}
+
+
+def _history_item(batch: MatchBatch, r: int) -> dict[str, Any]:
+    return {
+        "match_id": int(batch.match_id[r]),
+        "match_seq_num": int(batch.match_seq_num[r]),
+        "start_time": int(batch.start_time[r]),
+        "lobby_type": int(batch.lobby_type[r]),
+        "radiant_team_id": 0,
+        "dire_team_id": 0,
+        "players": [
+            {"account_id": _steam_account(batch, r, s), **_slot_fields(s), "hero_id": int(batch.hero_id[r, s]), "hero_variant": 1}
+            for s in range(10)
+        ],
+    }
+
+
+def details(b: MatchBatch, r: int) -> dict[str, Any]:
+    """A match as GetMatchDetails (and GetMatchHistoryBySequenceNum) return it."""
+    players = []
+    for s in range(10):
+        players.append(
+            {
+                "account_id": _steam_account(b, r, s),
+                **_slot_fields(s),
+                "hero_id": int(b.hero_id[r, s]),
+                "hero_variant": 1,
+                "kills": int(b.kills[r, s]),
+                "deaths": int(b.deaths[r, s]),
+                "assists": int(b.assists[r, s]),
+                "leaver_status": int(b.leaver_status[r, s]),
+                "last_hits": int(b.last_hits[r, s]),
+                "denies": int(b.denies[r, s]),
+                "gold_per_min": int(b.gold_per_min[r, s]),
+                "xp_per_min": int(b.xp_per_min[r, s]),
+                "level": int(b.level[r, s]),
+                "net_worth": int(b.net_worth[r, s]),
+                "hero_damage": int(b.hero_damage[r, s]),
+                "tower_damage": int(b.tower_damage[r, s]),
+                "hero_healing": int(b.hero_healing[r, s]),
+                "gold": int(b.net_worth[r, s] // 7),
+                "gold_spent": int(b.net_worth[r, s] - b.net_worth[r, s] // 7),
+            }
+        )
+    radiant_win = bool(b.radiant_win[r])
+    return {
+        "players": players,
+        "radiant_win": radiant_win,
+        "duration": int(b.duration[r]),
+        "pre_game_duration": 90,
+        "start_time": int(b.start_time[r]),
+        "match_id": int(b.match_id[r]),
+        "match_seq_num": int(b.match_seq_num[r]),
+        "tower_status_radiant": 1974 if radiant_win else 0,
+        "tower_status_dire": 0 if radiant_win else 1974,
+        "barracks_status_radiant": 63 if radiant_win else 0,
+        "barracks_status_dire": 0 if radiant_win else 63,
+        "cluster": int(b.cluster[r]),
+        "first_blood_time": 60 + int(b.index[r] % 180),
+        "lobby_type": int(b.lobby_type[r]),
+        "human_players": 10,
+        "leagueid": 0,
+        "positive_votes": 0,
+        "negative_votes": 0,
+        "game_mode": int(b.game_mode[r]),
+        "flags": 1,
+        "engine": 1,
+        "radiant_score": int(b.kills[r, :5].sum()),
+        "dire_score": int(b.kills[r, 5:].sum()),
+    }
+

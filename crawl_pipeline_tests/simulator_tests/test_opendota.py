@@ -1,0 +1,132 @@
+"""OpenDota dialect over real HTTP: shapes, filters, errors, determinism."""
+
+from __future__ import annotations
+
+import httpx
+
+from crawl_pipeline.simulator.testing import start_simulator
+
+from .conftest import SEED_ACCOUNT
+
+PROFILE_FIELDS = {
+    "account_id": int, "personaname": str, "name": type(None), "plus": bool, "cheese": int, "steamid": str,
+    "avatar": str, "avatarmedium": str, "avatarfull": str, "profileurl": str, "is_contributor": bool,
+    "is_subscriber": bool,
+}  # fmt: skip
+MATCH_LIST_FIELDS = {
+    "match_id": int, "player_slot": int, "radiant_win": bool, "duration": int, "game_mode": int,
+    "lobby_type": int, "hero_id": int, "start_time": int, "kills": int, "deaths": int, "assists": int,
+    "leaver_status": int, "party_size": int,
+}  # fmt: skip
+MATCH_PLAYER_FIELDS = {
+    "player_slot": int, "hero_id": int, "kills": int, "deaths": int, "assists": int, "gold_per_min": int,
+    "xp_per_min": int, "last_hits": int, "denies": int, "net_worth": int, "hero_damage": int,
+    "lane_role": int, "isRadiant": bool, "win": int,
+}  # fmt: skip
+
+
+def assert_shape(obj: dict, fields: dict) -> None:
+    for name, kind in fields.items():
+        assert name in obj, name
+        assert isinstance(obj[name], kind), (name, obj[name])
+
+
+def test_player_profile_shape(client: httpx.Client) -> None:
+    r = client.get(f"/api/players/{SEED_ACCOUNT}")
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"profile", "rank_tier", "leaderboard_rank"}
+    assert_shape(body["profile"], PROFILE_FIELDS)
+    assert body["profile"]["account_id"] == SEED_ACCOUNT
+    assert body["profile"]["steamid"] == str(SEED_ACCOUNT + 76561197960265728)
+    assert isinstance(body["rank_tier"], int) and 11 <= body["rank_tier"] <= 80
+    assert body["profile"]["loccountrycode"] is None or len(body["profile"]["loccountrycode"]) == 2
+
+
+def test_unknown_and_invalid_accounts(client: httpx.Client) -> None:
+    assert client.get("/api/players/12").status_code == 404
+    assert client.get("/api/players/12").json() == {"error": "Not Found"}
+    r = client.get("/api/players/abc")
+    assert r.status_code == 400 and r.json() == {"error": "invalid account id"}
+    assert client.get("/api/nothing/here").json() == {"error": "Not Found"}
+
+
+def test_player_matches_shape_order_and_paging(client: httpx.Client) -> None:
+    page = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"significant": 0}).json()
+    assert len(page) > 20
+    for item in page[:5]:
+        assert_shape(item, MATCH_LIST_FIELDS)
+        assert item["player_slot"] in {0, 1, 2, 3, 4, 128, 129, 130, 131, 132}
+    starts = [m["start_time"] for m in page]
+    assert starts == sorted(starts, reverse=True)
+    second = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"significant": 0, "limit": 3, "offset": 2}).json()
+    assert [m["match_id"] for m in second] == [m["match_id"] for m in page[2:5]]
+    ranked = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"lobby_type": 7}).json()
+    assert ranked and all(m["lobby_type"] == 7 for m in ranked)
+    significant = client.get(f"/api/players/{SEED_ACCOUNT}/matches").json()
+    assert all(m["game_mode"] != 23 for m in significant) and len(significant) < len(page)
+    projected = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"project": "hero_id", "limit": 1}).json()
+    assert set(projected[0]) == {"match_id", "player_slot", "radiant_win", "hero_id"}
+
+
+def test_private_profile_lists_nothing(client: httpx.Client, world) -> None:
+    private = int(world.accounts.account_id[world.accounts.private.argmax()])
+    assert client.get(f"/api/players/{private}").json()["profile"]["account_id"] == private
+    assert client.get(f"/api/players/{private}/matches").json() == []
+    assert client.get(f"/api/players/{private}/heroes").json() == []
+    assert client.get(f"/api/players/{private}/wl").json() == {"win": 0, "lose": 0}
+
+
+def test_wl_and_heroes_agree_with_match_list(client: httpx.Client) -> None:
+    matches = client.get(f"/api/players/{SEED_ACCOUNT}/matches").json()
+    wins = sum((m["player_slot"] < 128) == m["radiant_win"] for m in matches)
+    assert client.get(f"/api/players/{SEED_ACCOUNT}/wl").json() == {"win": wins, "lose": len(matches) - wins}
+    stats = client.get(f"/api/players/{SEED_ACCOUNT}/heroes").json()
+    keys = {"hero_id", "last_played", "games", "win", "with_games", "with_win", "against_games", "against_win"}
+    assert all(set(h) == keys and all(isinstance(v, int) for v in h.values()) for h in stats)
+    assert sum(h["games"] for h in stats) == len(matches)
+    assert stats[0]["games"] >= stats[-1]["games"]
+
+
+def test_match_details_shape(client: httpx.Client) -> None:
+    match_id = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"limit": 1}).json()[0]["match_id"]
+    body = client.get(f"/api/matches/{match_id}").json()
+    for name in ("match_id", "match_seq_num", "start_time", "duration", "lobby_type", "game_mode", "cluster", "region"):
+        assert isinstance(body[name], int), name
+    assert isinstance(body["radiant_win"], bool)
+    assert len(body["players"]) == 10
+    assert [p["player_slot"] for p in body["players"]] == [0, 1, 2, 3, 4, 128, 129, 130, 131, 132]
+    for p in body["players"]:
+        assert_shape(p, MATCH_PLAYER_FIELDS)
+        assert p["account_id"] is None or isinstance(p["account_id"], int)
+        assert p["rank_tier"] is None or isinstance(p["rank_tier"], int)
+        assert p["isRadiant"] == (p["player_slot"] < 128)
+    assert SEED_ACCOUNT in {p["account_id"] for p in body["players"]}
+    assert client.get("/api/matches/1").status_code == 404
+
+
+def test_heroes_and_rankings(client: httpx.Client) -> None:
+    heroes = client.get("/api/heroes").json()
+    assert len(heroes) > 100 and {"id", "name", "localized_name", "primary_attr", "attack_type", "roles"} <= set(heroes[0])
+    ranking = client.get("/api/rankings", params={"hero_id": 1}).json()
+    assert ranking["hero_id"] == 1 and 0 < len(ranking["rankings"]) <= 100
+    assert {"account_id", "score", "personaname", "rank_tier"} <= set(ranking["rankings"][0])
+    scores = [r["score"] for r in ranking["rankings"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_payloads_deterministic_across_servers_and_seeds() -> None:
+    paths = [f"/api/players/{SEED_ACCOUNT}", f"/api/players/{SEED_ACCOUNT}/matches?limit=5"]
+    bodies = []
+    for seed in (3, 3, 4):
+        with start_simulator(seed=seed, accounts=400) as sim:
+            bodies.append([httpx.get(sim.url + p).text for p in paths])
+    assert bodies[0] == bodies[1]
+    assert bodies[0] != bodies[2]
+
+
+def test_invalid_premium_key_is_rejected(client: httpx.Client) -> None:
+    r = client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": "nope"})
+    assert r.status_code == 400 and "API key invalid" in r.json()["error"]
+    assert client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": "sim-opendota-key"}).status_code == 200
+    assert client.get(f"/api/players/{SEED_ACCOUNT}", headers={"Authorization": "Bearer sim-opendota-key"}).status_code == 200
