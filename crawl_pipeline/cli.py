@@ -12,55 +12,18 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 import click
 
-from crawl_pipeline.db.connection import DatabaseUnavailable
-from crawl_pipeline.db.migrate import MigrationError
+from crawl_pipeline.cli_support import ACCOUNT_ID, fail, handles_user_errors
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
-from crawl_pipeline.domain.identity import parse_account_id
-from crawl_pipeline.settings import SettingsError
 from crawl_pipeline.simulator.cli import simulator
+from crawl_pipeline.sources.cli import check_key, fetch
 
 MAX_SEED_RANGE = 1_000_000
 
 
-def _fail(message: str) -> None:
-    click.echo(f"crawl-pipeline: error: {message}", err=True)
-    sys.exit(2)
-
-
-def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn configuration and connection errors into one line and exit code 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (DatabaseUnavailable, SettingsError, MigrationError) as exc:
-            _fail(str(exc))
-
-    return wrapper
-
-
 def _stack() -> Stack:
     return prepare_stack()
-
-
-class AccountIdType(click.ParamType):
-    name = "ACCOUNT_ID"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        try:
-            return parse_account_id(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-ACCOUNT_ID = AccountIdType()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,7 +52,7 @@ def dev(host: str, port: int) -> None:
     """Start the Dagster UI and daemon on the local stack (Ctrl-C stops everything)."""
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
-            _fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
+            fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
     stack = _stack()
     click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
     click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
@@ -183,7 +146,8 @@ def db_upgrade() -> None:
     )
 
 
-main.add_command(simulator)
+for command in (simulator, fetch, check_key):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

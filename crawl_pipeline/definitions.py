@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import dagster as dg
 
+from crawl_pipeline.defs.crawl import assets as crawl_assets
+from crawl_pipeline.defs.crawl import checks as crawl_checks
+from crawl_pipeline.defs.crawl import sensors as crawl_sensors
+from crawl_pipeline.defs.crawl import tracked
 from crawl_pipeline.defs.reference import assets as reference_assets
 from crawl_pipeline.defs.resources import build_resources
-from crawl_pipeline.settings import get_settings
+from crawl_pipeline.settings import Settings, get_settings
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([reference_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([reference_assets]),
-    resources=build_resources(get_settings()),
-)
+
+def build_definitions(settings: Settings, **resource_overrides: dg.ConfigurableResource) -> dg.Definitions:
+    """Everything Dagster loads, with resources configured from ``settings`` (and overrides,
+    which the demo and the tests use to point the crawl at a simulator)."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([reference_assets, crawl_assets, tracked]),
+        asset_checks=[*dg.load_asset_checks_from_modules([reference_assets]), *crawl_checks.CRAWL_CHECKS],
+        jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job],
+        sensors=[crawl_sensors.crawl_discovery_sensor],
+        schedules=[
+            crawl_sensors.retry_failed_schedule,
+            crawl_sensors.stale_recrawl_schedule,
+            tracked.tracked_accounts_schedule,
+        ],
+        resources={**build_resources(settings), **resource_overrides},
+    )
+
+
+defs = build_definitions(get_settings())

@@ -111,9 +111,10 @@ def dagster_instance(dagster_postgres_url: str, tmp_path: Path):
     """A real Dagster instance whose run, event and schedule storage is PostgreSQL."""
     import dagster as dg
 
+    home = tmp_path / "dagster_home"
+    home.mkdir()
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_postgres_url}}},
-        temp_dir=str(tmp_path / "dagster_home"),
+        overrides={"storage": {"postgres": {"postgres_url": dagster_postgres_url}}}, temp_dir=str(home)
     ) as instance:
         yield instance
 

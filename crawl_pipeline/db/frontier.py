@@ -136,18 +136,16 @@ def batch_accounts(conn: psycopg.Connection, batch_key: str) -> list[int]:
     ).fetchall()]
 
 
-def batches_with_retriable_failures(db) -> list[str]:
-    """Batches holding an account or a match that failed and still has attempts left."""
+def batches_with_unfinished_work(db) -> list[str]:
+    """Batches whose requested phases left work behind: an account or a match that failed
+    with attempts left, or that was never finished (a killed run, Steam's "no data yet")."""
     rows = db.fetch_all(
-        f"""SELECT DISTINCT batch_key FROM accounts
-            WHERE batch_key IS NOT NULL AND (
-                (profile_fetched_at IS NULL AND profile_error IS NOT NULL AND profile_attempts < {MAX_ATTEMPTS})
-             OR (hero_stats_at IS NULL AND hero_stats_error IS NOT NULL AND hero_stats_attempts < {MAX_ATTEMPTS})
-             OR (matches_synced_at IS NULL AND matches_error IS NOT NULL AND matches_attempts < {MAX_ATTEMPTS}))
+        f"""SELECT DISTINCT a.batch_key FROM accounts a JOIN account_batches b USING (batch_key)
+            WHERE (b.heroes_requested_at IS NOT NULL AND NOT ({PROFILE_SETTLED} AND {HEROES_SETTLED}))
+               OR (b.matches_requested_at IS NOT NULL AND NOT {MATCHES_SETTLED})
             UNION
-            SELECT DISTINCT owner_batch FROM matches
-            WHERE owner_batch IS NOT NULL AND (has_details IS NULL AND fetch_error IS NOT NULL
-                  OR has_details = false AND retry_count < {MAX_ATTEMPTS})
+            SELECT DISTINCT m.owner_batch FROM matches m JOIN account_batches b ON b.batch_key = m.owner_batch
+            WHERE b.matches_requested_at IS NOT NULL AND {STUB_UNSETTLED}
             ORDER BY 1"""
     )
     return [r["batch_key"] for r in rows]

@@ -38,6 +38,9 @@ class PostgresResource(ConfigurableResource):
 
 
 def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
+    from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.providers import ProvidersResource
+
     """Resource instances for the one Definitions object, configured from settings.
 
     Secrets and URLs are passed as EnvVar so the UI shows the variable's name, not its value.
@@ -46,4 +49,8 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
         database_url=EnvVar("DATABASE_URL") if settings.database_url else None,
         pool_max_size=settings.db_pool_max_size,
     )
-    return {"postgres": postgres}
+    return {
+        "postgres": postgres,
+        "providers": ProvidersResource.from_settings(settings),
+        "crawl": CrawlConfig.from_settings(settings),
+    }

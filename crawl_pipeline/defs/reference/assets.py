@@ -1,7 +1,5 @@
 """Reference data: the hero table every hero-keyed table refers to."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from crawl_pipeline.db.reference import upsert_heroes

@@ -1,0 +1,89 @@
+"""Data-quality checks of the crawl (global queries, cheap with the partial indexes)."""
+
+import dagster as dg
+
+from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.defs.crawl.assets import match_details, match_stubs
+from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.resources import PostgresResource
+
+FAILED_DETAILS_THRESHOLD = 0.02  # share of stubs that gave up after every attempt
+
+
+@dg.asset_check(asset=match_stubs, description="Every match still waiting for details has an owner batch.")
+def pending_stubs_have_owner(postgres: PostgresResource) -> dg.AssetCheckResult:
+    orphans = postgres.db.fetch_value(
+        "SELECT count(*) FROM matches WHERE owner_batch IS NULL AND has_details IS NOT TRUE"
+    )
+    return dg.AssetCheckResult(passed=orphans == 0, metadata={"orphan_stubs": orphans})
+
+
+@dg.asset_check(asset=match_details, description="No player appears twice in a match; detailed matches have players.")
+def match_players_consistent(postgres: PostgresResource) -> dg.AssetCheckResult:
+    duplicates = postgres.db.fetch_value(
+        """SELECT count(*) FROM (SELECT match_id, account_id FROM match_players WHERE account_id IS NOT NULL
+                                 GROUP BY 1, 2 HAVING count(*) > 1) d"""
+    )
+    empty = postgres.db.fetch_value(
+        "SELECT count(*) FROM matches m WHERE has_details AND NOT EXISTS "
+        "(SELECT 1 FROM match_players p WHERE p.match_id = m.match_id)"
+    )
+    return dg.AssetCheckResult(
+        passed=duplicates == 0 and empty == 0,
+        metadata={"duplicate_players": duplicates, "detailed_matches_without_players": empty},
+    )
+
+
+@dg.asset_check(
+    asset=match_details,
+    description="Every discovered account is batched, or beyond max_depth / the account cap (warns).",
+)
+def discovered_accounts_batched(postgres: PostgresResource, crawl: CrawlConfig) -> dg.AssetCheckResult:
+    waiting = postgres.db.fetch_all(
+        """SELECT count(*) AS accounts, coalesce(extract(epoch FROM now() - min(discovered_at)), 0) AS oldest_seconds
+           FROM accounts WHERE batch_key IS NULL AND depth <= %s""",
+        (crawl.max_depth,),
+    )[0]
+    batched = postgres.db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key IS NOT NULL")
+    capped = crawl.max_accounts is not None and batched >= crawl.max_accounts
+    stale = waiting["accounts"] > 0 and waiting["oldest_seconds"] > 3 * crawl.partial_batch_after_seconds
+    return dg.AssetCheckResult(
+        passed=capped or not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unbatched_within_max_depth": int(waiting["accounts"]),
+            "oldest_waiting_seconds": float(waiting["oldest_seconds"]),
+            "account_cap_reached": capped,
+        },
+    )
+
+
+@dg.asset_check(
+    asset=match_details,
+    description=f"Matches that failed {MAX_ATTEMPTS} times stay under {FAILED_DETAILS_THRESHOLD:.0%} of all stubs.",
+)
+def failed_details_under_threshold(postgres: PostgresResource) -> dg.AssetCheckResult:
+    row = postgres.db.fetch_all(
+        """SELECT count(*) AS stubs, count(*) FILTER (WHERE has_details = false AND retry_count >= %s) AS gave_up
+           FROM matches""",
+        (MAX_ATTEMPTS,),
+    )[0]
+    share = row["gave_up"] / row["stubs"] if row["stubs"] else 0.0
+    sample = postgres.db.fetch_all(
+        "SELECT match_id, fetch_error FROM matches WHERE has_details = false AND retry_count >= %s LIMIT 5",
+        (MAX_ATTEMPTS,),
+    )
+    return dg.AssetCheckResult(
+        passed=share <= FAILED_DETAILS_THRESHOLD,
+        metadata={
+            "gave_up": row["gave_up"],
+            "stubs": row["stubs"],
+            "share": float(share),
+            "sample": dg.MetadataValue.md("\n".join(f"- {r['match_id']}: {r['fetch_error']}" for r in sample) or "none"),
+        },
+    )
+
+
+CRAWL_CHECKS = [
+    pending_stubs_have_owner, match_players_consistent, discovered_accounts_batched, failed_details_under_threshold,
+]

@@ -1,0 +1,261 @@
+"""The work of each per-batch phase: fetch concurrently under the shared budget, write in chunks.
+
+Framework-free (a Database, a DotaSource and a logger in, a PhaseResult out) so the Dagster
+assets stay thin and the same code serves the tracked-accounts schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from crawl_pipeline.db import crawl as crawl_db
+from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.pool import Database
+from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
+from crawl_pipeline.sources.base import DotaSource
+from crawl_pipeline.sources.concurrency import fetch_concurrently
+from crawl_pipeline.sources.errors import APIError
+from crawl_pipeline.sources.models import MatchStub
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class PhaseResult:
+    counts: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # a sample for the metadata
+    unsettled: int = 0  # items that failed and still have attempts left: the partition fails
+
+    def failed(self, item: Any, error: APIError, outcome: str) -> None:
+        self.counts[f"failed_{outcome}"] += 1
+        if len(self.errors) < 10:
+            self.errors.append(f"{item}: {describe(error)}")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _fetch_and_write(
+    items: Sequence[T],
+    fetch: Callable[[T], R],
+    write: Callable[[list[R]], None],
+    record_failures: Callable[[list[tuple[T, str, str]]], None],
+    result: PhaseResult,
+    *,
+    max_workers: int,
+    chunk_size: int,
+) -> None:
+    """Fetch ``items`` concurrently; every ``chunk_size`` outcomes, write successes and record
+    failures. What was fetched before a crash is already committed."""
+    ok: list[R] = []
+    failed: list[tuple[T, str, str]] = []
+
+    def flush() -> None:
+        if ok:
+            write(list(ok))
+        if failed:
+            record_failures(list(failed))
+        ok.clear()
+        failed.clear()
+
+    for item, outcome in fetch_concurrently(fetch, items, max_workers=max_workers):
+        if isinstance(outcome, APIError):
+            kind = outcome_of(outcome)
+            result.failed(item, outcome, kind)
+            failed.append((item, describe(outcome), kind))
+        elif isinstance(outcome, BaseException):
+            flush()
+            raise outcome
+        else:
+            result.counts["fetched"] += 1
+            ok.append(outcome)
+        if len(ok) + len(failed) >= chunk_size:
+            flush()
+    flush()
+
+
+def _account_failures_writer(db: Database, phase: str) -> Callable[[list[tuple[Any, str, str]]], None]:
+    def record(failures: list[tuple[Any, str, str]]) -> None:
+        with db.transaction() as conn:
+            crawl_db.record_account_failures(conn, phase, [(t.account_id, e, o) for t, e, o in failures])
+
+    return record
+
+
+def _unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
+    done, error, attempts = crawl_db.PHASES[phase]
+    return db.fetch_value(
+        f"SELECT count(*) FROM accounts WHERE batch_key = %s AND {done} IS NULL AND {error} IS NOT NULL "
+        f"AND {attempts} < %s",
+        (batch_key, MAX_ATTEMPTS),
+    )
+
+
+def fetch_profiles(
+    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
+) -> PhaseResult:
+    result = PhaseResult()
+    with db.transaction() as conn:
+        todo = crawl_db.accounts_to_fetch(conn, batch_key, "profile", refresh=refresh)
+    result.counts["accounts"] = len(todo)
+
+    def write(profiles: list) -> None:
+        with db.transaction() as conn:
+            _, snapshots = crawl_db.store_profiles(conn, profiles)
+        result.counts["rank_snapshots"] += snapshots
+
+    _fetch_and_write(
+        todo, lambda t: source.player_profile(t.account_id), write, _account_failures_writer(db, "profile"), result,
+        max_workers=max_workers, chunk_size=50,
+    )
+    log.info("profiles of %s: %s", batch_key, progress_label(result.counts["fetched"], len(todo)))
+    result.unsettled = _unsettled_accounts(db, batch_key, "profile")
+    return result
+
+
+def fetch_hero_stats(
+    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
+) -> PhaseResult:
+    result = PhaseResult()
+    with db.transaction() as conn:
+        todo = crawl_db.accounts_to_fetch(conn, batch_key, "hero_stats", refresh=refresh)
+    result.counts["accounts"] = len(todo)
+
+    def write(stats: list) -> None:
+        with db.transaction() as conn:  # old rows of these accounts go, new rows come, in one commit
+            stored, skipped = crawl_db.replace_hero_stats(conn, stats)
+        result.counts["hero_rows"] += stored
+        result.counts["unknown_heroes_skipped"] += skipped
+
+    _fetch_and_write(
+        todo, lambda t: source.hero_stats(t.account_id), write, _account_failures_writer(db, "hero_stats"), result,
+        max_workers=max_workers, chunk_size=25,
+    )
+    log.info("hero stats of %s: %s accounts", batch_key, progress_label(result.counts["fetched"], len(todo)))
+    result.unsettled = _unsettled_accounts(db, batch_key, "hero_stats")
+    return result
+
+
+@dataclass(frozen=True)
+class History:
+    account_id: int
+    stubs: list[MatchStub]
+    total: int | None
+    is_private: bool
+
+
+def read_history(
+    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool,
+    log: logging.Logger,
+) -> History:
+    """Page through an account's history, newest first, until a known match or ``max_matches``."""
+    stubs: list[MatchStub] = []
+    cursor: int | None = None
+    total: int | None = None
+    stop_at = account.newest_match_id if incremental else None
+    while len(stubs) < max_matches:
+        page = source.match_page(account.account_id, cursor, page_size=min(page_size, max_matches - len(stubs)))
+        if page.is_private:
+            return History(account.account_id, [], page.total, True)
+        total = page.total if page.total is not None else total
+        fresh = [s for s in page.matches if stop_at is None or s.match_id > stop_at]
+        stubs.extend(fresh)
+        log.debug("history of %s: %s", account.account_id, progress_label(len(stubs), total))
+        if len(fresh) < len(page.matches) or page.next_cursor is None or not page.matches:
+            break
+        cursor = page.next_cursor
+    return History(account.account_id, stubs[:max_matches], total, False)
+
+
+def store_history(db: Database, history: History, *, owner_batch: str | None) -> int:
+    newest = max((s.match_id for s in history.stubs), default=None)
+    last_time = max((s.start_time for s in history.stubs if s.start_time), default=None)
+    with db.transaction() as conn:
+        new = crawl_db.store_stubs(conn, history.stubs, owner_batch=owner_batch, discovered_by=history.account_id)
+        crawl_db.finish_history(
+            conn, history.account_id, newest_match_id=newest, last_match_time=last_time, total=history.total,
+            is_private=history.is_private,
+        )
+    return new
+
+
+def fetch_match_stubs(
+    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_matches: int, page_size: int,
+    max_workers: int, log: logging.Logger,
+) -> PhaseResult:
+    result = PhaseResult()
+    with db.transaction() as conn:
+        todo = crawl_db.accounts_to_fetch(conn, batch_key, "matches", refresh=refresh)
+    result.counts["accounts"] = len(todo)
+
+    def write(histories: list[History]) -> None:
+        for history in histories:
+            result.counts["stubs_new"] += store_history(db, history, owner_batch=batch_key)
+            result.counts["stubs_seen"] += len(history.stubs)
+            result.counts["private_accounts"] += history.is_private
+
+    def fetch(account: crawl_db.AccountTodo) -> History:
+        return read_history(source, account, max_matches=max_matches, page_size=page_size, incremental=not refresh, log=log)
+
+    _fetch_and_write(
+        todo, fetch, write, _account_failures_writer(db, "matches"), result, max_workers=max_workers, chunk_size=10
+    )
+    log.info(
+        "match histories of %s: %s accounts, %s new stubs",
+        batch_key, progress_label(result.counts["fetched"], len(todo)), result.counts["stubs_new"],
+    )
+    result.unsettled = _unsettled_accounts(db, batch_key, "matches")
+    return result
+
+
+def fetch_details(
+    db: Database, source: DotaSource, match_ids: Sequence[int], *, discovery_depth: int, chunk_size: int,
+    max_workers: int, log: logging.Logger, label: str,
+) -> PhaseResult:
+    """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches."""
+    result = PhaseResult()
+    result.counts["stubs"] = len(match_ids)
+
+    def write(details: list) -> None:
+        with db.transaction() as conn:
+            written = crawl_db.store_details(conn, details, discovery_depth=discovery_depth)
+        result.counts["details_stored"] += written.stored
+        result.counts["players_stored"] += written.players
+        result.counts["new_accounts"] += written.new_accounts
+        result.counts["unknown_heroes"] += sum(d.unknown_heroes for d in details)
+        log.info("details for %s: %s", label, progress_label(result.counts["fetched"], len(match_ids)))
+
+    def record(failures: list[tuple[int, str, str]]) -> None:
+        with db.transaction() as conn:
+            crawl_db.record_detail_failures(conn, failures)
+
+    _fetch_and_write(match_ids, source.match_details, write, record, result, max_workers=max_workers, chunk_size=chunk_size)
+    return result
+
+
+def fetch_batch_details(
+    db: Database, source: DotaSource, batch_key: str, *, depth: int, chunk_size: int, max_workers: int,
+    log: logging.Logger,
+) -> PhaseResult:
+    with db.transaction() as conn:
+        todo = crawl_db.stubs_to_fetch(conn, batch_key)
+    result = fetch_details(
+        db, source, todo, discovery_depth=depth + 1, chunk_size=chunk_size, max_workers=max_workers, log=log,
+        label=batch_key,
+    )
+    result.unsettled = db.fetch_value(
+        "SELECT count(*) FROM matches WHERE owner_batch = %s AND has_details = false AND retry_count < %s",
+        (batch_key, MAX_ATTEMPTS),
+    )
+    result.counts["still_pending"] = db.fetch_value(
+        "SELECT count(*) FROM matches WHERE owner_batch = %s AND has_details IS NULL", (batch_key,)
+    )
+    return result
+

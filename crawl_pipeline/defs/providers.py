@@ -1,0 +1,110 @@
+"""``ProvidersResource``: which provider serves which call, with keys shown only as EnvVar names.
+
+Assets open the clients per step with the shared database, so every process and run
+draws on the same rate budget in PostgreSQL::
+
+    with providers.open_sources(postgres.db) as sources:
+        for match_id, result in sources.fetch_concurrently(sources.for_call("match_details").match_details, ids):
+            ...
+        context.add_output_metadata(sources.snapshot())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dagster import ConfigurableResource, EnvVar
+from pydantic import Field
+
+from crawl_pipeline.db.pool import Database
+from crawl_pipeline.settings import (
+    DEFAULT_OPENDOTA_API_URL,
+    DEFAULT_STEAM_API_URL,
+    DEFAULT_STRATZ_API_URL,
+    Secret,
+    Settings,
+)
+from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
+from crawl_pipeline.sources.ratelimit import TIERS, RateTier
+from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
+
+_CALL_HELP = "Provider serving {}: opendota, steam or stratz."
+
+
+class ProvidersResource(ConfigurableResource):
+    """The OpenDota, Steam and Stratz clients behind one shared rate budget."""
+
+    opendota_api_url: str = Field(default=DEFAULT_OPENDOTA_API_URL, description="OpenDota base URL (OPENDOTA_API_URL).")
+    opendota_api_key: str | None = Field(default=None, description="OpenDota premium key; unset: the free tier.")
+    steam_api_url: str = Field(default=DEFAULT_STEAM_API_URL, description="Steam Web API base URL (STEAM_API_URL).")
+    steam_api_key: str | None = Field(default=None, description="Steam Web API key (STEAM_API_KEY).")
+    stratz_api_url: str = Field(default=DEFAULT_STRATZ_API_URL, description="Stratz base URL (STRATZ_API_URL).")
+    stratz_tokens: str | None = Field(default=None, description="Comma-separated Stratz tokens (STRATZ_TOKENS).")
+    profiles: str = Field(default="opendota", description=_CALL_HELP.format("player profiles"))
+    hero_stats: str = Field(default="opendota", description=_CALL_HELP.format("per-hero stats"))
+    match_history: str = Field(default="opendota", description=_CALL_HELP.format("match history pages"))
+    match_details: str = Field(default="opendota", description=_CALL_HELP.format("match details"))
+    bans: str = Field(default="steam", description="Provider serving ban checks (only steam has them).")
+    opendota_tier: str = Field(default="auto", description="auto (premium with a key), free or premium.")
+    rate_limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Per-provider limits replacing the documented ones, e.g. {"stratz": {"per_second": 10, "per_minute": 200}}.',
+    )
+    max_concurrency: int = Field(default=8, description="Threads fetching at once per step.")
+    max_retries: int = Field(default=4, description="Retries of a retriable error before it is raised.")
+    timeout_seconds: float = Field(default=15.0, description="Read timeout of one request.")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **fields: object) -> ProvidersResource:
+        """URLs and keys as EnvVar when set in the environment (the UI shows the names only)."""
+        env: dict[str, object] = {}
+        for name, value, default in (
+            ("opendota_api_url", settings.opendota_api_url, DEFAULT_OPENDOTA_API_URL),
+            ("steam_api_url", settings.steam_api_url, DEFAULT_STEAM_API_URL),
+            ("stratz_api_url", settings.stratz_api_url, DEFAULT_STRATZ_API_URL),
+        ):
+            env[name] = EnvVar(name.upper()) if value != default else default
+        if settings.opendota_api_key:
+            env["opendota_api_key"] = EnvVar("OPENDOTA_API_KEY")
+        if settings.steam_api_key:
+            env["steam_api_key"] = EnvVar("STEAM_API_KEY")
+        if settings.stratz_tokens:
+            env["stratz_tokens"] = EnvVar("STRATZ_TOKENS")
+        return cls(**{**env, **fields})
+
+    def _tier(self, provider: str) -> RateTier | None:
+        limits = self.rate_limits.get(provider)
+        if limits:
+            return RateTier.of(f"{provider}-custom", **limits)
+        if provider == "opendota" and self.opendota_tier != "auto":
+            if self.opendota_tier not in ("free", "premium"):
+                raise ValueError(f"opendota_tier must be auto, free or premium, not {self.opendota_tier!r}")
+            return TIERS[f"opendota-{self.opendota_tier}"]
+        return None
+
+    def sources_config(self) -> SourcesConfig:
+        tokens = tuple(Secret(t.strip()) for t in (self.stratz_tokens or "").split(",") if t.strip())
+        opendota_key = (Secret(self.opendota_api_key),) if self.opendota_api_key else ()
+        steam_key = (Secret(self.steam_api_key),) if self.steam_api_key else ()
+        return SourcesConfig(
+            opendota=ProviderConfig(self.opendota_api_url.rstrip("/"), opendota_key, self._tier("opendota")),
+            steam=ProviderConfig(self.steam_api_url.rstrip("/"), steam_key, self._tier("steam")),
+            stratz=ProviderConfig(self.stratz_api_url.rstrip("/"), tokens, self._tier("stratz")),
+            routes={
+                "profiles": self.profiles,
+                "hero_stats": self.hero_stats,
+                "match_history": self.match_history,
+                "match_details": self.match_details,
+                "bans": self.bans,
+            },
+            retry=RetryPolicy(max_retries=self.max_retries),
+            http=HTTPSettings(timeout=self.timeout_seconds, max_connections=2 * self.max_concurrency),
+            max_concurrency=self.max_concurrency,
+        )
+
+    @contextmanager
+    def open_sources(self, db: Database) -> Iterator[Sources]:
+        """The clients for one step, sharing ``db``'s rate budget; closed (and flushed) after."""
+        with open_sources(self.sources_config(), db) as sources:
+            yield sources

@@ -1,0 +1,98 @@
+"""What the three provider clients share besides HTTP: wire-model base, conversions, defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+from pydantic import BaseModel, ConfigDict
+
+from crawl_pipeline.domain.heroes import is_known_hero
+from crawl_pipeline.domain.identity import is_anonymous
+from crawl_pipeline.sources.errors import UnsupportedOperation
+from crawl_pipeline.sources.http import ProviderHTTP
+from crawl_pipeline.sources.models import BanResults, HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, PlayerProfile
+
+
+class Wire(BaseModel):
+    """A provider payload as sent: unknown fields ignored, missing required ones an error."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def from_epoch(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def account_or_none(account_id: int | None) -> int | None:
+    """Anonymous players (missing id, 4294967295) have no account."""
+    return None if is_anonymous(account_id) else account_id
+
+
+def known_heroes(rows: Sequence[HeroStat]) -> tuple[list[HeroStat], int]:
+    """Rows for heroes in the hero table, and how many rows were skipped as unknown."""
+    kept = [row for row in rows if is_known_hero(row.hero_id)]
+    return kept, len(rows) - len(kept)
+
+
+def details(players: list[MatchPlayer], **fields: Any) -> MatchDetails:
+    """MatchDetails keeping all players, counting those whose hero the table does not know."""
+    unknown = sum(1 for p in players if not is_known_hero(p.hero_id))
+    return MatchDetails(players=players, unknown_heroes=unknown, **fields)
+
+
+def in_date_range(start_time: datetime | None, after: datetime | None, before: datetime | None) -> bool:
+    if start_time is None:
+        return after is None and before is None
+    return (after is None or start_time >= after) and (before is None or start_time <= before)
+
+
+class BaseSource:
+    """A provider client: its HTTP path plus 'this provider cannot do that' defaults."""
+
+    provider: str
+
+    def __init__(self, http: ProviderHTTP) -> None:
+        self.http = http
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.http!r})"
+
+    def _unsupported(self, call: str) -> NoReturn:
+        raise UnsupportedOperation(
+            f"{self.provider} has no endpoint for {call}; route this call to another provider",
+            provider=self.provider,
+            endpoint=call,
+        )
+
+    def player_profile(self, account_id: int) -> PlayerProfile:
+        self._unsupported("player_profile")
+
+    def hero_stats(self, account_id: int) -> HeroStats:
+        self._unsupported("hero_stats")
+
+    def match_page(
+        self,
+        account_id: int,
+        cursor: int | None = None,
+        *,
+        page_size: int = 100,
+        lobby_type: int | None = None,
+        date_after: datetime | None = None,
+        date_before: datetime | None = None,
+    ) -> MatchPage:
+        self._unsupported("match_page")
+
+    def match_details(self, match_id: int) -> MatchDetails:
+        self._unsupported("match_details")
+
+    def player_bans(self, account_ids: Sequence[int]) -> BanResults:
+        self._unsupported("player_bans")
+
+    def close(self) -> None:
+        self.http.close()

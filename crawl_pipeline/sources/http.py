@@ -1,0 +1,373 @@
+"""The one request path every provider shares: budget, credentials, retries, errors, redaction.
+
+``ProviderHTTP.call`` waits for the shared rate budget of the next healthy credential, sends
+the request, turns every outcome into a parsed result or a typed ``APIError``, counts it,
+and retries what can be retried with full-jitter exponential backoff.
+
+Redaction: credentials never enter a URL that httpx sees. Bearer tokens travel in a header
+(httpx and httpcore do not log headers); a key that must be a query parameter (Steam's
+``key=``) is added by ``_SecretParamTransport`` *below* the client, after httpx has built
+the request it logs ("HTTP Request: GET <url>") and attaches to responses and errors.
+Messages built from transport errors go through ``redact`` as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+
+from crawl_pipeline.sources.accounting import CONNECTION, MALFORMED, TIMEOUT, RequestAccounting
+from crawl_pipeline.sources.errors import (
+    APIError,
+    BadRequest,
+    ConnectionFailed,
+    MalformedResponse,
+    NotFound,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    Unauthorized,
+)
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, bucket_name
+from crawl_pipeline.sources.tokens import Credential, CredentialPool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+USER_AGENT = "crawl_pipeline/0.1 (STRATZ_API)"  # Stratz asks API clients to say so
+EXCERPT_CHARS = 160
+_SECRET_PARAM = "crawl_pipeline.secret_param"  # request extension: (name, Credential)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a call is retried.
+
+    ``max_retries`` retries after the first attempt, each after a full-jitter delay
+    (uniform in [0, min(max_delay, base_delay * 2**n)]) or the server's requested wait,
+    whichever is longer. ``max_budget_wait`` caps how long a call waits for the shared
+    budget before it gives up with ``RateLimited`` (so a daily cap surfaces instead of
+    blocking a run for hours).
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_budget_wait: float = 90.0
+
+    def delay(self, retry: int) -> float:
+        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2**retry))
+
+
+@dataclass(frozen=True)
+class HTTPSettings:
+    timeout: float = 15.0
+    connect_timeout: float = 5.0
+    max_connections: int = 32
+
+
+class Problem(Exception):
+    """Raised by a parser to say what the provider meant: converted to ``kind`` with context."""
+
+    def __init__(self, kind: type[APIError], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+ErrorHook = Callable[[httpx.Response, str], "type[APIError] | None"]
+
+
+class _SecretParamTransport(httpx.BaseTransport):
+    """Adds a secret query parameter on the way out, below httpx's logging and errors."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        secret = request.extensions.get(_SECRET_PARAM)
+        if secret is None:
+            return self._inner.handle_request(request)
+        name, credential = secret
+        outgoing = httpx.Request(
+            request.method,
+            request.url.copy_add_param(name, credential.secret.reveal()),
+            headers=request.headers,
+            stream=request.stream,
+            extensions={k: v for k, v in request.extensions.items() if k != _SECRET_PARAM},
+        )
+        return self._inner.handle_request(outgoing)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class ProviderHTTP:
+    """HTTP for one provider: a pooled, thread-safe httpx.Client plus the shared call path.
+
+    ``auth`` is ``"bearer"`` (Authorization header) or ``"query:<name>"`` (a query parameter
+    added below httpx). ``error_hook(response, endpoint)`` lets a provider reclassify a
+    status (OpenDota's 400 for a bad key, Steam's 500 for details not ready).
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        credentials: CredentialPool,
+        *,
+        tier: RateTier,
+        rate_group: str,
+        limiter: SharedRateLimiter | None,
+        accounting: RequestAccounting,
+        auth: str = "bearer",
+        retry: RetryPolicy = RetryPolicy(),
+        http: HTTPSettings = HTTPSettings(),
+        error_hook: ErrorHook | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.credentials = credentials
+        self.tier = tier
+        self.rate_group = rate_group
+        self.retry = retry
+        self._limiter = limiter
+        self._accounting = accounting
+        self._auth = auth
+        self._error_hook = error_hook
+        limits = httpx.Limits(max_connections=http.max_connections, max_keepalive_connections=http.max_connections)
+        inner = transport or httpx.HTTPTransport(limits=limits)
+        self._client = httpx.Client(
+            base_url=base_url,
+            transport=_SecretParamTransport(inner),
+            timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"ProviderHTTP({self.provider}, {self._client.base_url}, {self.credentials!r})"
+
+    def bucket(self, credential: Credential) -> str:
+        return bucket_name(self.provider, self.rate_group, credential.fingerprint)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ------------------------------------------------------------------ the call path
+    def call(
+        self,
+        endpoint: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        max_retries: int | None = None,
+    ) -> T:
+        """Send, parse and return; raise a typed ``APIError`` once retries are spent."""
+        retries_left = self.retry.max_retries if max_retries is None else max_retries
+        retry = 0
+        while True:
+            credential = self._acquire(endpoint)
+            started = time.monotonic()
+            status: int | str
+            try:
+                response = self._client.send(self._request(method, path, params, json_body, credential))
+                status = response.status_code
+                result = self._interpret(response, endpoint, parse, credential)
+                if isinstance(result, _Malformed):
+                    status, result = MALFORMED, result.error
+            except httpx.TimeoutException as exc:
+                status, result = TIMEOUT, RequestTimeout(_describe(exc), provider=self.provider, endpoint=endpoint)
+            except httpx.TransportError as exc:
+                status, result = CONNECTION, ConnectionFailed(_describe(exc), provider=self.provider, endpoint=endpoint)
+            self._accounting.record(self.provider, endpoint, status, time.monotonic() - started)
+            if not isinstance(result, APIError):
+                return result
+            error = result
+            if isinstance(error, Unauthorized):
+                self.credentials.disable(credential, f"HTTP {error.status_code}")
+                if self.credentials.healthy():
+                    continue  # another key may work: not a retry of the same request
+                raise self._no_credential(endpoint, error.status_code)
+            delay = self.retry.delay(retry)
+            if isinstance(error, RateLimited):
+                delay = max(delay, error.retry_after or 0.0)
+                error.retry_after = delay
+                if self._limiter is not None:
+                    self._limiter.record_backoff(self.bucket(credential), delay, f"HTTP 429 on {endpoint}")
+                if delay > self.retry.max_budget_wait:  # a daily cap: say so instead of sleeping for hours
+                    raise error
+            if not error.retriable or retries_left <= 0:
+                raise error
+            log.info("%s %s: %s; retry %d in %.1fs", self.provider, endpoint, type(error).__name__, retry + 1, delay)
+            self._accounting.record_retry()
+            retries_left -= 1
+            retry += 1
+            time.sleep(delay)
+
+    def _acquire(self, endpoint: str) -> Credential:
+        """The next healthy credential with a permit in its budget (waiting when none has one)."""
+        deadline = time.monotonic() + self.retry.max_budget_wait
+        while True:
+            healthy = self.credentials.healthy()
+            if not healthy:
+                raise self._no_credential(endpoint, None)
+            if self._limiter is None:
+                return healthy[0]
+            waits = []
+            for credential in healthy:
+                wait = self._limiter.try_acquire(self.bucket(credential), self.tier)
+                if wait == 0.0:
+                    return credential
+                waits.append(wait)
+            wait = min(waits)
+            if time.monotonic() + wait > deadline:
+                raise RateLimited(
+                    f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.0f}s",
+                    provider=self.provider,
+                    endpoint=endpoint,
+                    retry_after=wait,
+                )
+            time.sleep(wait)
+
+    def _no_credential(self, endpoint: str, status: int | None) -> Unauthorized:
+        reasons = "; ".join(self.credentials.disabled()) or "none configured"
+        return Unauthorized(f"no usable key or token ({reasons})", provider=self.provider, endpoint=endpoint, status_code=status)
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any, credential: Credential
+    ) -> httpx.Request:
+        headers: dict[str, str] = {}
+        extensions: dict[str, Any] = {}
+        if credential.secret is not None:
+            if self._auth == "bearer":
+                headers["Authorization"] = f"Bearer {credential.secret.reveal()}"
+            else:
+                extensions[_SECRET_PARAM] = (self._auth.removeprefix("query:"), credential)
+        request = self._client.build_request(method, path, params=params, json=json_body, headers=headers)
+        request.extensions.update(extensions)
+        return request
+
+    def _interpret(
+        self, response: httpx.Response, endpoint: str, parse: Callable[[Any], T], credential: Credential
+    ) -> T | APIError | _Malformed:
+        status = response.status_code
+        context = {"provider": self.provider, "endpoint": endpoint, "status_code": status}
+        hooked = self._error_hook(response, endpoint) if self._error_hook else None
+        if hooked is not None:
+            return hooked(_server_message(response), **context)
+        if status == 429:
+            return RateLimited(_server_message(response), retry_after=retry_after(response.headers), **context)
+        if status in (401, 403):
+            return Unauthorized(
+                f"{credential.label} was rejected: {_server_message(response)}; it is disabled", **context
+            )
+        if status == 404:
+            return NotFound(_server_message(response), **context)
+        if status >= 500:
+            return ServerError(_server_message(response), **context)
+        if status >= 400:
+            return BadRequest(_server_message(response), **context)
+        self._pause_if_exhausted(response, credential)
+        try:
+            payload = json.loads(response.content)
+        except ValueError:
+            return _Malformed(MalformedResponse("body is not valid JSON", excerpt=_excerpt(response), **context))
+        try:
+            return parse(payload)
+        except Problem as problem:
+            return problem.kind(problem.message, **context)
+        except pydantic.ValidationError as exc:
+            return _Malformed(
+                MalformedResponse(_validation_message(exc), excerpt=_excerpt(response), **context)
+            )
+
+    def _pause_if_exhausted(self, response: httpx.Response, credential: Credential) -> None:
+        """A success that says 'remaining 0' pauses the bucket until that window resets."""
+        wait = exhausted_wait(response.headers)
+        if wait and self._limiter is not None:
+            self._limiter.record_backoff(self.bucket(credential), wait, "provider reported 0 calls remaining")
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    error: MalformedResponse
+
+
+_REMAINING_HEADERS = (
+    ("x-rate-limit-remaining-day", 86_400),
+    ("x-rate-limit-remaining-hour", 3600),
+    ("x-rate-limit-remaining-minute", 60),
+    ("x-rate-limit-remaining-second", 1),
+)
+
+
+def exhausted_wait(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds until the longest window whose ``X-Rate-Limit-Remaining-*`` is <= 0 resets."""
+    now = time.time() if now is None else now
+    for name, seconds in _REMAINING_HEADERS:
+        raw = headers.get(name)
+        try:
+            if raw is not None and int(raw) <= 0:
+                return (int(now // seconds) + 1) * seconds - now
+        except ValueError:
+            continue
+    return None
+
+
+def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """The server's wait: ``Retry-After`` (seconds or HTTP date), else the remaining headers."""
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(raw).timestamp() - (time.time() if now is None else now))
+            except (TypeError, ValueError):
+                pass
+    return exhausted_wait(headers, now)
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The provider's own error text (JSON ``error``/``errors[0].message``) or the status phrase."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), str):
+            return body["error"][:200]
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", ""))[:200]
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _excerpt(response: httpx.Response) -> str:
+    return response.content[:EXCERPT_CHARS].decode("utf-8", errors="replace")
+
+
+def _validation_message(exc: pydantic.ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "missing":
+        return f"required field {where!r} is missing"
+    return f"field {where!r}: {first['msg']}"
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A transport error without its request (whose URL we never want in a message)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

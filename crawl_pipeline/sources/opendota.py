@@ -1,0 +1,218 @@
+"""OpenDota REST (``/api``), payloads as in odota/core's OpenAPI spec.
+
+Match lists and hero stats are asked with ``significant=0`` so that every provider returns
+the same set of matches (OpenDota otherwise hides turbo and other unbalanced modes).
+Heroes never played (OpenDota lists every hero, with 0 games) are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter
+
+from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, from_epoch, in_date_range, known_heroes
+from crawl_pipeline.sources.errors import APIError, NotFound, Unauthorized
+from crawl_pipeline.sources.http import Problem
+from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
+
+PROVIDER = "opendota"
+RATE_GROUP = "api"  # one limit for every endpoint
+INVALID_KEY = "API key invalid"
+MAX_PAGE = 100
+MATCH_FIELDS = "match_id,player_slot,radiant_win,start_time,duration,game_mode,lobby_type"
+
+
+class _Profile(Wire):
+    account_id: int
+    personaname: str | None = None
+    avatar: str | None = None
+    avatarfull: str | None = None
+    loccountrycode: str | None = None
+    plus: bool | None = None
+    last_login: datetime | None = None
+
+
+class _Player(Wire):
+    profile: _Profile | None = None
+    rank_tier: int | None = None
+    leaderboard_rank: int | None = None
+
+
+class _HeroRow(Wire):
+    hero_id: int
+    games: int
+    win: int
+    last_played: int | None = None
+
+
+class _MatchRow(Wire):
+    match_id: int
+    player_slot: int | None = None
+    radiant_win: bool | None = None
+    start_time: int | None = None
+    duration: int | None = None
+    game_mode: int | None = None
+    lobby_type: int | None = None
+
+
+class _MatchPlayer(Wire):
+    player_slot: int
+    hero_id: int
+    account_id: int | None = None
+    isRadiant: bool | None = None
+    win: int | None = None
+    kills: int | None = None
+    deaths: int | None = None
+    assists: int | None = None
+    gold_per_min: int | None = None
+    xp_per_min: int | None = None
+    last_hits: int | None = None
+    denies: int | None = None
+    net_worth: int | None = None
+    hero_damage: int | None = None
+    lane_role: int | None = None
+    rank_tier: int | None = None
+
+
+class _Match(Wire):
+    match_id: int
+    players: list[_MatchPlayer]
+    match_seq_num: int | None = None
+    start_time: int | None = None
+    duration: int | None = None
+    lobby_type: int | None = None
+    game_mode: int | None = None
+    radiant_win: bool | None = None
+    region: int | None = None
+
+
+_HERO_ROWS = TypeAdapter(list[_HeroRow])
+_MATCH_ROWS = TypeAdapter(list[_MatchRow])
+
+
+def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None:
+    """OpenDota answers a bad key with 400 ``API key invalid``: that is a bad key, not a bad request."""
+    if response.status_code == 400 and INVALID_KEY.encode() in response.content:
+        return Unauthorized
+    return None
+
+
+class OpenDotaSource(BaseSource):
+    provider = PROVIDER
+
+    def player_profile(self, account_id: int) -> PlayerProfile:
+        def parse(payload: Any) -> PlayerProfile:
+            player = _Player.model_validate(payload)
+            if player.profile is None:
+                raise Problem(NotFound, f"OpenDota has no profile for account {account_id}")
+            p = player.profile
+            return PlayerProfile(
+                account_id=p.account_id,
+                source=PROVIDER,
+                personaname=p.personaname,
+                avatar=p.avatarfull or p.avatar,
+                loccountrycode=p.loccountrycode,
+                plus=p.plus,
+                last_login=p.last_login,
+                rank_tier=player.rank_tier,
+                leaderboard_rank=player.leaderboard_rank,
+            )
+
+        return self.http.call("player_profile", f"/api/players/{account_id}", parse)
+
+    def hero_stats(self, account_id: int) -> HeroStats:
+        def parse(payload: Any) -> HeroStats:
+            rows = [
+                HeroStat(hero_id=r.hero_id, matches=r.games, wins=r.win, last_played=from_epoch(r.last_played or None))
+                for r in _HERO_ROWS.validate_python(payload)
+                if r.games > 0
+            ]
+            kept, skipped = known_heroes(rows)
+            return HeroStats(account_id=account_id, source=PROVIDER, heroes=kept, unknown_heroes_skipped=skipped)
+
+        return self.http.call("hero_stats", f"/api/players/{account_id}/heroes", parse, params={"significant": 0})
+
+    def match_page(
+        self,
+        account_id: int,
+        cursor: int | None = None,
+        *,
+        page_size: int = 100,
+        lobby_type: int | None = None,
+        date_after: datetime | None = None,
+        date_before: datetime | None = None,
+    ) -> MatchPage:
+        """``cursor`` is an offset; ``date_after`` becomes OpenDota's ``date`` (days back)."""
+        offset = cursor or 0
+        limit = max(1, min(page_size, MAX_PAGE))
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "significant": 0, "project": MATCH_FIELDS}
+        if lobby_type is not None:
+            params["lobby_type"] = lobby_type
+        if date_after is not None:
+            params["date"] = max(1, math.ceil((time.time() - date_after.timestamp()) / 86_400))
+
+        def parse(payload: Any) -> MatchPage:
+            rows = _MATCH_ROWS.validate_python(payload)
+            stubs = [
+                MatchStub(
+                    match_id=r.match_id,
+                    start_time=from_epoch(r.start_time),
+                    lobby_type=r.lobby_type,
+                    game_mode=r.game_mode,
+                    duration=r.duration,
+                    radiant_win=r.radiant_win,
+                )
+                for r in rows
+            ]
+            return MatchPage(
+                account_id=account_id,
+                source=PROVIDER,
+                matches=[s for s in stubs if in_date_range(s.start_time, date_after, date_before)],
+                next_cursor=offset + len(rows) if len(rows) == limit else None,
+            )
+
+        return self.http.call("match_page", f"/api/players/{account_id}/matches", parse, params=params)
+
+    def match_details(self, match_id: int) -> MatchDetails:
+        def parse(payload: Any) -> MatchDetails:
+            m = _Match.model_validate(payload)
+            players = [
+                MatchPlayer(
+                    player_slot=p.player_slot,
+                    account_id=account_or_none(p.account_id),
+                    hero_id=p.hero_id,
+                    is_radiant=p.isRadiant if p.isRadiant is not None else p.player_slot < 128,
+                    win=None if p.win is None else bool(p.win),
+                    kills=p.kills,
+                    deaths=p.deaths,
+                    assists=p.assists,
+                    gold_per_min=p.gold_per_min,
+                    xp_per_min=p.xp_per_min,
+                    last_hits=p.last_hits,
+                    denies=p.denies,
+                    net_worth=p.net_worth,
+                    hero_damage=p.hero_damage,
+                    lane_role=p.lane_role,
+                    rank_tier=p.rank_tier,
+                )
+                for p in m.players
+            ]
+            return details(
+                players,
+                match_id=m.match_id,
+                source=PROVIDER,
+                match_seq_num=m.match_seq_num,
+                start_time=from_epoch(m.start_time),
+                duration=m.duration,
+                lobby_type=m.lobby_type,
+                game_mode=m.game_mode,
+                radiant_win=m.radiant_win,
+                region=m.region,
+            )
+
+        return self.http.call("match_details", f"/api/matches/{match_id}", parse)

@@ -1,0 +1,287 @@
+"""One rate budget per (provider, endpoint group, key), shared through PostgreSQL.
+
+Why not pyrate-limiter: its PostgresBucket inserts one row per permit (a database round
+trip per request) and, before PR #250 (vutran1710/PyrateLimiter #248), its check and put
+were not atomic, so concurrent processes exceeded short rates. What we need is cheaper and
+provably atomic, so it is written here in ~200 lines:
+
+* Windows are fixed and aligned to the epoch (the second, minute, hour, UTC day), the way
+  OpenDota's and Stratz's counters reset. Each window of a bucket is one row in
+  ``rate_limit_windows``.
+* A process *leases* a slice of N permits for the current windows in one short
+  transaction: the rows are upserted and locked together (``INSERT .. ON CONFLICT DO
+  UPDATE .. RETURNING`` takes the row locks), the grant is the smallest free share, and
+  one ``UPDATE`` adds it to every window. Two processes can never both see the same free
+  permits, so the total granted in a window never exceeds its capacity.
+* Permits are then spent locally without touching the database. When the shortest window
+  rolls over, unused permits are handed back to the windows that are still current
+  (the minute, hour, day), so nothing of the longer budgets is wasted.
+* A 429 writes ``rate_limit_backoff``; every lease reads it, so other processes pause too.
+
+All windows use this host's wall clock; processes on several hosts need NTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from crawl_pipeline.db.pool import Database
+
+log = logging.getLogger(__name__)
+
+WINDOW_NAMES = {1: "second", 60: "minute", 3600: "hour", 86_400: "day"}
+PRUNE_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    seconds: int
+    limit: int
+
+    def start(self, now: float) -> int:
+        return int(now // self.seconds) * self.seconds
+
+
+@dataclass(frozen=True)
+class RateTier:
+    """The limits of one bucket: every window must have room for a call to go out."""
+
+    name: str
+    windows: tuple[RateWindow, ...]
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        *,
+        per_second: int | None = None,
+        per_minute: int | None = None,
+        per_hour: int | None = None,
+        per_day: int | None = None,
+    ) -> RateTier:
+        pairs = ((1, per_second), (60, per_minute), (3600, per_hour), (86_400, per_day))
+        windows = tuple(RateWindow(s, n) for s, n in pairs if n is not None)
+        if not windows or any(w.limit < 1 for w in windows):
+            raise ValueError(f"rate tier {name!r} needs at least one window with a positive limit")
+        return cls(name, windows)
+
+    def describe(self) -> str:
+        return ", ".join(f"{w.limit}/{WINDOW_NAMES.get(w.seconds, f'{w.seconds}s')}" for w in self.windows)
+
+
+# The providers' documented limits.
+TIERS: dict[str, RateTier] = {
+    # docs.opendota.com: free 60 calls/min and 2,000/day; premium 1,200/min, no daily cap.
+    "opendota-free": RateTier.of("opendota-free", per_minute=60, per_day=2000),
+    "opendota-premium": RateTier.of("opendota-premium", per_minute=1200),
+    # Steam Web API terms: 100,000 calls/day per key; 5/s keeps bursts gentle.
+    "steam": RateTier.of("steam", per_second=5, per_day=100_000),
+    # Stratz: 20/s, 250/min, 2,000/h per token.
+    "stratz": RateTier.of("stratz", per_second=20, per_minute=250, per_hour=2000),
+}
+
+
+def bucket_name(provider: str, group: str, fingerprint: str) -> str:
+    """``provider:group:fingerprint``: never the key itself."""
+    return f"{provider}:{group}:{fingerprint}"
+
+
+@dataclass
+class _BucketState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    starts: tuple[int, ...] = ()
+    seconds: tuple[int, ...] = ()  # window lengths matching ``starts``
+    permits: int = 0
+    exhausted_until: float = 0.0  # the database said no: do not ask again before this
+    paused_until: float = 0.0  # a backoff (ours or another process's)
+
+
+class SharedRateLimiter:
+    """Leases slices of the shared budget from PostgreSQL and spends them locally.
+
+    ``lease_fraction`` of the shortest window's limit is leased at a time (at least 1, at
+    most ``max_lease``): small enough that several processes share a window fairly and
+    little is held back at a window's end, large enough that most calls never touch the
+    database. A permit is not used in the last ``guard`` of a window (10 %, at most 0.25 s),
+    so a call cannot reach the server after its window has rolled over.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_fraction: float = 0.25,
+        max_lease: int = 50,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._lease_fraction = lease_fraction
+        self._max_lease = max_lease
+        self._clock = clock
+        self._states: dict[str, _BucketState] = {}
+        self._states_lock = threading.Lock()
+        self._last_prune = 0.0
+        self.leases = 0  # database transactions that asked for permits (for tests and metrics)
+
+    def __repr__(self) -> str:
+        return f"SharedRateLimiter({self._db!r}, buckets={len(self._states)})"
+
+    def _state(self, bucket: str) -> _BucketState:
+        with self._states_lock:
+            return self._states.setdefault(bucket, _BucketState())
+
+    # ------------------------------------------------------------------ acquiring
+    def try_acquire(self, bucket: str, tier: RateTier) -> float:
+        """Take one permit: 0.0 when granted, else the seconds to wait before trying again."""
+        state = self._state(bucket)
+        now = self._clock()
+        with state.lock:
+            if now < state.paused_until:
+                return state.paused_until - now
+            guard_wait = _guard_wait(tier, now)
+            if guard_wait:
+                return guard_wait
+            starts = tuple(w.start(now) for w in tier.windows)
+            if starts != state.starts:
+                self._roll(bucket, tier, state, starts)
+            if state.permits == 0:
+                if now < state.exhausted_until:
+                    return state.exhausted_until - now
+                wait = self._lease(bucket, tier, state, now)
+                if wait:
+                    return wait
+            state.permits -= 1
+            return 0.0
+
+    def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
+        """A window rolled over: give unused permits back to the windows still current."""
+        if state.permits and state.starts:
+            still = [(w.seconds, s) for w, s, old in zip(tier.windows, starts, state.starts) if s == old]
+            if still:
+                self._release(bucket, still, state.permits)
+        state.starts, state.permits, state.exhausted_until = starts, 0, 0.0
+        state.seconds = tuple(w.seconds for w in tier.windows)
+
+    def _lease(self, bucket: str, tier: RateTier, state: _BucketState, now: float) -> float:
+        """Lease a slice for ``state.starts`` from the database; return 0.0 or the wait."""
+        shortest = min(tier.windows, key=lambda w: w.seconds)
+        want = max(1, min(self._max_lease, math.ceil(shortest.limit * self._lease_fraction)))
+        self.leases += 1
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT extract(epoch FROM until)::float8 FROM rate_limit_backoff WHERE bucket = %s AND until > to_timestamp(%s)",
+                (bucket, now),
+            ).fetchone()
+            if row:
+                state.paused_until = float(row[0])
+                return state.paused_until - now
+            rows = conn.execute(
+                """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity)
+                   SELECT %s, s, to_timestamp(t), 0, c FROM unnest(%s::int[], %s::float8[], %s::int[]) AS x(s, t, c)
+                   ORDER BY s
+                   ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE SET capacity = EXCLUDED.capacity
+                   RETURNING w.window_seconds, w.capacity - w.used""",
+                (bucket, [w.seconds for w in tier.windows], list(state.starts), [w.limit for w in tier.windows]),
+            ).fetchall()
+            free = dict(rows)
+            grant = max(0, min(want, *free.values()))
+            if grant:
+                conn.execute(
+                    """UPDATE rate_limit_windows SET used = used + %s
+                       WHERE bucket = %s AND (window_seconds, window_start) IN
+                             (SELECT s, to_timestamp(t) FROM unnest(%s::int[], %s::float8[]) AS x(s, t))""",
+                    (grant, bucket, [w.seconds for w in tier.windows], list(state.starts)),
+                )
+        self._maybe_prune(now)
+        if grant:
+            state.permits += grant
+            return 0.0
+        # Wait for the latest-ending exhausted window to roll over.
+        ends = [s + w.seconds for w, s in zip(tier.windows, state.starts) if free[w.seconds] <= 0]
+        state.exhausted_until = max(ends)
+        return state.exhausted_until - now
+
+    def _release(self, bucket: str, windows: list[tuple[int, int]], permits: int) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    """UPDATE rate_limit_windows SET used = greatest(0, used - %s)
+                       WHERE bucket = %s AND (window_seconds, window_start) IN
+                             (SELECT s, to_timestamp(t) FROM unnest(%s::int[], %s::float8[]) AS x(s, t))""",
+                    (permits, bucket, [s for s, _ in windows], [t for _, t in windows]),
+                )
+        except psycopg.Error as exc:  # returning permits is an optimisation: never fail a call for it
+            log.warning("could not return %d unused permits of %s: %s", permits, bucket, type(exc).__name__)
+
+    def _maybe_prune(self, now: float) -> None:
+        """Delete windows that ended over a minute ago (per-second rows add up quickly)."""
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM rate_limit_windows WHERE window_start + window_seconds * interval '1 second' "
+                "< to_timestamp(%s) - interval '1 minute'",
+                (now,),
+            )
+
+    # ------------------------------------------------------------------ backoff
+    def record_backoff(self, bucket: str, seconds: float, reason: str) -> None:
+        """Pause ``bucket`` for ``seconds`` here and, through the database, everywhere."""
+        state = self._state(bucket)
+        until = self._clock() + seconds
+        with state.lock:
+            state.paused_until = max(state.paused_until, until)
+            state.permits = 0  # the server disagrees with our count: what we hold is worthless
+        with self._db.transaction() as conn:
+            conn.execute(
+                """INSERT INTO rate_limit_backoff AS b (bucket, until, attempts, reason, updated_at)
+                   VALUES (%s, to_timestamp(%s), 1, %s, now())
+                   ON CONFLICT (bucket) DO UPDATE SET
+                       until = greatest(b.until, EXCLUDED.until),
+                       attempts = CASE WHEN b.until > now() - interval '1 minute' THEN b.attempts + 1 ELSE 1 END,
+                       reason = EXCLUDED.reason, updated_at = now()""",
+                (bucket, until, reason[:200]),
+            )
+
+    def close(self) -> None:
+        """Return every unused permit to its windows (called when the sources close)."""
+        now = self._clock()
+        with self._states_lock:
+            states = list(self._states.items())
+        for bucket, state in states:
+            with state.lock:
+                if state.permits and state.starts:
+                    windows = [(s, t) for s, t in zip(state.seconds, state.starts) if t + s > now]
+                    if windows:
+                        self._release(bucket, windows, state.permits)
+                state.permits = 0
+
+
+def _guard_wait(tier: RateTier, now: float) -> float:
+    """Seconds until the next window starts when ``now`` is in the last guard of a window."""
+    for w in tier.windows:
+        end = w.start(now) + w.seconds
+        if end - now < min(0.25, 0.1 * w.seconds):
+            return end - now + 0.001
+    return 0.0
+
+
+def smallest_active_backoff(db: Database) -> dict[str, Any] | None:
+    """The active backoff that ends first, ``{"bucket", "seconds_left", "reason", "attempts"}``, or None."""
+    rows = db.fetch_all(
+        """SELECT bucket, extract(epoch FROM until - now())::float8 AS seconds_left, reason, attempts
+           FROM rate_limit_backoff WHERE until > now() ORDER BY until LIMIT 1"""
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return {**row, "seconds_left": round(row["seconds_left"], 1)}

@@ -1,0 +1,243 @@
+"""The Steam Web API: IDOTA2Match_570 (match history, sequence, details) and ISteamUser bans.
+
+Shapes as Valve documents them: every IDOTA2Match_570 answer is wrapped in ``result``;
+GetMatchHistory pages with ``start_at_match_id`` (inclusive) and at most 100 per call, and
+says ``status: 15`` for a player who does not share match data; GetMatchDetails answers an
+unknown id with ``result.error`` and, for matches it has not processed yet, HTTP 500
+(``DetailsNotReady``, not retried: the two-phase sync asks again later). The key must be
+the ``key`` query parameter; ``http.py`` adds it below httpx so it is never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from crawl_pipeline.domain.identity import from_steamid64, to_steamid64
+from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, epoch, from_epoch, in_date_range
+from crawl_pipeline.sources.errors import APIError, BadRequest, DetailsNotReady, NotFound
+from crawl_pipeline.sources.http import Problem
+from crawl_pipeline.sources.models import BanResults, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerBan
+
+PROVIDER = "steam"
+RATE_GROUP = "webapi"  # one daily allowance per key for all interfaces
+MAX_PER_CALL = 100
+PRIVATE_STATUS = 15
+HISTORY = "/IDOTA2Match_570/GetMatchHistory/v1/"
+BY_SEQUENCE = "/IDOTA2Match_570/GetMatchHistoryBySequenceNum/v1/"
+DETAILS = "/IDOTA2Match_570/GetMatchDetails/v1/"
+BANS = "/ISteamUser/GetPlayerBans/v1/"
+
+
+class _HistoryMatch(Wire):
+    match_id: int
+    match_seq_num: int | None = None
+    start_time: int | None = None
+    lobby_type: int | None = None
+
+
+class _HistoryResult(Wire):
+    status: int
+    statusDetail: str | None = None
+    total_results: int | None = None
+    results_remaining: int | None = None
+    matches: list[_HistoryMatch] = []
+
+
+class _DetailsPlayer(Wire):
+    player_slot: int
+    hero_id: int
+    account_id: int | None = None
+    kills: int | None = None
+    deaths: int | None = None
+    assists: int | None = None
+    gold_per_min: int | None = None
+    xp_per_min: int | None = None
+    last_hits: int | None = None
+    denies: int | None = None
+    net_worth: int | None = None
+    hero_damage: int | None = None
+
+
+class _Details(Wire):
+    match_id: int
+    players: list[_DetailsPlayer]
+    match_seq_num: int | None = None
+    start_time: int | None = None
+    duration: int | None = None
+    lobby_type: int | None = None
+    game_mode: int | None = None
+    radiant_win: bool | None = None
+    cluster: int | None = None
+
+
+class _DetailsResult(Wire):
+    error: str | None = None
+
+
+class _BySequenceResult(Wire):
+    status: int
+    matches: list[_Details] = []
+
+
+class _Ban(Wire):
+    SteamId: int
+    CommunityBanned: bool
+    VACBanned: bool
+    NumberOfVACBans: int
+    NumberOfGameBans: int
+    DaysSinceLastBan: int | None = None
+    EconomyBan: str | None = None
+
+
+class _Bans(Wire):
+    players: list[_Ban]
+
+
+class _Envelope(Wire):
+    result: dict[str, Any]
+
+
+def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None:
+    """GetMatchDetails' 500 means 'not processed yet', not a broken server."""
+    if endpoint == "match_details" and response.status_code == 500:
+        return DetailsNotReady
+    return None
+
+
+def _to_details(m: _Details) -> MatchDetails:
+    players = [
+        MatchPlayer(
+            player_slot=p.player_slot,
+            account_id=account_or_none(p.account_id),
+            hero_id=p.hero_id,
+            is_radiant=p.player_slot < 128,
+            win=None if m.radiant_win is None else (p.player_slot < 128) == m.radiant_win,
+            kills=p.kills,
+            deaths=p.deaths,
+            assists=p.assists,
+            gold_per_min=p.gold_per_min,
+            xp_per_min=p.xp_per_min,
+            last_hits=p.last_hits,
+            denies=p.denies,
+            net_worth=p.net_worth,
+            hero_damage=p.hero_damage,
+        )
+        for p in m.players
+    ]
+    return details(
+        players,
+        match_id=m.match_id,
+        source=PROVIDER,
+        match_seq_num=m.match_seq_num,
+        start_time=from_epoch(m.start_time),
+        duration=m.duration,
+        lobby_type=m.lobby_type,
+        game_mode=m.game_mode,
+        radiant_win=m.radiant_win,
+    )
+
+
+def _result(payload: Any) -> dict[str, Any]:
+    return _Envelope.model_validate(payload).result
+
+
+class SteamSource(BaseSource):
+    provider = PROVIDER
+
+    def match_page(
+        self,
+        account_id: int,
+        cursor: int | None = None,
+        *,
+        page_size: int = 100,
+        lobby_type: int | None = None,
+        date_after: datetime | None = None,
+        date_before: datetime | None = None,
+    ) -> MatchPage:
+        """``cursor`` is the next ``start_at_match_id``. Lobby and dates are filtered here
+        (Valve's date parameters are deprecated); paging stops at the first match older
+        than ``date_after``."""
+        params: dict[str, Any] = {"account_id": account_id, "matches_requested": max(1, min(page_size, MAX_PER_CALL))}
+        if cursor is not None:
+            params["start_at_match_id"] = cursor
+
+        def parse(payload: Any) -> MatchPage:
+            result = _HistoryResult.model_validate(_result(payload))
+            if result.status == PRIVATE_STATUS:
+                return MatchPage(account_id=account_id, source=PROVIDER, matches=[], is_private=True)
+            if result.status != 1:
+                raise Problem(BadRequest, f"status {result.status}: {result.statusDetail or 'no detail'}")
+            stubs = [
+                MatchStub(
+                    match_id=m.match_id,
+                    match_seq_num=m.match_seq_num,
+                    start_time=from_epoch(m.start_time),
+                    lobby_type=m.lobby_type,
+                )
+                for m in result.matches
+            ]
+            older = date_after is not None and any(m.start_time is not None and m.start_time < epoch(date_after) for m in result.matches)
+            more = bool(result.results_remaining) and bool(stubs) and not older
+            return MatchPage(
+                account_id=account_id,
+                source=PROVIDER,
+                matches=[
+                    s
+                    for s in stubs
+                    if (lobby_type is None or s.lobby_type == lobby_type) and in_date_range(s.start_time, date_after, date_before)
+                ],
+                next_cursor=stubs[-1].match_id - 1 if more else None,
+                total=result.total_results,
+            )
+
+        return self.http.call("match_page", HISTORY, parse, params=params)
+
+    def matches_by_sequence(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> list[MatchDetails]:
+        """Full details of up to 100 matches from a sequence number on (the global feed)."""
+
+        def parse(payload: Any) -> list[MatchDetails]:
+            result = _BySequenceResult.model_validate(_result(payload))
+            return [_to_details(m) for m in result.matches]
+
+        params = {"start_at_match_seq_num": start_at_match_seq_num, "matches_requested": max(1, min(count, MAX_PER_CALL))}
+        return self.http.call("matches_by_sequence", BY_SEQUENCE, parse, params=params)
+
+    def match_details(self, match_id: int) -> MatchDetails:
+        def parse(payload: Any) -> MatchDetails:
+            result = _result(payload)
+            error = _DetailsResult.model_validate(result).error
+            if error:
+                raise Problem(NotFound, f"match {match_id}: {error}")
+            return _to_details(_Details.model_validate(result))
+
+        return self.http.call("match_details", DETAILS, parse, params={"match_id": match_id})
+
+    def player_bans(self, account_ids: Sequence[int]) -> BanResults:
+        """Bans of any number of accounts, 100 steamid64s per call; unknown ids are ``not_found``."""
+        wanted = list(dict.fromkeys(account_ids))
+        bans: list[PlayerBan] = []
+        for i in range(0, len(wanted), MAX_PER_CALL):
+            chunk = wanted[i : i + MAX_PER_CALL]
+            params = {"steamids": ",".join(str(to_steamid64(a)) for a in chunk)}
+            bans.extend(self.http.call("player_bans", BANS, _parse_bans, params=params))
+        found = {b.account_id for b in bans}
+        return BanResults(source=PROVIDER, bans=bans, not_found=[a for a in wanted if a not in found])
+
+
+def _parse_bans(payload: Any) -> list[PlayerBan]:
+    return [
+        PlayerBan(
+            account_id=from_steamid64(p.SteamId),
+            vac_banned=p.VACBanned,
+            number_of_vac_bans=p.NumberOfVACBans,
+            number_of_game_bans=p.NumberOfGameBans,
+            community_banned=p.CommunityBanned,
+            economy_ban=p.EconomyBan,
+            days_since_last_ban=p.DaysSinceLastBan,
+        )
+        for p in _Bans.model_validate(payload).players
+    ]

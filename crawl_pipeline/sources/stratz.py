@@ -1,0 +1,305 @@
+"""Stratz GraphQL (``POST /graphql`` with a Bearer token), field names as in its schema.
+
+GraphQL reports problems as ``errors`` beside (possibly null) ``data`` with status 200:
+"not found" messages become ``NotFound``, anything else ``BadRequest``. Enums (lobby type,
+game mode, lane) come as names and are mapped back to the numeric ids the rest of the
+project uses. ``heroesPerformance`` covers at most 100 matches per selection, so a long
+history is read as several aliased selections in one follow-up request and summed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, epoch, from_epoch, known_heroes
+from crawl_pipeline.sources.errors import BadRequest, NotFound
+from crawl_pipeline.sources.http import Problem
+from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
+
+PROVIDER = "stratz"
+RATE_GROUP = "graphql"
+PATH = "/graphql"
+MAX_TAKE = 100
+MAX_HERO_PAGES = 100  # 10,000 matches: more than any account plays
+
+# Stratz enum names -> Valve ids (the ids dotaconstants and the other providers use).
+LOBBY_TYPES = {
+    "UNRANKED": 0, "PRACTICE": 1, "TOURNAMENT": 2, "TUTORIAL": 3, "COOP_VS_BOTS": 4, "TEAM_MATCH": 5,
+    "SOLO_QUEUE": 6, "RANKED": 7, "SOLO_MID": 8, "BATTLE_CUP": 9, "EVENT": 12,
+}  # fmt: skip
+GAME_MODES = {
+    "NONE": 0, "ALL_PICK": 1, "CAPTAINS_MODE": 2, "RANDOM_DRAFT": 3, "SINGLE_DRAFT": 4, "ALL_RANDOM": 5,
+    "INTRO": 6, "THE_DIRETIDE": 7, "REVERSE_CAPTAINS_MODE": 8, "THE_GREEVILING": 9, "TUTORIAL": 10,
+    "MID_ONLY": 11, "LEAST_PLAYED": 12, "NEW_PLAYER_POOL": 13, "COMPENDIUM_MATCHMAKING": 14, "CUSTOM": 15,
+    "CAPTAINS_DRAFT": 16, "BALANCED_DRAFT": 17, "ABILITY_DRAFT": 18, "EVENT": 19, "ALL_RANDOM_DEATH_MATCH": 20,
+    "SOLO_MID": 21, "ALL_PICK_RANKED": 22, "TURBO": 23, "MUTATION": 24,
+}  # fmt: skip
+LANES = {"SAFE_LANE": 1, "MID_LANE": 2, "OFF_LANE": 3, "JUNGLE": 4}
+
+PROFILE_QUERY = """query Profile($id: Long!) {
+  player(steamAccountId: $id) {
+    steamAccountId
+    steamAccount { id name avatar countryCode isDotaPlusSubscriber seasonRank seasonLeaderboardRank }
+  }
+}"""
+HERO_FIELDS = "heroId matchCount winCount lastPlayedDateTime"
+HEROES_QUERY = f"""query Heroes($id: Long!) {{
+  player(steamAccountId: $id) {{
+    matchCount
+    heroesPerformance(request: {{take: {MAX_TAKE}, skip: 0}}) {{ {HERO_FIELDS} }}
+  }}
+}}"""
+MATCH_FIELDS = "id sequenceNum startDateTime durationSeconds lobbyType gameMode didRadiantWin regionId"
+MATCHES_QUERY = f"""query Matches($id: Long!, $request: PlayerMatchesRequestType!) {{
+  player(steamAccountId: $id) {{
+    steamAccount {{ isAnonymous }}
+    matches(request: $request) {{ {MATCH_FIELDS} }}
+  }}
+}}"""
+MATCH_QUERY = f"""query Match($id: Long!) {{
+  match(id: $id) {{
+    {MATCH_FIELDS}
+    players {{
+      playerSlot steamAccountId heroId isRadiant isVictory kills deaths assists goldPerMinute
+      experiencePerMinute numLastHits numDenies networth heroDamage lane steamAccount {{ seasonRank }}
+    }}
+  }}
+}}"""
+
+
+def _more_heroes_query(pages: int) -> str:
+    selections = "\n".join(
+        f"    p{i}: heroesPerformance(request: {{take: {MAX_TAKE}, skip: {i * MAX_TAKE}}}) {{ {HERO_FIELDS} }}"
+        for i in range(1, pages)
+    )
+    return f"query MoreHeroes($id: Long!) {{\n  player(steamAccountId: $id) {{\n{selections}\n  }}\n}}"
+
+
+class _SteamAccount(Wire):
+    id: int | None = None
+    name: str | None = None
+    avatar: str | None = None
+    countryCode: str | None = None
+    isDotaPlusSubscriber: bool | None = None
+    isAnonymous: bool | None = None
+    seasonRank: int | None = None
+    seasonLeaderboardRank: int | None = None
+
+
+class _HeroRow(Wire):
+    heroId: int
+    matchCount: int
+    winCount: int
+    lastPlayedDateTime: int | None = None
+
+
+class _Match(Wire):
+    id: int
+    sequenceNum: int | None = None
+    startDateTime: int | None = None
+    durationSeconds: int | None = None
+    lobbyType: str | None = None
+    gameMode: str | None = None
+    didRadiantWin: bool | None = None
+    regionId: int | None = None
+
+
+class _MatchPlayer(Wire):
+    playerSlot: int
+    heroId: int
+    steamAccountId: int | None = None
+    isRadiant: bool | None = None
+    isVictory: bool | None = None
+    kills: int | None = None
+    deaths: int | None = None
+    assists: int | None = None
+    goldPerMinute: int | None = None
+    experiencePerMinute: int | None = None
+    numLastHits: int | None = None
+    numDenies: int | None = None
+    networth: int | None = None
+    heroDamage: int | None = None
+    lane: str | None = None
+    steamAccount: _SteamAccount | None = None
+
+
+class _FullMatch(_Match):
+    players: list[_MatchPlayer]
+
+
+class _Player(Wire):
+    steamAccountId: int | None = None
+    steamAccount: _SteamAccount | None = None
+    matchCount: int | None = None
+    heroesPerformance: list[_HeroRow] | None = None
+    matches: list[_Match] | None = None
+
+
+class _Data(Wire):
+    player: _Player | None = None
+    match: _FullMatch | None = None
+
+
+class _Response(Wire):
+    data: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _data(payload: Any) -> dict[str, Any]:
+    """``data`` of a GraphQL answer; its ``errors`` turned into typed errors."""
+    response = _Response.model_validate(payload)
+    if response.errors:
+        message = str(response.errors[0].get("message", "GraphQL error"))[:200]
+        raise Problem(NotFound if "not found" in message.lower() else BadRequest, message)
+    if response.data is None:
+        raise Problem(BadRequest, "GraphQL answer without data or errors")
+    return response.data
+
+
+def _player(payload: Any, account_id: int) -> _Player:
+    player = _Data.model_validate(_data(payload)).player
+    if player is None:
+        raise Problem(NotFound, f"Stratz has no player {account_id}")
+    return player
+
+
+def _stub(m: _Match) -> MatchStub:
+    return MatchStub(
+        match_id=m.id,
+        match_seq_num=m.sequenceNum,
+        start_time=from_epoch(m.startDateTime),
+        lobby_type=LOBBY_TYPES.get(m.lobbyType or ""),
+        game_mode=GAME_MODES.get(m.gameMode or ""),
+        duration=m.durationSeconds,
+        radiant_win=m.didRadiantWin,
+    )
+
+
+class StratzSource(BaseSource):
+    provider = PROVIDER
+
+    def _query(self, endpoint: str, query: str, variables: dict[str, Any], parse: Any) -> Any:
+        return self.http.call(endpoint, PATH, parse, method="POST", json_body={"query": query, "variables": variables})
+
+    def player_profile(self, account_id: int) -> PlayerProfile:
+        def parse(payload: Any) -> PlayerProfile:
+            account = _player(payload, account_id).steamAccount
+            if account is None:
+                raise Problem(NotFound, f"Stratz has no Steam account {account_id}")
+            return PlayerProfile(
+                account_id=account.id or account_id,
+                source=PROVIDER,
+                personaname=account.name,
+                avatar=account.avatar,
+                loccountrycode=account.countryCode,
+                plus=account.isDotaPlusSubscriber,
+                rank_tier=account.seasonRank,
+                leaderboard_rank=account.seasonLeaderboardRank,
+            )
+
+        return self._query("player_profile", PROFILE_QUERY, {"id": account_id}, parse)
+
+    def hero_stats(self, account_id: int) -> HeroStats:
+        def parse_first(payload: Any) -> tuple[int, list[_HeroRow]]:
+            player = _player(payload, account_id)
+            return player.matchCount or 0, list(player.heroesPerformance or [])
+
+        total, rows = self._query("hero_stats", HEROES_QUERY, {"id": account_id}, parse_first)
+        pages = min(MAX_HERO_PAGES, -(-total // MAX_TAKE))
+        if pages > 1:
+
+            def parse_more(payload: Any) -> list[_HeroRow]:
+                data = _data(payload).get("player") or {}
+                return [_HeroRow.model_validate(row) for i in range(1, pages) for row in data.get(f"p{i}") or []]
+
+            rows += self._query("hero_stats", _more_heroes_query(pages), {"id": account_id}, parse_more)
+        merged: dict[int, list[int]] = {}
+        for row in rows:
+            entry = merged.setdefault(row.heroId, [0, 0, 0])
+            entry[0] += row.matchCount
+            entry[1] += row.winCount
+            entry[2] = max(entry[2], row.lastPlayedDateTime or 0)
+        stats = [
+            HeroStat(hero_id=h, matches=n, wins=w, last_played=from_epoch(last or None))
+            for h, (n, w, last) in sorted(merged.items())
+            if n > 0
+        ]
+        kept, skipped = known_heroes(stats)
+        return HeroStats(account_id=account_id, source=PROVIDER, heroes=kept, unknown_heroes_skipped=skipped)
+
+    def match_page(
+        self,
+        account_id: int,
+        cursor: int | None = None,
+        *,
+        page_size: int = 100,
+        lobby_type: int | None = None,
+        date_after: datetime | None = None,
+        date_before: datetime | None = None,
+    ) -> MatchPage:
+        """``cursor`` is Stratz's ``skip``; all filters are applied by Stratz."""
+        skip = cursor or 0
+        take = max(1, min(page_size, MAX_TAKE))
+        request: dict[str, Any] = {"take": take, "skip": skip}
+        if lobby_type is not None:
+            request["lobbyTypeIds"] = [lobby_type]
+        if date_after is not None:
+            request["startDateTime"] = epoch(date_after)
+        if date_before is not None:
+            request["endDateTime"] = epoch(date_before)
+
+        def parse(payload: Any) -> MatchPage:
+            player = _player(payload, account_id)
+            matches = [_stub(m) for m in player.matches or []]
+            return MatchPage(
+                account_id=account_id,
+                source=PROVIDER,
+                matches=matches,
+                next_cursor=skip + len(matches) if len(matches) == take else None,
+                is_private=bool(player.steamAccount and player.steamAccount.isAnonymous),
+            )
+
+        return self._query("match_page", MATCHES_QUERY, {"id": account_id, "request": request}, parse)
+
+    def match_details(self, match_id: int) -> MatchDetails:
+        def parse(payload: Any) -> MatchDetails:
+            m = _Data.model_validate(_data(payload)).match
+            if m is None:
+                raise Problem(NotFound, f"Stratz has no match {match_id}")
+            players = [
+                MatchPlayer(
+                    player_slot=p.playerSlot,
+                    account_id=account_or_none(p.steamAccountId),
+                    hero_id=p.heroId,
+                    is_radiant=p.isRadiant if p.isRadiant is not None else p.playerSlot < 128,
+                    win=p.isVictory,
+                    kills=p.kills,
+                    deaths=p.deaths,
+                    assists=p.assists,
+                    gold_per_min=p.goldPerMinute,
+                    xp_per_min=p.experiencePerMinute,
+                    last_hits=p.numLastHits,
+                    denies=p.numDenies,
+                    net_worth=p.networth,
+                    hero_damage=p.heroDamage,
+                    lane_role=LANES.get(p.lane or ""),
+                    rank_tier=p.steamAccount.seasonRank if p.steamAccount else None,
+                )
+                for p in m.players
+            ]
+            stub = _stub(m)
+            return details(
+                players,
+                match_id=m.id,
+                source=PROVIDER,
+                match_seq_num=m.sequenceNum,
+                start_time=stub.start_time,
+                duration=m.durationSeconds,
+                lobby_type=stub.lobby_type,
+                game_mode=stub.game_mode,
+                radiant_win=m.didRadiantWin,
+                region=m.regionId,
+            )
+
+        return self._query("match_details", MATCH_QUERY, {"id": match_id}, parse)
