@@ -14,6 +14,7 @@ import subprocess
 import sys
 import click
 
+from crawl_pipeline.analytics.cli import export
 from crawl_pipeline.cli_support import ACCOUNT_ID, fail, handles_user_errors
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
 from crawl_pipeline.simulator.cli import simulator
@@ -146,7 +147,7 @@ def db_upgrade() -> None:
     )
 
 
-for command in (simulator, fetch, check_key):
+for command in (simulator, fetch, check_key, export):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -16,12 +16,12 @@ from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.defs.crawl import work
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.domain.frontier import parse_batch_key
 
 GROUP = "crawl"
-POOL = "provider_api"  # every provider-calling step shares it; limits in docs/operations.md
 RETRY = dg.RetryPolicy(max_retries=1, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -98,7 +98,7 @@ def finish(
     partitions_def=account_batches,
     group_name=GROUP,
     kinds={"python", "postgres"},
-    pool=POOL,
+    pool=PROVIDER_POOL,
     retry_policy=RETRY,
     description="Profile and rank_tier of every account in the batch; a rank_snapshots row whenever the rank changes.",
 )
@@ -124,7 +124,7 @@ def player_profiles(
     partitions_def=account_batches,
     group_name=GROUP,
     kinds={"python", "postgres"},
-    pool=POOL,
+    pool=PROVIDER_POOL,
     retry_policy=RETRY,
     deps=[player_profiles],
     description=(
@@ -155,7 +155,7 @@ def hero_stats(
     partitions_def=account_batches,
     group_name=GROUP,
     kinds={"python", "postgres"},
-    pool=POOL,
+    pool=PROVIDER_POOL,
     retry_policy=RETRY,
     deps=[hero_stats],
     description=(
@@ -186,7 +186,7 @@ def match_stubs(
     partitions_def=account_batches,
     group_name=GROUP,
     kinds={"python", "postgres"},
-    pool=POOL,
+    pool=PROVIDER_POOL,
     retry_policy=RETRY,
     deps=[match_stubs],
     description=(

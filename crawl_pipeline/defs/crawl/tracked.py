@@ -4,8 +4,9 @@ import dagster as dg
 
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.defs.crawl import work
-from crawl_pipeline.defs.crawl.assets import GROUP, POOL, finish, provider_call
+from crawl_pipeline.defs.crawl.assets import GROUP, finish, provider_call
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.sources.errors import APIError
@@ -14,7 +15,7 @@ from crawl_pipeline.sources.errors import APIError
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "postgres"},
-    pool=POOL,
+    pool=PROVIDER_POOL,
     description=(
         "Matches of tracked accounts (crawl-pipeline track ID) since their newest known match: stubs, "
         "details, participants discovered at depth + 1, and a rank snapshot when the rank changed."

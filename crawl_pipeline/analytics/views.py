@@ -1,0 +1,57 @@
+"""Friendly DuckDB views for analysts (documented in docs/analyst-queries.md)."""
+
+from __future__ import annotations
+
+VIEWS: dict[str, str] = {
+    "v_player_hero_stats": """
+        SELECT p.account_id, a.personaname, p.hero_id, h.localized_name AS hero, p.match_type,
+               p.games, p.wins, p.wins / p.games AS win_rate,
+               p.kills / p.games AS avg_kills, p.deaths / p.games AS avg_deaths,
+               p.assists / p.games AS avg_assists,
+               (p.kills + p.assists) / greatest(p.deaths, 1) AS kda,
+               p.gold_per_min_sum / p.games AS avg_gpm, p.xp_per_min_sum / p.games AS avg_xpm,
+               p.last_hits / p.games AS avg_last_hits, p.first_match_at, p.last_match_at
+        FROM player_match_type_stats p
+        JOIN heroes h USING (hero_id)
+        LEFT JOIN accounts a USING (account_id)
+        WHERE p.games > 0""",
+    "v_leaderboard_top": """
+        SELECT l.board, l.hero_id, coalesce(h.localized_name, 'All heroes') AS hero, l.position,
+               l.account_id, a.personaname, a.rank_tier, l.matches, l.wins, l.win_rate, l.min_games,
+               l.computed_at
+        FROM leaderboards l
+        LEFT JOIN heroes h ON h.hero_id = l.hero_id
+        LEFT JOIN accounts a ON a.account_id = l.account_id""",
+    "v_hero_top100": """
+        SELECT t.hero_id, h.localized_name AS hero, t.position, t.account_id, a.personaname,
+               t.matches, t.wins, t.win_rate, t.computed_at
+        FROM hero_top100 t
+        JOIN heroes h USING (hero_id)
+        LEFT JOIN accounts a USING (account_id)""",
+    "v_matches": """
+        SELECT m.match_id, m.start_time, m.duration, m.duration / 60.0 AS duration_minutes, m.lobby_type,
+               lt.name AS lobby_type_name,
+               CASE m.lobby_type WHEN 7 THEN 'ranked' WHEN 0 THEN 'normal' ELSE 'other' END AS match_type,
+               m.game_mode, gm.name AS game_mode_name, m.region, r.name AS region_name, m.radiant_win,
+               m.has_details, m.stats_aggregated
+        FROM matches m
+        LEFT JOIN lobby_types lt ON lt.lobby_type = m.lobby_type
+        LEFT JOIN game_modes gm ON gm.game_mode = m.game_mode
+        LEFT JOIN regions r ON r.region = m.region""",
+    "v_match_players_named": """
+        SELECT mp.match_id, m.start_time, m.match_type, m.lobby_type_name, mp.player_slot, mp.is_radiant,
+               mp.account_id, a.personaname, mp.hero_id,
+               coalesce(h.localized_name, 'unknown hero ' || mp.hero_id) AS hero, mp.win, mp.kills, mp.deaths,
+               mp.assists, mp.gold_per_min, mp.xp_per_min, mp.last_hits, mp.denies, mp.net_worth,
+               mp.hero_damage, mp.lane_role, mp.rank_tier
+        FROM match_players mp
+        JOIN v_matches m USING (match_id)
+        LEFT JOIN heroes h USING (hero_id)
+        LEFT JOIN accounts a USING (account_id)""",
+    "v_smurf_suspects": """
+        SELECT s.account_id, a.personaname, a.rank_tier, s.model_version, s.total_score, s.threshold,
+               s.matches_used, s.scored_at
+        FROM smurf_scores s
+        LEFT JOIN accounts a USING (account_id)
+        WHERE s.is_smurf""",
+}
