@@ -37,12 +37,29 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--world-accounts", default=20_000, show_default=True, type=click.IntRange(1000), help="Simulated population.")
+@click.option("--max-depth", default=2, show_default=True, type=click.IntRange(0, 99), help="Deepest BFS depth batched.")
+@click.option("--max-accounts", default=1500, show_default=True, type=click.IntRange(1), help="Accounts batched in all.")
+@click.option("--matches-per-account", default=5, show_default=True, type=click.IntRange(1, 500), help="History read per account.")
+@click.option("--fault-rate", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Injected provider faults.")
 @handles_user_errors
-def demo() -> None:
-    """Run the bounded demo end to end on the embedded defaults and print a summary."""
-    from crawl_pipeline.demo import run_demo
+def demo(world_accounts: int, max_depth: int, max_accounts: int, matches_per_account: int, fault_rate: float) -> None:
+    """Crawl the built-in simulated world from the seed through real Dagster runs, then summarize.
 
-    run_demo(_stack())
+    Needs no network and no key; `make dev` afterwards shows the runs in the Dagster UI.
+    """
+    from crawl_pipeline.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        world_accounts=world_accounts,
+        max_depth=max_depth,
+        max_accounts=max_accounts,
+        matches_per_account=matches_per_account,
+        fault_rate=fault_rate,
+    )
+    report = run_demo(_stack(), options)
+    if report["failed_partitions"] or not report["analytics_ok"]:
+        sys.exit(1)
 
 
 @main.command()

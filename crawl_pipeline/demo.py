@@ -1,15 +1,19 @@
-"""`crawl-pipeline demo`: the bounded end-to-end run on the embedded defaults.
+"""`crawl-pipeline demo`: the bounded crawl end to end on the embedded defaults.
 
-Runs go through a real, persistent Dagster instance (DAGSTER_HOME), so `make dev`
-afterwards shows them in the UI.
+No network and no key: the built-in simulator serves OpenDota, Steam and Stratz on
+127.0.0.1, the embedded PostgreSQL stores everything, and every batch is a real Dagster
+run recorded in the persistent instance, so `make dev` afterwards shows the runs, the
+partitions and their status.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import dagster as dg
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import Stack
@@ -17,24 +21,114 @@ from crawl_pipeline.db.status import crawl_status
 from crawl_pipeline.reporting import print_status
 
 
-def run_demo(stack: Stack, console: Console | None = None) -> dict:
-    from crawl_pipeline.definitions import defs
+@dataclass(frozen=True)
+class DemoOptions:
+    world_accounts: int = 20_000  # size of the simulated population
+    max_depth: int = 2
+    max_accounts: int = 1500  # accounts batched in all: keeps the demo to a few minutes
+    matches_per_account: int = 5
+    fault_rate: float = 0.02  # a little weather: retries and failures show up in the runs
+    requests_per_second: int = 200  # the demo key's tier on the simulator (premium is 20/s)
+
+
+SIMULATED_KEYS = {"opendota": "sim-opendota-key", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1,sim-stratz-token-2"}
+
+
+def simulator_config(options: DemoOptions):
+    from crawl_pipeline.simulator.config import SimulatorConfig
+
+    per_minute = options.requests_per_second * 60
+    return SimulatorConfig(accounts=options.world_accounts, fault_rate=options.fault_rate).with_overrides(
+        rate_limits={"opendota_premium_per_minute": per_minute, "steam_per_day": 10_000_000}
+    )
+
+
+def providers_for_simulator(url: str, options: DemoOptions):
+    from crawl_pipeline.defs.providers import ProvidersResource
+
+    return ProvidersResource(
+        opendota_api_url=url,
+        steam_api_url=url,
+        stratz_api_url=url,
+        opendota_api_key=SIMULATED_KEYS["opendota"],
+        steam_api_key=SIMULATED_KEYS["steam"],
+        stratz_tokens=SIMULATED_KEYS["stratz"],
+        rate_limits={"opendota": {"per_minute": options.requests_per_second * 60}},
+        timeout_seconds=5.0,  # the simulator's injected timeouts should not stall the demo
+    )
+
+
+def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Console | None = None) -> dict:
+    from crawl_pipeline.definitions import build_definitions
+    from crawl_pipeline.defs import analytics
+    from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING, crawl_locally
+    from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.pools import ensure_pool_limits
+    from crawl_pipeline.defs.reference.assets import heroes
+    from crawl_pipeline.defs.resources import PostgresResource
+    from crawl_pipeline.simulator.server import run_in_thread
 
     console = console or Console()
     started = time.monotonic()
     console.print(f"[bold]demo[/bold]: database {stack.description}, Dagster instance {stack.settings.dagster_home}")
-    with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            [defs.get_assets_def("heroes")],
-            instance=instance,
-            resources={"postgres": defs.resources["postgres"]},
-            tags={"crawl_pipeline/trigger": "demo"},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    crawl = CrawlConfig(
+        max_depth=options.max_depth,
+        max_accounts=options.max_accounts,
+        max_matches_per_account=options.matches_per_account,
+        page_size=min(100, options.matches_per_account),
+        partial_batch_after_seconds=60,
+    )
+    with run_in_thread(simulator_config(options)) as simulator, Database(stack.database_url) as db:
+        console.print(f"simulated providers on {simulator.url} ({options.world_accounts:,} accounts)")
+        simulator.world.write_truth(stack.settings.data_dir / "ground_truth.csv")
+        defs = build_definitions(
+            stack.settings,
+            postgres=PostgresResource(database_url=stack.database_url),
+            providers=providers_for_simulator(simulator.url, options),
+            crawl=crawl,
         )
-    if not result.success:
-        raise SystemExit("demo: the heroes run failed; see the run in `make dev`")
-    with Database(stack.database_url, max_size=1) as db, db.transaction() as conn:
-        report = crawl_status(conn)
+        with dg.DagsterInstance.get() as instance:
+            ensure_pool_limits(instance)
+            reference = dg.materialize(
+                [heroes], instance=instance, resources=defs.resources, run_config=QUIET_LOGGING,
+                tags={"crawl_pipeline/trigger": "demo"},
+            )
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} runs"), TimeElapsedColumn(),
+                console=console, transient=False,
+            ) as progress:
+                task = progress.add_task("crawl to depth %d" % options.max_depth, total=None)
+
+                def on_run(partition: str, phase: str, ok: bool) -> None:
+                    progress.update(task, advance=1, description=f"crawl: {partition} {phase} {'ok' if ok else 'FAILED'}")
+
+                runs = crawl_locally(defs, instance, db, crawl, on_run=on_run)
+            analytics_run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance,
+                asset_selection=[a.key for a in analytics.assets],
+                run_config=QUIET_LOGGING,
+                tags={"crawl_pipeline/trigger": "demo"},
+                raise_on_error=False,
+            )
+        server_stats = simulator.stats()
+        with db.transaction() as conn:
+            report = crawl_status(conn)
     print_status(report, stack.description, console)
-    console.print(f"demo finished in {time.monotonic() - started:.1f}s (run {result.run_id})")
+    console.print(
+        f"runs: {dict(runs.runs)}; still failing: {runs.failed_partitions or 'none'}; "
+        f"reference run {'ok' if reference.success else 'FAILED'}; analytics run "
+        f"{'ok' if analytics_run.success else 'FAILED'}"
+    )
+    console.print(
+        f"simulator served {server_stats['requests_total']:,} requests, {server_stats['rate_limited_total']} 429s, "
+        f"{server_stats['faults_total']} injected faults"
+    )
+    console.print(
+        f"DuckDB for analysts: {stack.settings.duckdb_path}; report: {stack.settings.data_dir / 'report.html'}"
+    )
+    console.print(f"demo finished in {time.monotonic() - started:.1f}s — `make dev` shows the runs in the Dagster UI")
+    report["runs"] = dict(runs.runs)
+    report["failed_partitions"] = runs.failed_partitions
+    report["analytics_ok"] = analytics_run.success
     return report
+

@@ -184,7 +184,10 @@ class SimulatorApp(Starlette):
         if kind == "drop":
             return DROP
         if kind in ("slow", "timeout"):
-            await asyncio.sleep(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s)
+            try:
+                await asyncio.sleep(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s)
+            except asyncio.CancelledError:  # the server is stopping: the client gave up long ago
+                return DROP
             await inner(scope, replay, counted_send)
             return None
         # truncated / malformed: render the real answer, then cut it
