@@ -72,6 +72,12 @@ def dev(host: str, port: int) -> None:
         if probe.connect_ex((host, port)) == 0:
             fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
     stack = _stack()
+    import dagster as dg
+
+    from crawl_pipeline.defs.pools import ensure_pool_limits
+
+    with dg.DagsterInstance.from_config(str(stack.settings.dagster_home)) as instance:
+        ensure_pool_limits(instance)  # before any run: concurrent first uses of a pool collide in Dagster
     click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
     click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]

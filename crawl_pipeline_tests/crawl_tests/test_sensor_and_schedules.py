@@ -1,0 +1,143 @@
+"""The discovery sensor, the retry schedule and the tracked-accounts job."""
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import dagster as dg
+
+from crawl_pipeline.db.accounts import add_seeds, set_tracked
+from crawl_pipeline.db.stack import PROJECT_ROOT, write_instance_config
+from crawl_pipeline.defs.crawl.assets import crawl_batch_job
+from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
+from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.pools import ensure_pool_limits
+from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_failed_schedule
+from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+
+SEED = 293053907
+
+
+def _evaluate(instance, database_url, crawl):
+    with dg.build_sensor_context(
+        instance=instance, resources={"postgres": PostgresResource(database_url=database_url), "crawl": crawl}
+    ) as context:
+        result = crawl_discovery_sensor(context)
+    for request in result.dynamic_partitions_requests:  # not applied by the test context: do what the daemon does
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def test_sensor_seeds_batches_in_bfs_order_and_never_assigns_an_account_twice(db, database_url, dagster_instance):
+    crawl = CrawlConfig(batch_size=2, batch_growth=1.0, max_runs_in_flight=10, seeds=[SEED])
+    first = _evaluate(dagster_instance, database_url, crawl)
+    assert [r.partition_key for r in first.run_requests] == ["d00-000000"]
+    assert first.run_requests[0].run_key == "d00-000000:heroes"
+    assert {k.to_user_string() for k in first.run_requests[0].asset_selection} == {"player_profiles", "hero_stats"}
+    with db.transaction() as conn:
+        add_seeds(conn, [11, 12, 13])
+    second = _evaluate(dagster_instance, database_url, crawl)
+    again = _evaluate(dagster_instance, database_url, crawl)
+    assert [r.partition_key for r in second.run_requests] == ["d00-000001", "d00-000002"]
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    assert db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key IS NULL") == 0
+    assert db.fetch_all("SELECT batch_key, count(*) AS n FROM accounts GROUP BY 1 ORDER BY 1") == [
+        {"batch_key": "d00-000000", "n": 1}, {"batch_key": "d00-000001", "n": 2}, {"batch_key": "d00-000002", "n": 1},
+    ]
+    assert dagster_instance.get_dynamic_partitions("account_batches") == ["d00-000000", "d00-000001", "d00-000002"]
+
+
+def test_sensor_never_floods_the_run_queue(db, database_url, dagster_instance):
+    with db.transaction() as conn:
+        add_seeds(conn, list(range(100, 120)))
+    crawl = CrawlConfig(batch_size=2, batch_growth=1.0, max_runs_in_flight=3, seeds=[SEED])
+    result = _evaluate(dagster_instance, database_url, crawl)
+    assert len(result.dynamic_partitions_requests[0].partition_keys) == 10
+    assert len(result.run_requests) == 3
+    job = crawl_definitions(database_url, "http://127.0.0.1:9").resolve_job_def(crawl_batch_job.name)
+    started = [  # the three requested runs are now in progress
+        dagster_instance.create_run_for_job(
+            job, tags={"dagster/partition": request.partition_key}, status=dg.DagsterRunStatus.STARTED
+        )
+        for request in result.run_requests
+    ]
+    try:
+        assert _evaluate(dagster_instance, database_url, crawl).run_requests == []
+    finally:  # the instance's database is shared by the session's tests
+        for run in started:
+            dagster_instance.delete_run(run.run_id)
+
+
+OVERLAPPING_RUN = """
+import sys
+import dagster as dg
+from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
+from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+database_url, sim_url, dagster_home = sys.argv[1:]
+job = crawl_definitions(database_url, sim_url).resolve_job_def("crawl_batch_job")
+with dg.DagsterInstance.from_config(dagster_home) as instance:
+    result = job.execute_in_process(partition_key="d00-000000", instance=instance, run_config=QUIET_LOGGING,
+                                    raise_on_error=False)
+sys.exit(0 if result.success else 1)
+"""
+
+
+def test_overlapping_runs_of_one_partition_do_not_double_insert(
+    db, database_url, dagster_instance, dagster_postgres_url, clean_simulator, tmp_path
+):
+    with db.transaction() as conn:
+        add_seeds(conn, [SEED])
+    _evaluate(dagster_instance, database_url, SMALL_CRAWL)
+    # Pools must exist before runs start at once: Dagster creates a missing pool's row on first use,
+    # and two runs doing so together collide (UniqueViolation on concurrency_limits).
+    ensure_pool_limits(dagster_instance)
+    home = tmp_path / "home"
+    write_instance_config(home)
+    env = {**os.environ, "DAGSTER_POSTGRES_URL": dagster_postgres_url, "DAGSTER_HOME": str(home)}
+    args = [sys.executable, "-c", OVERLAPPING_RUN, database_url, clean_simulator.url, str(home)]
+    runs = [subprocess.Popen(args, env=env, cwd=PROJECT_ROOT) for _ in range(2)]  # two processes, same partition
+    assert [run.wait(timeout=300) for run in runs] == [0, 0]
+    stubs = db.fetch_value("SELECT count(*) FROM matches WHERE owner_batch = 'd00-000000'")
+    assert stubs == SMALL_CRAWL.max_matches_per_account
+    assert db.fetch_value("SELECT count(*) FROM match_players") == 10 * stubs
+    assert db.fetch_value("SELECT count(*) FROM hero_stats WHERE account_id = %s", (SEED,)) > 0
+    # each match's encounters were counted once: at most 9 other players per match
+    assert db.fetch_value("SELECT sum(teammate_games + opponent_games) FROM players_encountered") <= 9 * stubs
+
+
+def test_retry_schedule_requests_batches_with_unfinished_work(db, database_url, dagster_instance):
+    with db.transaction() as conn:
+        add_seeds(conn, [1, 2])
+        conn.execute("INSERT INTO account_batches (batch_key, depth, batch_number, account_count, heroes_requested_at, "
+                     "matches_requested_at) VALUES ('d00-000000', 0, 0, 2, now(), now())")
+        conn.execute("UPDATE accounts SET batch_key = 'd00-000000', profile_fetched_at = now(), hero_stats_at = now(), "
+                     "matches_synced_at = now()")
+        conn.execute("INSERT INTO matches (match_id, owner_batch, has_details, retry_count) VALUES (5, 'd00-000000', false, 1)")
+    with dg.build_schedule_context(
+        instance=dagster_instance, resources={"postgres": PostgresResource(database_url=database_url)},
+        scheduled_execution_time=datetime(2026, 11, 23, 10, 17),
+    ) as context:
+        requests = retry_failed_schedule(context)
+        assert [(r.partition_key, r.run_key) for r in requests] == [("d00-000000", "d00-000000:retry:20261123T1017")]
+        with db.transaction() as conn:
+            conn.execute("UPDATE matches SET retry_count = 3")  # gave up: recorded, not retried forever
+        assert retry_failed_schedule(context) == []
+
+
+def test_tracked_account_job_fetches_new_matches_and_discovers_players(db, database_url, dagster_instance, clean_simulator):
+    defs = crawl_definitions(database_url, clean_simulator.url)
+    with db.transaction() as conn:
+        set_tracked(conn, [SEED])
+    job = defs.resolve_job_def("tracked_accounts_job")
+    result = job.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
+    assert result.success
+    detailed = db.fetch_value("SELECT count(*) FROM matches WHERE has_details AND discovered_by = %s", (SEED,))
+    assert detailed == SMALL_CRAWL.max_matches_per_account
+    assert db.fetch_value("SELECT count(*) FROM accounts WHERE depth = 1 AND discovered_from = %s", (SEED,)) > 0
+    assert db.fetch_value("SELECT count(*) FROM rank_snapshots WHERE account_id = %s", (SEED,)) == 1
+    # a second run finds nothing new: incremental from the newest known match
+    again = job.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
+    materialization = again.asset_materializations_for_node("tracked_matches")[0]
+    assert materialization.metadata["stubs_new"].value == 0
