@@ -65,8 +65,12 @@ def demo(world_accounts: int, max_depth: int, max_accounts: int, matches_per_acc
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI listens on.")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port of the Dagster UI.")
+@click.option(
+    "--simulator", "with_simulator", is_flag=True,
+    help="Also serve the simulated providers (the demo's world) and point every provider URL and key at them.",
+)
 @handles_user_errors
-def dev(host: str, port: int) -> None:
+def dev(host: str, port: int, with_simulator: bool) -> None:
     """Start the Dagster UI and daemon on the local stack (Ctrl-C stops everything)."""
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
@@ -79,6 +83,11 @@ def dev(host: str, port: int) -> None:
     with dg.DagsterInstance.from_config(str(stack.settings.dagster_home)) as instance:
         ensure_pool_limits(instance)  # before any run: concurrent first uses of a pool collide in Dagster
     click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
+    if with_simulator:
+        from crawl_pipeline.demo import DemoOptions, serve_simulator_for_children
+
+        url = serve_simulator_for_children(DemoOptions())
+        click.echo(f"simulated OpenDota, Steam and Stratz on {url}")
     click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy())

@@ -58,6 +58,22 @@ def providers_for_simulator(url: str, options: DemoOptions):
     )
 
 
+def serve_simulator_for_children(options: DemoOptions) -> str:
+    """Serve the demo's world for the life of this process and point the provider settings of
+    child processes (the Dagster webserver, daemon and runs) at it."""
+    import os
+
+    from crawl_pipeline.simulator.server import run_in_thread
+
+    simulator = run_in_thread(simulator_config(options))
+    for provider in ("OPENDOTA", "STEAM", "STRATZ"):
+        os.environ[f"{provider}_API_URL"] = simulator.url
+    os.environ["OPENDOTA_API_KEY"] = SIMULATED_KEYS["opendota"]
+    os.environ["STEAM_API_KEY"] = SIMULATED_KEYS["steam"]
+    os.environ["STRATZ_TOKENS"] = SIMULATED_KEYS["stratz"]
+    return simulator.url
+
+
 def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Console | None = None) -> dict:
     from crawl_pipeline.definitions import build_definitions
     from crawl_pipeline.defs import analytics
