@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo dev test bench lock clean-data
+.PHONY: install demo dev test soak bench lock clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ dev: $(STAMP)
 	$(VENV)/bin/crawl-pipeline dev
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# The fault campaign at a larger scale (PostgreSQL restarts included).
+soak: $(STAMP)
+	CRAWL_SOAK=1 $(PY) -m pytest -n $(PYTEST_WORKERS) crawl_pipeline_tests/fault_tests crawl_pipeline_tests/fuzz_tests $(PYTEST_ARGS)
+
+# Every benchmark, ratios against baselines measured in the same run -> bench/RESULTS.md (BENCH_ARGS=--full).
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock:

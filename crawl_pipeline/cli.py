@@ -17,6 +17,7 @@ import click
 from crawl_pipeline.analytics.cli import export
 from crawl_pipeline.cli_support import ACCOUNT_ID, fail, handles_user_errors
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
+from crawl_pipeline.ops.metrics import metrics
 from crawl_pipeline.simulator.cli import simulator
 from crawl_pipeline.sources.cli import check_key, fetch
 
@@ -113,8 +114,8 @@ def status(as_json: bool) -> None:
     from crawl_pipeline.reporting import print_status
 
     stack = _stack()
-    with Database(stack.database_url, max_size=1) as db, db.transaction() as conn:
-        report = crawl_status(conn)
+    with Database(stack.database_url, max_size=1) as db:
+        report = crawl_status(db)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -179,7 +180,7 @@ def db_upgrade() -> None:
     )
 
 
-for command in (simulator, fetch, check_key, export):
+for command in (simulator, fetch, check_key, export, metrics):
     main.add_command(command)
 
 if __name__ == "__main__":

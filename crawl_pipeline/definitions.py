@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from crawl_pipeline.defs import analytics
+from crawl_pipeline.defs import analytics, identity, smurf
 from crawl_pipeline.defs.crawl import assets as crawl_assets
 from crawl_pipeline.defs.crawl import checks as crawl_checks
 from crawl_pipeline.defs.crawl import sensors as crawl_sensors
@@ -18,19 +18,28 @@ def build_definitions(settings: Settings, **resource_overrides: dg.ConfigurableR
     """Everything Dagster loads, with resources configured from ``settings`` (and overrides,
     which the demo and the tests use to point the crawl at a simulator)."""
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([reference_assets, crawl_assets, tracked]), *analytics.assets],
+        assets=[
+            *dg.load_assets_from_modules([reference_assets, crawl_assets, tracked]),
+            *analytics.assets,
+            *smurf.assets,
+            *identity.assets,
+        ],
         asset_checks=[
             *dg.load_asset_checks_from_modules([reference_assets]),
             *crawl_checks.CRAWL_CHECKS,
             *analytics.asset_checks,
+            *smurf.asset_checks,
+            *identity.asset_checks,
         ],
-        jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job, *analytics.jobs],
-        sensors=[crawl_sensors.crawl_discovery_sensor],
+        jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job, *analytics.jobs, *smurf.jobs, *identity.jobs],
+        sensors=[crawl_sensors.crawl_discovery_sensor, *smurf.sensors, *identity.sensors],
         schedules=[
             crawl_sensors.retry_failed_schedule,
             crawl_sensors.stale_recrawl_schedule,
             tracked.tracked_accounts_schedule,
             *analytics.schedules,
+            *smurf.schedules,
+            *identity.schedules,
         ],
         resources={**build_resources(settings), **resource_overrides},
     )

@@ -127,8 +127,7 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
                 raise_on_error=False,
             )
         server_stats = simulator.stats()
-        with db.transaction() as conn:
-            report = crawl_status(conn)
+        report = crawl_status(db)
     print_status(report, stack.description, console)
     console.print(
         f"runs: {dict(runs.runs)}; still failing: {runs.failed_partitions or 'none'}; "

@@ -25,6 +25,8 @@ def print_status(report: dict[str, Any], database: str, console: Console | None 
         ("match histories", _progress(report["matches_synced"], report["accounts"])),
         ("match details", _progress(matches["details"], matches["stubs"])),
         ("details pending / failed", f"{matches['pending']:,} / {matches['failed']:,} ({matches['failed_permanently']:,} gave up)"),
+        ("aggregation lag", f"{matches['unaggregated']:,} matches, oldest {matches['aggregation_oldest_seconds']:,.0f}s"),
+        ("API calls, last hour", ", ".join(f"{s}: {n:,}" for s, n in report["api_calls_last_hour"].items()) or "none"),
         ("accounts with errors", f"{report['accounts_with_errors']:,}"),
         ("heroes / hero_stats rows", f"{report['heroes']:,} / {report['hero_stats']:,}"),
         ("smurfs flagged", f"{report['smurfs_flagged']:,}"),
@@ -34,18 +36,23 @@ def print_status(report: dict[str, Any], database: str, console: Console | None 
     console.print(totals)
     if report["by_depth"]:
         depth = Table(title="Progress per depth")
-        for column in ("depth", "accounts", "batched", "hero stats", "match histories"):
+        for column in ("depth", "accounts", "batches", "batched", "hero stats", "match histories", "failed"):
             depth.add_column(column, justify="right")
         for row in report["by_depth"]:
             depth.add_row(
                 str(row["depth"]),
                 f"{row['accounts']:,}",
+                f"{row['batches']:,}",
                 _progress(row["batched"], row["accounts"]),
                 _progress(row["hero_stats_done"], row["accounts"]),
                 _progress(row["matches_synced"], row["accounts"]),
+                f"{row['failed']:,}",
             )
         console.print(depth)
 
 
 def _backoff(backoff: dict[str, Any] | None) -> str:
-    return "none" if not backoff else f"{backoff['seconds_left']}s on {backoff['bucket']}"
+    if not backoff:
+        return "none"
+    reason = f" ({backoff['reason']})" if backoff.get("reason") else ""
+    return f"{backoff['seconds_left']}s on {backoff['bucket']}{reason}"

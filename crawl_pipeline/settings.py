@@ -99,6 +99,8 @@ class Settings:
     crawl_batch_size: int = 200
     crawl_max_accounts: int | None = None
     crawl_max_matches_per_account: int = 100
+    tracked_me: int | None = None
+    tracked_teammates: tuple[int, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -132,6 +134,8 @@ class Settings:
             crawl_batch_size=_int(env, "CRAWL_BATCH_SIZE", 200),
             crawl_max_accounts=_int(env, "CRAWL_MAX_ACCOUNTS", 0, minimum=0) or None,
             crawl_max_matches_per_account=_int(env, "CRAWL_MAX_MATCHES_PER_ACCOUNT", 100),
+            tracked_me=(_ids(env, "TRACKED_ME", ()) or (None,))[0],
+            tracked_teammates=_ids(env, "TRACKED_TEAMMATES", ()),
         )
 
 

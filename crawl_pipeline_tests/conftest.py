@@ -116,6 +116,10 @@ def dagster_instance(dagster_postgres_url: str, tmp_path: Path):
     with dg.instance_for_test(
         overrides={"storage": {"postgres": {"postgres_url": dagster_postgres_url}}}, temp_dir=str(home)
     ) as instance:
+        # The database is the worker's for the session: start each test from an empty instance.
+        instance.wipe()
+        for key in instance.get_dynamic_partitions("account_batches"):
+            instance.delete_dynamic_partition("account_batches", key)
         yield instance
 
 
@@ -133,3 +137,35 @@ def cli_env(database_url: str, dagster_postgres_url: str, tmp_path: Path, monkey
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def clean_simulator():
+    """A fault-free simulator without rate limits, shared by the session's crawl tests."""
+    from crawl_pipeline.simulator.testing import start_simulator
+
+    with start_simulator(rate_limits={"enabled": False}) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def baseline_crawl(make_database, clean_simulator, tmp_path_factory):
+    """One uninterrupted, fault-free SMALL_CRAWL per session: what every other crawl must reproduce.
+
+    Yields (Database, DagsterInstance, CrawlRuns); the instance has a database of its own so
+    other tests' partitions and runs never mix with the baseline's.
+    """
+    import dagster as dg
+
+    from crawl_pipeline.defs.crawl.local_runner import crawl_locally
+    from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+
+    url = make_database("baseline")
+    initialize_database(url)
+    dagster_url = urls.to_sqlalchemy(make_database("baseline_dagster"))
+    home = tmp_path_factory.mktemp("baseline_home")
+    with Database(url, max_size=4) as database, dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": dagster_url}}}, temp_dir=str(home)
+    ) as instance:
+        runs = crawl_locally(crawl_definitions(url, clean_simulator.url), instance, database, SMALL_CRAWL)
+        yield database, instance, runs

@@ -42,7 +42,9 @@ def test_seed_track_and_status_json(cli_env, db):
     assert "1 account(s) now tracked" in run("track", "293053907").output
     report = json.loads(run("status", "--json").output)
     assert report["accounts"] == 7 and report["seeds"] == 7 and report["tracked"] == 1
-    assert report["by_depth"] == [{"depth": 0, "accounts": 7, "batched": 0, "hero_stats_done": 0, "matches_synced": 0}]
+    assert report["by_depth"] == [
+        {"depth": 0, "accounts": 7, "batches": 0, "batched": 0, "hero_stats_done": 0, "matches_synced": 0, "failed": 0}
+    ]
 
 
 def test_seed_range_must_be_ordered(cli_env):

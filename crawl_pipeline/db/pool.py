@@ -19,13 +19,22 @@ class Database:
     block ends, rolled back when it raises, so a failed step leaves no partial rows.
     """
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, application_name: str = "crawl_pipeline"):
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        application_name: str = "crawl_pipeline",
+        timeout: float = 10.0,
+    ):
         self.description = urls.describe(url)
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"application_name": application_name},
+            timeout=timeout,  # a lost server fails the step in seconds, not psycopg_pool's default 30 s
+            kwargs={"application_name": application_name, "connect_timeout": 5},
             open=True,
             name=f"crawl:{self.description}",
         )

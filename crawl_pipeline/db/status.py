@@ -4,59 +4,81 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 
+from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.pool import Database
+from crawl_pipeline.sources.ratelimit import smallest_active_backoff
 
-def crawl_status(conn: psycopg.Connection) -> dict[str, Any]:
-    cur = conn.cursor(row_factory=dict_row)
-    schema_version = cur.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
-    totals = cur.execute(
-        """SELECT count(*) AS accounts,
-                  count(*) FILTER (WHERE is_seed) AS seeds,
-                  count(*) FILTER (WHERE is_tracked) AS tracked,
-                  count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
-                  count(*) FILTER (WHERE profile_fetched_at IS NOT NULL) AS profiles,
-                  count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
-                  count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced,
-                  count(*) FILTER (WHERE profile_error IS NOT NULL OR hero_stats_error IS NOT NULL
-                                   OR matches_error IS NOT NULL) AS accounts_with_errors
-           FROM accounts"""
-    ).fetchone()
-    by_depth = cur.execute(
-        """SELECT depth, count(*) AS accounts,
-                  count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
-                  count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
-                  count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced
-           FROM accounts GROUP BY depth ORDER BY depth"""
-    ).fetchall()
-    matches = cur.execute(
-        """SELECT count(*) AS stubs,
-                  count(*) FILTER (WHERE has_details) AS details,
-                  count(*) FILTER (WHERE has_details IS NULL) AS pending,
-                  count(*) FILTER (WHERE has_details = false) AS failed,
-                  count(*) FILTER (WHERE has_details = false AND retry_count >= 3) AS failed_permanently,
-                  count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated
-           FROM matches"""
-    ).fetchone()
-    counts = cur.execute(
-        """SELECT (SELECT count(*) FROM heroes) AS heroes,
-                  (SELECT count(*) FROM hero_stats) AS hero_stats,
-                  (SELECT count(*) FROM match_players) AS match_players,
-                  (SELECT count(*) FROM account_batches) AS batches,
-                  (SELECT count(*) FROM smurf_scores WHERE is_smurf) AS smurfs_flagged"""
-    ).fetchone()
-    backoff = cur.execute(
-        """SELECT bucket, extract(epoch FROM until - now()) AS seconds_left
-           FROM rate_limit_backoff WHERE until > now() ORDER BY until LIMIT 1"""
-    ).fetchone()
+_FAILED = "({done} IS NULL AND {error} IS NOT NULL)"
+
+
+def _failed(phase: str) -> str:
+    done, error = {"profile": ("profile_fetched_at", "profile_error"), "hero_stats": ("hero_stats_at", "hero_stats_error"),
+                   "matches": ("matches_synced_at", "matches_error")}[phase]
+    return _FAILED.format(done=done, error=error)
+
+
+def crawl_status(db: Database) -> dict[str, Any]:
+    with db.transaction() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        schema_version = cur.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
+        totals = cur.execute(
+            f"""SELECT count(*) AS accounts,
+                      count(*) FILTER (WHERE is_seed) AS seeds,
+                      count(*) FILTER (WHERE is_tracked) AS tracked,
+                      count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
+                      count(*) FILTER (WHERE profile_fetched_at IS NOT NULL) AS profiles,
+                      count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
+                      count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced,
+                      count(*) FILTER (WHERE {_failed('profile')} OR {_failed('hero_stats')}
+                                       OR {_failed('matches')}) AS accounts_with_errors
+               FROM accounts"""
+        ).fetchone()
+        by_depth = cur.execute(
+            f"""SELECT a.depth, count(*) AS accounts,
+                      (SELECT count(*) FROM account_batches b WHERE b.depth = a.depth) AS batches,
+                      count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
+                      count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
+                      count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced,
+                      count(*) FILTER (WHERE {_failed('profile')} OR {_failed('hero_stats')}
+                                       OR {_failed('matches')}) AS failed
+               FROM accounts a GROUP BY a.depth ORDER BY a.depth"""
+        ).fetchall()
+        matches = cur.execute(
+            """SELECT count(*) AS stubs,
+                      count(*) FILTER (WHERE has_details) AS details,
+                      count(*) FILTER (WHERE has_details IS NULL) AS pending,
+                      count(*) FILTER (WHERE has_details = false) AS failed,
+                      count(*) FILTER (WHERE has_details = false AND retry_count >= %s) AS failed_permanently,
+                      count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated,
+                      coalesce(extract(epoch FROM now() - min(details_fetched_at)
+                               FILTER (WHERE has_details AND NOT stats_aggregated)), 0)::float8
+                          AS aggregation_oldest_seconds
+               FROM matches""",
+            (MAX_ATTEMPTS,),
+        ).fetchone()
+        counts = cur.execute(
+            """SELECT (SELECT count(*) FROM heroes) AS heroes,
+                      (SELECT count(*) FROM hero_stats) AS hero_stats,
+                      (SELECT count(*) FROM match_players) AS match_players,
+                      (SELECT count(*) FROM account_batches) AS batches,
+                      (SELECT count(*) FROM smurf_scores WHERE is_smurf) AS smurfs_flagged"""
+        ).fetchone()
+        api_last_hour = {
+            r["status"]: r["requests"]
+            for r in cur.execute(
+                """SELECT status, sum(requests)::bigint AS requests FROM api_requests
+                   WHERE minute > now() - interval '1 hour' GROUP BY status ORDER BY status"""
+            ).fetchall()
+        }
+    matches["aggregation_oldest_seconds"] = round(matches["aggregation_oldest_seconds"], 1)
     return {
         "schema_version": schema_version,
         **totals,
         **counts,
         "matches": matches,
         "by_depth": by_depth,
-        "smallest_active_backoff": (
-            {"bucket": backoff["bucket"], "seconds_left": round(float(backoff["seconds_left"]), 1)} if backoff else None
-        ),
+        "api_calls_last_hour": api_last_hour,
+        "smallest_active_backoff": smallest_active_backoff(db),
     }

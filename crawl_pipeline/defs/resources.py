@@ -39,6 +39,7 @@ class PostgresResource(ConfigurableResource):
 
 def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.identity.resources import TrackedIdentities
     from crawl_pipeline.defs.providers import ProvidersResource
 
     """Resource instances for the one Definitions object, configured from settings.
@@ -53,4 +54,5 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
         "postgres": postgres,
         "providers": ProvidersResource.from_settings(settings),
         "crawl": CrawlConfig.from_settings(settings),
+        "identities": TrackedIdentities(me=settings.tracked_me, teammates=list(settings.tracked_teammates)),
     }

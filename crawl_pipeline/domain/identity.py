@@ -22,8 +22,11 @@ def is_anonymous(account_id: int | None) -> bool:
 
 def parse_account_id(value: str | int) -> int:
     """Parse a user-supplied account id (32-bit or steamid64); raise ValueError saying why."""
+    text = str(value).strip()
     try:
-        number = int(str(value).strip())
+        if not text.isascii():  # int() would take other scripts' digits
+            raise ValueError
+        number = int(text)
     except ValueError:
         raise ValueError(f"invalid account id {value!r}: not an integer") from None
     if number >= STEAMID64_OFFSET:

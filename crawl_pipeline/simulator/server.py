@@ -326,7 +326,7 @@ def run_in_thread(config: SimulatorConfig | None = None, world: World | None = N
     port = sock.getsockname()[1]
     quiet_uvicorn_fault_logs()
     server = uvicorn.Server(
-        uvicorn.Config(app, http="h11", lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
+        uvicorn.Config(app, http="httptools", lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"simulator:{port}", daemon=True)
     thread.start()

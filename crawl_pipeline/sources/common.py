@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from crawl_pipeline.domain.heroes import is_known_hero
 from crawl_pipeline.domain.identity import is_anonymous
-from crawl_pipeline.sources.errors import UnsupportedOperation
-from crawl_pipeline.sources.http import ProviderHTTP
+from crawl_pipeline.sources.errors import MalformedResponse, UnsupportedOperation
+from crawl_pipeline.sources.http import Problem, ProviderHTTP
 from crawl_pipeline.sources.models import BanResults, HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, PlayerProfile
 
 
@@ -21,8 +21,17 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def from_epoch(seconds: int | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime holds
+
+
+def from_epoch(seconds: int | None, field: str = "timestamp") -> datetime | None:
+    """Epoch seconds as UTC; a value no calendar holds is a malformed response naming the field."""
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise Problem(MalformedResponse, f"field {field!r}: {seconds} is not a valid epoch time") from None
 
 
 def epoch(moment: datetime) -> int:

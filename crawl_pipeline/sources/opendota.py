@@ -128,7 +128,7 @@ class OpenDotaSource(BaseSource):
     def hero_stats(self, account_id: int) -> HeroStats:
         def parse(payload: Any) -> HeroStats:
             rows = [
-                HeroStat(hero_id=r.hero_id, matches=r.games, wins=r.win, last_played=from_epoch(r.last_played or None))
+                HeroStat(hero_id=r.hero_id, matches=r.games, wins=r.win, last_played=from_epoch(r.last_played or None, "last_played"))
                 for r in _HERO_ROWS.validate_python(payload)
                 if r.games > 0
             ]
@@ -161,7 +161,7 @@ class OpenDotaSource(BaseSource):
             stubs = [
                 MatchStub(
                     match_id=r.match_id,
-                    start_time=from_epoch(r.start_time),
+                    start_time=from_epoch(r.start_time, "start_time"),
                     lobby_type=r.lobby_type,
                     game_mode=r.game_mode,
                     duration=r.duration,
@@ -207,7 +207,7 @@ class OpenDotaSource(BaseSource):
                 match_id=m.match_id,
                 source=PROVIDER,
                 match_seq_num=m.match_seq_num,
-                start_time=from_epoch(m.start_time),
+                start_time=from_epoch(m.start_time, "start_time"),
                 duration=m.duration,
                 lobby_type=m.lobby_type,
                 game_mode=m.game_mode,

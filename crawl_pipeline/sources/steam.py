@@ -133,7 +133,7 @@ def _to_details(m: _Details) -> MatchDetails:
         match_id=m.match_id,
         source=PROVIDER,
         match_seq_num=m.match_seq_num,
-        start_time=from_epoch(m.start_time),
+        start_time=from_epoch(m.start_time, "start_time"),
         duration=m.duration,
         lobby_type=m.lobby_type,
         game_mode=m.game_mode,
@@ -175,7 +175,7 @@ class SteamSource(BaseSource):
                 MatchStub(
                     match_id=m.match_id,
                     match_seq_num=m.match_seq_num,
-                    start_time=from_epoch(m.start_time),
+                    start_time=from_epoch(m.start_time, "start_time"),
                     lobby_type=m.lobby_type,
                 )
                 for m in result.matches

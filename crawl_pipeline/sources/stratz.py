@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, epoch, from_epoch, known_heroes
+from pydantic import Field
+
+from crawl_pipeline.sources.common import MAX_EPOCH_SECONDS, BaseSource, Wire, account_or_none, details, epoch, from_epoch, known_heroes
 from crawl_pipeline.sources.errors import BadRequest, NotFound
 from crawl_pipeline.sources.http import Problem
 from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
@@ -91,7 +93,8 @@ class _HeroRow(Wire):
     heroId: int
     matchCount: int
     winCount: int
-    lastPlayedDateTime: int | None = None
+    # checked here, not when merged after the call, so a bad value is a MalformedResponse
+    lastPlayedDateTime: int | None = Field(default=None, ge=0, le=MAX_EPOCH_SECONDS)
 
 
 class _Match(Wire):
@@ -168,7 +171,7 @@ def _stub(m: _Match) -> MatchStub:
     return MatchStub(
         match_id=m.id,
         match_seq_num=m.sequenceNum,
-        start_time=from_epoch(m.startDateTime),
+        start_time=from_epoch(m.startDateTime, "startDateTime"),
         lobby_type=LOBBY_TYPES.get(m.lobbyType or ""),
         game_mode=GAME_MODES.get(m.gameMode or ""),
         duration=m.durationSeconds,
@@ -221,7 +224,7 @@ class StratzSource(BaseSource):
             entry[1] += row.winCount
             entry[2] = max(entry[2], row.lastPlayedDateTime or 0)
         stats = [
-            HeroStat(hero_id=h, matches=n, wins=w, last_played=from_epoch(last or None))
+            HeroStat(hero_id=h, matches=n, wins=w, last_played=from_epoch(last or None, "lastPlayed"))
             for h, (n, w, last) in sorted(merged.items())
             if n > 0
         ]

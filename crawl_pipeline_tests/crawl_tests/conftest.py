@@ -9,7 +9,6 @@ from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import Settings
-from crawl_pipeline.simulator.testing import start_simulator
 
 SMALL_CRAWL = CrawlConfig(
     max_depth=1, batch_size=20, batch_growth=1.0, max_matches_per_account=5, page_size=5, max_workers=4,
@@ -33,29 +32,6 @@ def crawl_definitions(database_url: str, sim_url: str, crawl: CrawlConfig = SMAL
         providers=providers_for(sim_url, **provider_fields),
         crawl=crawl,
     )
-
-
-@pytest.fixture(scope="module")
-def clean_simulator():
-    with start_simulator(rate_limits={"enabled": False}) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def baseline_crawl(make_database, dagster_postgres_url, clean_simulator, tmp_path_factory):
-    """One uninterrupted, fault-free crawl per module: what every other crawl must reproduce."""
-    import dagster as dg
-
-    from crawl_pipeline.defs.crawl.local_runner import crawl_locally
-
-    url = make_database("baseline")
-    initialize_database(url)
-    home = tmp_path_factory.mktemp("baseline_home")
-    with Database(url, max_size=4) as database, dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_postgres_url}}}, temp_dir=str(home)
-    ) as instance:
-        runs = crawl_locally(crawl_definitions(url, clean_simulator.url), instance, database, SMALL_CRAWL)
-        yield database, instance, runs
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def tracked_matches(
             try:
                 history = work.read_history(
                     history_source, account, max_matches=crawl.max_matches_per_account, page_size=crawl.page_size,
-                    incremental=True, log=context.log,
+                    incremental=True,
                 )
             except APIError as error:
                 result.failed(account.account_id, error, "history")

@@ -21,6 +21,7 @@ from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError
 from crawl_pipeline.sources.models import MatchStub
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -152,8 +153,7 @@ class History:
 
 
 def read_history(
-    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool,
-    log: logging.Logger,
+    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool
 ) -> History:
     """Page through an account's history, newest first, until a known match or ``max_matches``."""
     stubs: list[MatchStub] = []
@@ -167,7 +167,8 @@ def read_history(
         total = page.total if page.total is not None else total
         fresh = [s for s in page.matches if stop_at is None or s.match_id > stop_at]
         stubs.extend(fresh)
-        log.debug("history of %s: %s", account.account_id, progress_label(len(stubs), total))
+        # per page: the module logger, not the run's event log (a row per page would cost more than the page)
+        logger.debug("history of %s: %s", account.account_id, progress_label(len(stubs), total))
         if len(fresh) < len(page.matches) or page.next_cursor is None or not page.matches:
             break
         cursor = page.next_cursor
@@ -202,7 +203,7 @@ def fetch_match_stubs(
             result.counts["private_accounts"] += history.is_private
 
     def fetch(account: crawl_db.AccountTodo) -> History:
-        return read_history(source, account, max_matches=max_matches, page_size=page_size, incremental=not refresh, log=log)
+        return read_history(source, account, max_matches=max_matches, page_size=page_size, incremental=not refresh)
 
     _fetch_and_write(
         todo, fetch, write, _account_failures_writer(db, "matches"), result, max_workers=max_workers, chunk_size=10

@@ -1,0 +1,218 @@
+"""The smurf analyzer's three phases, framework-free (a Database and a source in, a ledger out).
+
+1. ``fetch_ranked_histories``: newest ranked matches of accounts below the target, stored the
+   crawl's way (stubs owned by the account's batch, details via ``work.fetch_details``).
+2. ``score_accounts``: set-based load, ``Baselines`` fitted on the population, upsert.
+3. ``check_bans``: GetPlayerBans for flagged accounts whose check is missing or old.
+
+Failure rules (from the original jobs): ``RateLimited`` ends the phase (the next one still
+runs); any other provider error skips that player (or that chunk of 100 for bans); a database
+error rolls the transaction back and propagates, failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from crawl_pipeline.db import bans as bans_db
+from crawl_pipeline.db import crawl as crawl_db
+from crawl_pipeline.db import smurf as smurf_db
+from crawl_pipeline.db.pool import Database
+from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.domain.failures import describe
+from crawl_pipeline.domain.smurf import Baselines, SmurfModel, SmurfScore, score_many
+from crawl_pipeline.sources.base import DotaSource
+from crawl_pipeline.sources.concurrency import fetch_concurrently
+from crawl_pipeline.sources.errors import APIError, RateLimited
+from crawl_pipeline.sources.models import MatchPage
+
+RANKED_LOBBY = 7
+MAX_SKIPPED_PAGES = 50  # empty filtered pages skipped in a row before giving up
+BANS_PER_CALL = 100  # Steam's GetPlayerBans takes at most 100 steamid64s
+
+
+@dataclass
+class Ledger:
+    """What a phase did: counts for the metadata, a sample of errors, whether a rate limit ended it."""
+
+    counts: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    rate_limited: str | None = None
+
+    def error(self, item: Any, error: BaseException) -> None:
+        if len(self.errors) < 10:
+            self.errors.append(f"{item}: {describe(error)}")
+
+
+class FilteredHistory:
+    """A source whose ``match_page`` always asks for one lobby type and/or a date range, so the
+    crawl's ``read_history`` pages through exactly those matches."""
+
+    def __init__(self, source: DotaSource, *, lobby_type: int | None = None,
+                 date_after: datetime | None = None, date_before: datetime | None = None) -> None:
+        self._source = source
+        self.provider = source.provider
+        self._filters = {"lobby_type": lobby_type, "date_after": date_after, "date_before": date_before}
+
+    def match_page(self, account_id: int, cursor: int | None = None, *, page_size: int = 100, **_: Any) -> MatchPage:
+        """A page with at least one match in range, or the last page: pages whose matches all
+        fall outside the range (newer than ``date_before``, filtered by the client) are skipped,
+        because ``read_history`` stops at an empty page."""
+        for _page in range(MAX_SKIPPED_PAGES):
+            page = self._source.match_page(account_id, cursor, page_size=page_size, **self._filters)
+            if page.matches or page.next_cursor is None or page.is_private:
+                return page
+            cursor = page.next_cursor
+        return page
+
+
+# ------------------------------------------------------------------ phase 1
+def fetch_ranked_histories(
+    db: Database, history_source: DotaSource, details_source: DotaSource, batch_keys: Sequence[str], *,
+    matches_per_call: int = 10, target: int = 20, max_accounts: int = 200, refetch_exhausted_days: float = 7.0,
+    max_matches: int = 500, page_size: int = 100, details_chunk_size: int = 25, max_workers: int = 8,
+    log: logging.Logger,
+) -> Ledger:
+    ledger = Ledger()
+    with db.transaction() as conn:
+        candidates = smurf_db.history_candidates(
+            conn, batch_keys, target=target, limit=max_accounts, refetch_exhausted_days=refetch_exhausted_days
+        )
+    ledger.counts["candidates"] = len(candidates)
+    ranked = FilteredHistory(history_source, lobby_type=RANKED_LOBBY)
+
+    def read(c: smurf_db.HistoryCandidate) -> work.History:
+        wanted = _wanted(c, matches_per_call, max_matches)
+        todo = crawl_db.AccountTodo(c.account_id, c.depth, None, None, c.batch_key)
+        return work.read_history(ranked, todo, max_matches=wanted, page_size=min(page_size, wanted),
+                                 incremental=False)
+
+    read_ok: list[smurf_db.HistoryCandidate] = []
+    results = fetch_concurrently(read, candidates, max_workers=max_workers)
+    try:
+        for candidate, outcome in results:
+            if isinstance(outcome, RateLimited):
+                ledger.rate_limited = describe(outcome)
+                ledger.error(candidate.account_id, outcome)
+                log.warning("smurf history phase ends: %s", ledger.rate_limited)
+                break
+            if isinstance(outcome, APIError):  # this player is skipped; the others go on
+                ledger.counts["players_skipped"] += 1
+                ledger.error(candidate.account_id, outcome)
+                continue
+            wanted = _wanted(candidate, matches_per_call, max_matches)
+            with db.transaction() as conn:
+                new = crawl_db.store_stubs(conn, outcome.stubs, owner_batch=candidate.batch_key,
+                                           discovered_by=candidate.account_id)
+                exhausted = outcome.is_private or len(outcome.stubs) < wanted or new == 0
+                smurf_db.record_history_fetches(conn, [(candidate.account_id, len(outcome.stubs), new, exhausted)])
+            ledger.counts["histories_read"] += 1
+            ledger.counts["matches_listed"] += len(outcome.stubs)
+            ledger.counts["stubs_new"] += new
+            ledger.counts["histories_exhausted"] += exhausted
+            read_ok.append(candidate)
+    finally:
+        results.close()
+    if ledger.rate_limited:
+        return ledger  # details wait for the next run (the stubs are stored and owned)
+    with db.transaction() as conn:
+        pending = smurf_db.pending_stubs_of(conn, [c.account_id for c in read_ok])
+    ledger.counts["details_wanted"] = len(pending)
+    for depth in sorted({d for _, d in pending}):
+        ids = [m for m, d in pending if d == depth]
+        for start in range(0, len(ids), details_chunk_size):
+            chunk = ids[start : start + details_chunk_size]
+            result = work.fetch_details(db, details_source, chunk, discovery_depth=depth + 1,
+                                        chunk_size=details_chunk_size, max_workers=max_workers, log=log,
+                                        label="smurf analyzer")
+            for name in ("details_stored", "players_stored", "new_accounts"):
+                ledger.counts[name] += result.counts[name]
+            failed = sum(v for k, v in result.counts.items() if k.startswith("failed_"))
+            ledger.counts["details_failed"] += failed
+            ledger.errors += result.errors[: max(0, 10 - len(ledger.errors))]
+            limited = [e for e in result.errors if "RateLimited" in e]
+            if limited:
+                ledger.rate_limited = limited[0]
+                log.warning("smurf history phase ends in details: %s", limited[0])
+                return ledger
+    return ledger
+
+
+def _wanted(candidate: smurf_db.HistoryCandidate, matches_per_call: int, max_matches: int) -> int:
+    """Newest ranked matches to list: those already stored plus ``matches_per_call`` new ones."""
+    return max(1, min(candidate.known_ranked + matches_per_call, max_matches))
+
+
+# ------------------------------------------------------------------ phase 2
+@dataclass
+class Scored:
+    ledger: Ledger
+    scores: list[SmurfScore]
+    baselines: Baselines | None
+
+
+def score_accounts(db: Database, batch_keys: Sequence[str] | None, model: SmurfModel, *, log: logging.Logger) -> Scored:
+    """Score the accounts of ``batch_keys`` (None: all) with at least ``model.min_matches``
+    significant detailed matches. Baselines are fitted on every scorable account (the
+    population), so a batch re-scored alone gets the same scale as the others."""
+    ledger = Ledger()
+    with db.transaction() as conn:
+        population = smurf_db.scorable_accounts(conn, min_matches=model.min_matches)
+        selected = set(population if batch_keys is None else
+                       smurf_db.scorable_accounts(conn, min_matches=model.min_matches, batch_keys=batch_keys))
+        histories = smurf_db.load_histories(conn, population, max_matches=model.max_matches)
+    ledger.counts["population"] = len(population)
+    ledger.counts["players_analyzed"] = len(selected)
+    if not histories:
+        return Scored(ledger, [], None)
+    baselines, scores = score_many(histories, model)
+    scores = [s for s in scores if s.account_id in selected]
+    with db.transaction() as conn:  # one transaction: a database error leaves the old scores whole
+        batch_of = smurf_db.batch_keys_of(conn, [s.account_id for s in scores])
+        written = smurf_db.upsert_scores(conn, scores, batch_of)
+    ledger.counts["scored"] = len(scores)
+    ledger.counts["smurfs_found"] = sum(s.is_smurf for s in scores)
+    ledger.counts["records_created"] = written.created
+    ledger.counts["records_updated"] = written.updated
+    log.info("smurf scores: %d scored, %d flagged (population %d)", len(scores), ledger.counts["smurfs_found"],
+             len(population))
+    return Scored(ledger, scores, baselines)
+
+
+# ------------------------------------------------------------------ phase 3
+def check_bans(
+    db: Database, source: DotaSource, *, model_version: str | None, max_age_days: float = 7.0,
+    batch_keys: Sequence[str] | None = None, limit: int | None = None, log: logging.Logger,
+) -> Ledger:
+    ledger = Ledger()
+    with db.transaction() as conn:
+        due = bans_db.due_for_ban_check(conn, model_version=model_version, max_age_days=max_age_days,
+                                        batch_keys=batch_keys, limit=limit)
+    ledger.counts["due"] = len(due)
+    for start in range(0, len(due), BANS_PER_CALL):
+        chunk = due[start : start + BANS_PER_CALL]
+        try:
+            answer = source.player_bans(chunk)
+        except RateLimited as error:
+            ledger.rate_limited = describe(error)
+            ledger.error(f"{len(chunk)} accounts from {chunk[0]}", error)
+            log.warning("ban checks end: %s", ledger.rate_limited)
+            break
+        except APIError as error:  # skip and log; the other chunks go on
+            ledger.counts["players_skipped"] += len(chunk)
+            ledger.error(f"{len(chunk)} accounts from {chunk[0]}", error)
+            log.warning("ban check of %d accounts skipped: %s", len(chunk), describe(error))
+            continue
+        with db.transaction() as conn:
+            stored = bans_db.upsert_ban_checks(conn, answer.bans, answer.not_found)
+        ledger.counts["ban_checks_done"] += stored.created + stored.updated
+        ledger.counts["records_created"] += stored.created
+        ledger.counts["records_updated"] += stored.updated
+        ledger.counts["not_found"] += stored.not_found
+        ledger.counts["banned"] += stored.banned
+    return ledger

@@ -1,0 +1,1 @@
+"""Operating the pipeline: the Prometheus endpoint and the generated configuration reference."""

@@ -1,0 +1,37 @@
+"""The project's Definitions with every job's steps executed by Celery workers (dagster-celery).
+
+Point a production workspace at this module instead of ``crawl_pipeline.definitions``
+(``deploy/workspace-celery.yaml``) and run workers on as many machines as needed::
+
+    dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml
+
+Every process (webserver, daemon, run workers, Celery workers) shares one dagster-postgres
+instance (DAGSTER_HOME with the project's dagster.yaml, DAGSTER_POSTGRES_URL) and the crawl
+database (DATABASE_URL); the rate budget lives in PostgreSQL, so any number of workers stay
+within the providers' limits. See docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+from crawl_pipeline.definitions import defs as local_defs
+
+# Broker and result backend come from the environment through Dagster's config system,
+# the same way the workers' `-y deploy/celery.yaml` names them.
+CELERY_EXECUTOR = celery_executor.configured(
+    {
+        "broker": {"env": "DAGSTER_CELERY_BROKER_URL"},
+        "backend": {"env": "DAGSTER_CELERY_BACKEND_URL"},
+    },
+    name="crawl_celery_executor",
+)
+
+
+def with_celery(defs: dg.Definitions, executor: dg.ExecutorDefinition = CELERY_EXECUTOR) -> dg.Definitions:
+    """``defs`` with ``executor`` as the default of every job that names none."""
+    return dg.Definitions.merge(defs, dg.Definitions(executor=executor))
+
+
+defs = with_celery(local_defs)

@@ -1,0 +1,269 @@
+"""``crawl-pipeline metrics --port 9108``: Prometheus metrics read from PostgreSQL at scrape time.
+
+A custom collector runs a handful of set-based queries when Prometheus scrapes and keeps the
+result for ``cache_seconds`` (default 5), so several scrapers or a dashboard refresh storm cost
+one round of queries, and nothing runs between scrapes (no background loop). Every process of the
+crawl writes its progress to PostgreSQL (the system of record), so one exporter shows the whole
+deployment, however many run workers there are.
+
+Metric names (all prefixed ``crawl_``) are listed in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import click
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from crawl_pipeline.db.pool import Database
+from crawl_pipeline.sources.ratelimit import WINDOW_NAMES, smallest_active_backoff
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9108
+DEFAULT_CACHE_SECONDS = 5.0
+
+# Progress columns of accounts per phase: (done timestamp, error column).
+ACCOUNT_PHASES = {
+    "profile": ("profile_fetched_at", "profile_error"),
+    "hero_stats": ("hero_stats_at", "hero_stats_error"),
+    "matches": ("matches_synced_at", "matches_error"),
+}
+
+
+def _phase_columns() -> str:
+    parts = []
+    for phase, (done, error) in ACCOUNT_PHASES.items():
+        parts.append(f"count(*) FILTER (WHERE {done} IS NOT NULL) AS {phase}_done")
+        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NOT NULL) AS {phase}_failed")
+        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NULL) AS {phase}_pending")
+    return ",\n                  ".join(parts)
+
+
+ACCOUNTS_SQL = f"""SELECT depth, count(*) AS accounts,
+                  count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
+                  {_phase_columns()}
+           FROM accounts GROUP BY depth ORDER BY depth"""
+
+BATCHES_SQL = "SELECT depth, count(*) AS batches FROM account_batches GROUP BY depth ORDER BY depth"
+
+STUBS_SQL = """SELECT count(*) FILTER (WHERE has_details IS NULL) AS pending,
+                      count(*) FILTER (WHERE has_details) AS detailed,
+                      count(*) FILTER (WHERE has_details = false) AS failed,
+                      count(*) FILTER (WHERE has_details = false AND retry_count >= 3) AS gave_up,
+                      count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated,
+                      coalesce(extract(epoch FROM now() - min(details_fetched_at)
+                               FILTER (WHERE has_details AND NOT stats_aggregated)), 0)::float8 AS oldest_unaggregated
+               FROM matches"""
+
+SMURFS_SQL = "SELECT count(DISTINCT account_id) FROM smurf_scores WHERE is_smurf"
+
+REQUESTS_SQL = """SELECT provider, status, sum(requests)::bigint AS requests,
+                         sum(total_latency_ms)::bigint AS latency_ms
+                  FROM api_requests GROUP BY provider, status ORDER BY provider, status"""
+
+BACKOFFS_SQL = """SELECT bucket, extract(epoch FROM until - now())::float8 AS seconds_left
+                  FROM rate_limit_backoff WHERE until > now() ORDER BY bucket"""
+
+# Windows in force now: the budget the limiter is leasing from.
+WINDOWS_SQL = """SELECT bucket, window_seconds, used, capacity FROM rate_limit_windows
+                 WHERE window_start <= now() AND now() < window_start + window_seconds * interval '1 second'
+                 ORDER BY bucket, window_seconds"""
+
+
+@dataclass
+class _Cached:
+    at: float
+    families: list[Metric]
+
+
+class CrawlCollector(Collector):
+    """Reads the crawl's state from PostgreSQL when scraped; results are cached briefly."""
+
+    def __init__(
+        self, db: Database, *, cache_seconds: float = DEFAULT_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: _Cached | None = None
+        self.queries = 0  # rounds of queries run (tests check the cache with it)
+
+    def describe(self) -> list[Metric]:
+        return []  # families depend on the data; registering must not query the database
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:  # concurrent scrapes wait for one round of queries
+            now = self._clock()
+            if self._cached is None or now - self._cached.at >= self._cache_seconds:
+                self._cached = _Cached(now, self._read())
+            families = self._cached.families
+        yield from families
+
+    def _read(self) -> list[Metric]:
+        started = time.perf_counter()
+        self.queries += 1
+        up = GaugeMetricFamily("crawl_up", "1 when the last scrape could read the crawl database.")
+        try:
+            families = self._families()
+        except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the database does not
+            log.warning("metrics: could not read the crawl database: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        took = GaugeMetricFamily("crawl_scrape_duration_seconds", "Time the metrics queries took.")
+        took.add_metric([], time.perf_counter() - started)
+        return [up, took, *families]
+
+    def _families(self) -> list[Metric]:
+        db = self._db
+        accounts = GaugeMetricFamily("crawl_accounts", "Accounts known, by BFS depth.", labels=["depth"])
+        batched = GaugeMetricFamily("crawl_accounts_batched", "Accounts assigned to a batch, by depth.", labels=["depth"])
+        phases = GaugeMetricFamily(
+            "crawl_account_phase",
+            "Accounts per crawl phase (profile, hero_stats, matches) and state (done, failed, pending), by depth.",
+            labels=["depth", "phase", "state"],
+        )
+        for row in db.fetch_all(ACCOUNTS_SQL):
+            depth = str(row["depth"])
+            accounts.add_metric([depth], row["accounts"])
+            batched.add_metric([depth], row["batched"])
+            for phase in ACCOUNT_PHASES:
+                for state in ("done", "failed", "pending"):
+                    phases.add_metric([depth, phase, state], row[f"{phase}_{state}"])
+
+        batches = GaugeMetricFamily("crawl_batches", "Account batches (dynamic partitions), by depth.", labels=["depth"])
+        for row in db.fetch_all(BATCHES_SQL):
+            batches.add_metric([str(row["depth"])], row["batches"])
+
+        s = db.fetch_all(STUBS_SQL)[0]
+        stubs = GaugeMetricFamily(
+            "crawl_match_stubs", "Match stubs by details state: pending (NULL), detailed (true), failed (false).",
+            labels=["state"],
+        )
+        for state in ("pending", "detailed", "failed"):
+            stubs.add_metric([state], s[state])
+        gave_up = GaugeMetricFamily("crawl_match_details_gave_up", "Stubs whose details failed on every attempt.")
+        gave_up.add_metric([], s["gave_up"])
+        lag = GaugeMetricFamily(
+            "crawl_aggregation_lag_matches", "Detailed matches not yet folded into player_match_type_stats."
+        )
+        lag.add_metric([], s["unaggregated"])
+        lag_age = GaugeMetricFamily(
+            "crawl_aggregation_lag_oldest_seconds", "Age of the oldest detailed but unaggregated match (0 when none)."
+        )
+        lag_age.add_metric([], s["oldest_unaggregated"])
+
+        smurfs = GaugeMetricFamily("crawl_smurfs_flagged", "Accounts flagged as smurfs by any model version.")
+        smurfs.add_metric([], db.fetch_value(SMURFS_SQL) or 0)
+
+        requests = CounterMetricFamily(
+            "crawl_api_requests", "Provider API calls by provider and status (HTTP code or timeout/connection/malformed).",
+            labels=["provider", "status"],
+        )
+        limited = CounterMetricFamily("crawl_api_rate_limited", "Provider API calls answered 429.", labels=["provider"])
+        latency = CounterMetricFamily(
+            "crawl_api_latency_seconds", "Summed latency of provider API calls (divide by crawl_api_requests_total).",
+            labels=["provider"],
+        )
+        by_provider: dict[str, list[int]] = {}
+        for row in db.fetch_all(REQUESTS_SQL):
+            requests.add_metric([row["provider"], row["status"]], row["requests"])
+            entry = by_provider.setdefault(row["provider"], [0, 0])
+            entry[0] += row["latency_ms"]
+            if row["status"] == "429":
+                entry[1] += row["requests"]
+        for provider, (latency_ms, rate_limited) in sorted(by_provider.items()):
+            latency.add_metric([provider], latency_ms / 1000)
+            limited.add_metric([provider], rate_limited)
+
+        active = db.fetch_all(BACKOFFS_SQL)
+        backoff = GaugeMetricFamily(
+            "crawl_rate_limit_backoff_seconds", "Seconds left of each active backoff (a 429 pauses a bucket everywhere).",
+            labels=["bucket"],
+        )
+        for row in active:
+            backoff.add_metric([row["bucket"]], max(0.0, row["seconds_left"]))
+        smallest = smallest_active_backoff(db)
+        smallest_family = GaugeMetricFamily(
+            "crawl_rate_limit_smallest_backoff_seconds", "Seconds until the first active backoff ends (0 when none)."
+        )
+        smallest_family.add_metric([], smallest["seconds_left"] if smallest else 0.0)
+        active_family = GaugeMetricFamily("crawl_rate_limit_backoffs_active", "Buckets paused by a backoff now.")
+        active_family.add_metric([], len(active))
+
+        used = GaugeMetricFamily(
+            "crawl_rate_budget_used", "Permits leased in the current window of each bucket.", labels=["bucket", "window"]
+        )
+        capacity = GaugeMetricFamily(
+            "crawl_rate_budget_capacity", "Capacity of the current window of each bucket.", labels=["bucket", "window"]
+        )
+        ratio = GaugeMetricFamily(
+            "crawl_rate_budget_utilization_ratio", "used / capacity of the current window.", labels=["bucket", "window"]
+        )
+        for row in db.fetch_all(WINDOWS_SQL):
+            labels = [row["bucket"], WINDOW_NAMES.get(row["window_seconds"], f"{row['window_seconds']}s")]
+            used.add_metric(labels, row["used"])
+            capacity.add_metric(labels, row["capacity"])
+            ratio.add_metric(labels, row["used"] / row["capacity"])
+
+        return [
+            accounts, batched, phases, batches, stubs, gave_up, lag, lag_age, smurfs, requests, limited, latency,
+            backoff, smallest_family, active_family, used, capacity, ratio,
+        ]
+
+
+def build_registry(db: Database, *, cache_seconds: float = DEFAULT_CACHE_SECONDS) -> tuple[CollectorRegistry, CrawlCollector]:
+    registry = CollectorRegistry(auto_describe=False)
+    collector = CrawlCollector(db, cache_seconds=cache_seconds)
+    registry.register(collector)
+    return registry, collector
+
+
+def start_metrics_server(db: Database, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                         cache_seconds: float = DEFAULT_CACHE_SECONDS):
+    """Serve ``/metrics`` from a daemon thread; returns ``(server, collector)``; ``server.shutdown()`` stops it."""
+    registry, collector = build_registry(db, cache_seconds=cache_seconds)
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server, collector
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535), help="Port of /metrics.")
+@click.option("--cache-seconds", default=DEFAULT_CACHE_SECONDS, show_default=True, type=click.FloatRange(0),
+              help="Reuse the last scrape's query results for this long.")
+def metrics(host: str, port: int, cache_seconds: float) -> None:
+    """Serve Prometheus metrics (progress, API usage, rate budget) read from PostgreSQL at scrape time."""
+    import signal
+
+    from crawl_pipeline.cli_support import fail, handles_user_errors
+    from crawl_pipeline.db.stack import prepare_stack
+
+    @handles_user_errors
+    def run() -> None:
+        stack = prepare_stack()
+        with Database(stack.database_url, max_size=2, application_name="crawl_pipeline.metrics") as db:
+            try:
+                server, _ = start_metrics_server(db, host=host, port=port, cache_seconds=cache_seconds)
+            except OSError as exc:
+                fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+            click.echo(f"metrics of {stack.description} on http://{host}:{port}/metrics (Ctrl-C to stop)", err=True)
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.shutdown()
+
+    run()

@@ -1,0 +1,60 @@
+"""Provider faults: 5xx, timeouts, malformed JSON and a 429 storm; the crawl converges."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawl_pipeline.definitions import build_definitions
+from crawl_pipeline.defs.crawl.local_runner import crawl_locally
+from crawl_pipeline.defs.providers import ProvidersResource
+from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.settings import Settings
+from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
+from crawl_pipeline_tests.fault_tests.conftest import CRAWL, assert_converged, crawl_config
+
+pytestmark = pytest.mark.fault
+
+SCENARIOS = {
+    "5xx_20pct": dict(sim={"fault_rate": 0.2, "fault_mix": {"http_500": 2, "http_502": 1, "http_503": 1}}, client={}),
+    "timeouts_5pct": dict(sim={"fault_rate": 0.05, "fault_mix": {"timeout": 1}, "timeout_s": 3.0},
+                          client={"timeout_seconds": 0.5}),
+    "malformed_2pct": dict(sim={"fault_rate": 0.02, "fault_mix": {"malformed": 1}}, client={}),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_provider_faults_lose_nothing_and_converge(scenario, db, database_url, dagster_instance, fault_baseline):
+    setup = SCENARIOS[scenario]
+    with start_simulator(rate_limits={"enabled": False}, **setup["sim"]) as sim:
+        defs = crawl_definitions(database_url, sim.url, CRAWL, max_retries=1, **setup["client"])
+        runs = crawl_locally(defs, dagster_instance, db, CRAWL, retry_rounds=8)
+        faults = sim.stats()["faults_total"]
+    assert faults > 0, "no fault was injected"
+    assert runs.failed_partitions == []
+    assert_converged(db, fault_baseline)
+
+
+def test_429_storm_is_waited_out(db, database_url, dagster_instance, clean_simulator, fresh_database):
+    """The server allows 2 calls/s on the one Stratz token, the client is told 1000/s: the server must
+    refuse, the client must honour Retry-After, and the crawl (the seed's batch) still ends whole."""
+    tiny = crawl_config(max_depth=0)
+    baseline_url, baseline = fresh_database("storm_baseline")
+    crawl_locally(crawl_definitions(baseline_url, clean_simulator.url, tiny), dagster_instance, baseline, tiny)
+    limits = {"enabled": True, "stratz_per_second": 2, "stratz_per_minute": 10**6, "stratz_per_hour": 10**7}
+    with start_simulator(rate_limits=limits) as sim:
+        providers = ProvidersResource(
+            opendota_api_url=sim.url, steam_api_url=sim.url, stratz_api_url=sim.url,
+            stratz_tokens="sim-stratz-token-1", steam_api_key="sim-steam-key",
+            profiles="stratz", hero_stats="stratz", match_history="stratz", match_details="stratz",
+            rate_limits={"stratz": {"per_second": 1000, "per_minute": 10**6, "per_hour": 10**7}},  # wrongly high
+        )
+        defs = build_definitions(
+            Settings.from_env({}), postgres=PostgresResource(database_url=database_url), providers=providers, crawl=tiny
+        )
+        runs = crawl_locally(defs, dagster_instance, db, tiny, retry_rounds=8)
+        refused = sim.stats()["rate_limited_total"]
+    assert refused > 0, "the server never had to refuse: no storm"
+    assert runs.failed_partitions == []
+    assert_converged(db, fingerprint(baseline))
