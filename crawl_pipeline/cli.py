@@ -43,8 +43,15 @@ def main() -> None:
 @click.option("--max-accounts", default=1500, show_default=True, type=click.IntRange(1), help="Accounts batched in all.")
 @click.option("--matches-per-account", default=5, show_default=True, type=click.IntRange(1, 500), help="History read per account.")
 @click.option("--fault-rate", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Injected provider faults.")
+@click.option(
+    "--smurf-candidates", default=300, show_default=True, type=click.IntRange(0),
+    help="Accounts whose ranked history the smurf analyzer tops up to 20 matches.",
+)
 @handles_user_errors
-def demo(world_accounts: int, max_depth: int, max_accounts: int, matches_per_account: int, fault_rate: float) -> None:
+def demo(
+    world_accounts: int, max_depth: int, max_accounts: int, matches_per_account: int, fault_rate: float,
+    smurf_candidates: int,
+) -> None:
     """Crawl the built-in simulated world from the seed through real Dagster runs, then summarize.
 
     Needs no network and no key; `make dev` afterwards shows the runs in the Dagster UI.
@@ -57,6 +64,7 @@ def demo(world_accounts: int, max_depth: int, max_accounts: int, matches_per_acc
         max_accounts=max_accounts,
         matches_per_account=matches_per_account,
         fault_rate=fault_rate,
+        smurf_candidates=smurf_candidates,
     )
     report = run_demo(_stack(), options)
     if report["failed_partitions"] or not report["analytics_ok"]:

@@ -28,6 +28,7 @@ class DemoOptions:
     max_accounts: int = 1500  # accounts batched in all: keeps the demo to a few minutes
     matches_per_account: int = 5
     fault_rate: float = 0.02  # a little weather: retries and failures show up in the runs
+    smurf_candidates: int = 300  # accounts whose ranked history the analyzer tops up to 20 matches
     requests_per_second: int = 200  # the demo key's tier on the simulator (premium is 20/s)
 
 
@@ -82,6 +83,8 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
     from crawl_pipeline.defs.pools import ensure_pool_limits
     from crawl_pipeline.defs.reference.assets import heroes
     from crawl_pipeline.defs.resources import PostgresResource
+    from crawl_pipeline.defs.smurf.assets import analyzer_run_request, smurf_analyzer_job
+    from crawl_pipeline.db.smurf import measure_against_truth
     from crawl_pipeline.simulator.server import run_in_thread
 
     console = console or Console()
@@ -119,6 +122,18 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
                     progress.update(task, advance=1, description=f"crawl: {partition} {phase} {'ok' if ok else 'FAILED'}")
 
                 runs = crawl_locally(defs, instance, db, crawl, on_run=on_run)
+                progress.update(task, description="smurf analyzer: ranked history, scores, ban checks")
+                analyzer_run = defs.resolve_job_def(smurf_analyzer_job.name).execute_in_process(
+                    instance=instance,
+                    tags={**analyzer_run_request(instance).tags, "crawl_pipeline/trigger": "demo"},
+                    run_config={
+                        **QUIET_LOGGING,
+                        "ops": {"smurf_match_history": {"config": {
+                            "matches_per_call": 20, "max_accounts": options.smurf_candidates,
+                        }}},
+                    },
+                    raise_on_error=False,
+                )
             analytics_run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
                 instance=instance,
                 asset_selection=[a.key for a in analytics.assets],
@@ -128,11 +143,18 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
             )
         server_stats = simulator.stats()
         report = crawl_status(db)
+        # The ground truth is read here, to grade the scorer; the scorer itself never sees it.
+        quality = measure_against_truth(db, simulator.world.truth_rows())
     print_status(report, stack.description, console)
     console.print(
         f"runs: {dict(runs.runs)}; still failing: {runs.failed_partitions or 'none'}; "
         f"reference run {'ok' if reference.success else 'FAILED'}; analytics run "
         f"{'ok' if analytics_run.success else 'FAILED'}"
+    )
+    console.print(
+        f"smurf analyzer {'ok' if analyzer_run.success else 'FAILED'}: {quality['scored']} accounts scored, "
+        f"{quality['flagged']} flagged; against the simulator's ground truth precision {quality['precision']:.2f}, "
+        f"recall {quality['recall']:.2f} (of {quality['true_smurfs_scored']} smurfs among the scored)"
     )
     console.print(
         f"simulator served {server_stats['requests_total']:,} requests, {server_stats['rate_limited_total']} 429s, "
@@ -144,6 +166,7 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
     console.print(f"demo finished in {time.monotonic() - started:.1f}s — `make dev` shows the runs in the Dagster UI")
     report["runs"] = dict(runs.runs)
     report["failed_partitions"] = runs.failed_partitions
-    report["analytics_ok"] = analytics_run.success
+    report["analytics_ok"] = analytics_run.success and analyzer_run.success
+    report["smurf_quality"] = quality
     return report
 

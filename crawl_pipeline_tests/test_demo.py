@@ -11,12 +11,16 @@ def test_demo_crawls_through_the_persistent_instance_and_prints_a_summary(cli_en
     started = datetime.now(UTC)  # the session's Dagster database also holds other tests' runs
     result = CliRunner().invoke(
         main,
-        ["demo", "--world-accounts", "2000", "--max-depth", "1", "--max-accounts", "40", "--matches-per-account", "3"],
+        [
+            "demo", "--world-accounts", "2000", "--max-depth", "1", "--max-accounts", "40",
+            "--matches-per-account", "3", "--smurf-candidates", "10",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     assert "Progress per depth" in result.output and "demo finished" in result.output
     assert "still failing: none" in result.output
+    assert "smurf analyzer ok" in result.output and "precision" in result.output
     # the crawl reached depth 1 and stored details of every stub
     assert db.fetch_value("SELECT count(*) FROM accounts WHERE depth = 1 AND batch_key IS NOT NULL") > 0
     assert db.fetch_value("SELECT count(*) FROM matches WHERE has_details IS NOT TRUE") == 0
