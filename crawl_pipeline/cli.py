@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import click
 
 from crawl_pipeline.analytics.cli import export
@@ -99,17 +100,31 @@ def dev(host: str, port: int, with_simulator: bool) -> None:
         click.echo(f"simulated OpenDota, Steam and Stratz on {url}")
     click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+    # A session of its own: Ctrl-C reaches this process only, which stops the whole group, so the
+    # webserver, daemon, code servers and run workers all go, even if one of them is slow to exit.
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)
     try:
-        sys.exit(process.wait())
+        code = process.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the children
-        process.send_signal(signal.SIGINT)  # dagster dev stops its webserver, daemon and code servers
+        _stop_group(process)
+        code = 130
+    _stop_group(process)  # whatever dagster dev left behind
+    sys.exit(code)
+
+
+def _stop_group(process: subprocess.Popen, grace_seconds: float = 30) -> None:
+    """SIGINT the process group (dagster dev shuts down cleanly), then SIGKILL what remains."""
+    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 5)):
         try:
-            process.wait(timeout=30)
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return  # the group is gone
+        try:
+            process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            process.kill()
-        sys.exit(130)
+            continue
+        time.sleep(0.5)  # let children of the leader finish exiting before the next check
 
 
 @main.command()
