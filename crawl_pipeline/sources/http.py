@@ -292,6 +292,14 @@ class ProviderHTTP:
             return _Malformed(
                 MalformedResponse(_validation_message(exc), excerpt=_excerpt(response), **context)
             )
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            # JSON of the wrong shape where the parser walks it by hand (a number where a list
+            # belongs): the provider's fault, reported like any other malformed body.
+            return _Malformed(
+                MalformedResponse(
+                    f"JSON of an unexpected shape ({type(exc).__name__}: {exc})", excerpt=_excerpt(response), **context
+                )
+            )
 
     def _pause_if_exhausted(self, response: httpx.Response, credential: Credential) -> None:
         """A success that says 'remaining 0' pauses the bucket until that window resets."""
