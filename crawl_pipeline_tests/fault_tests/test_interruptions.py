@@ -23,7 +23,8 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
-from crawl_pipeline_tests.fault_tests.conftest import CRAWL, SOAK, assert_converged
+from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
+from crawl_pipeline_tests.fault_tests.conftest import CRAWL, SOAK, assert_converged, crawl_config
 
 pytestmark = pytest.mark.fault
 
@@ -74,13 +75,18 @@ def own_postgres():
             shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.skipif(not SOAK, reason="soak: ~100 s of pool timeouts while the server is down; CRAWL_SOAK=1")
-def test_postgres_restart_mid_crawl_fails_cleanly_and_rerun_converges(own_postgres, dagster_instance, clean_simulator, fault_baseline):
+def test_postgres_restart_mid_crawl_fails_cleanly_and_rerun_converges(
+    own_postgres, dagster_instance, clean_simulator, fresh_database
+):
+    """The seed's batch (SOAK: the whole CRAWL) loses its database while details are being stored."""
+    crawl = CRAWL if SOAK else crawl_config(max_depth=0)
+    baseline_url, baseline = fresh_database("restart_baseline")
+    crawl_locally(crawl_definitions(baseline_url, clean_simulator.url, crawl), dagster_instance, baseline, crawl)
     with psycopg.connect(own_postgres.url(), autocommit=True) as admin:
         admin.execute("CREATE DATABASE crawl")
     url = own_postgres.url("crawl")
     initialize_database(url)
-    defs = crawl_definitions(url, clean_simulator.url, CRAWL)
+    defs = crawl_definitions(url, clean_simulator.url, crawl)
 
     def stop_when_details_arrive() -> None:
         wait_for(url, DETAILS, minimum=1)
@@ -88,20 +94,19 @@ def test_postgres_restart_mid_crawl_fails_cleanly_and_rerun_converges(own_postgr
 
     stopper = threading.Thread(target=stop_when_details_arrive, daemon=True)
     stopper.start()
-    with Database(url, max_size=4) as db:
-        db._pool.timeout = 5  # fail fast while the server is down
-        with pytest.raises((psycopg.Error, Exception)) as failure:
-            crawl_locally(defs, dagster_instance, db, CRAWL)
+    with Database(url, max_size=4, timeout=5) as db:  # fail fast while the server is down
+        with pytest.raises(psycopg.Error) as failure:
+            crawl_locally(defs, dagster_instance, db, crawl)
     stopper.join(timeout=10)
     assert "Traceback" not in str(failure.value)
 
     own_postgres.start()
     url = own_postgres.url("crawl")  # the socket may have moved
-    defs = crawl_definitions(url, clean_simulator.url, CRAWL)
+    defs = crawl_definitions(url, clean_simulator.url, crawl)
     with Database(url, max_size=4) as db:
-        runs = crawl_locally(defs, dagster_instance, db, CRAWL)
+        runs = crawl_locally(defs, dagster_instance, db, crawl)
         assert runs.failed_partitions == []
-        assert_converged(db, fault_baseline)
+        assert_converged(db, fingerprint(baseline))
 
 
 WORKER = """
