@@ -27,6 +27,7 @@ from crawl_pipeline.analytics.report import write_report
 from crawl_pipeline.analytics.views import VIEWS
 from crawl_pipeline.db import aggregates, leaderboards
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.settings import get_settings
 
 GROUP = "analytics"
@@ -37,17 +38,6 @@ MATCH_DETAILS_KEY = dg.AssetKey("match_details")
 
 LEADERBOARD_CRON = "*/10 * * * *"
 EXPORT_CRON = "0 * * * *"
-
-
-def _md_table(columns: list[str], rows: list[list]) -> str:
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:.3f}"
-        return "" if value is None else str(value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- leaderboards
@@ -74,7 +64,7 @@ def hero_top100(config: HeroTop100Config, postgres: PostgresResource) -> dg.Mate
         result = leaderboards.rebuild_hero_top100(conn, config.size)
         summary = leaderboards.hero_top100_summary(conn, limit=200)
     elapsed = time.perf_counter() - started
-    preview = _md_table(
+    preview = markdown_table(
         ["hero", "accounts", "leader", "leader matches", "leader win rate"],
         [[r["hero"], r["accounts"], r["leader"], r["top_matches"], r["leader_win_rate"]] for r in summary],
     )
@@ -123,16 +113,16 @@ def leaderboards_asset(config: LeaderboardsConfig, postgres: PostgresResource) -
     columns = ["#", "account", "matches", "wins", "win rate"]
     preview = (
         "**Most matches (all heroes)**\n\n"
-        + _md_table(columns, [[r["position"], r["account_id"], r["matches"], r["wins"], r["win_rate"]] for r in most])
+        + markdown_table(columns, [[r["position"], r["account_id"], r["matches"], r["wins"], r["win_rate"]] for r in most])
         + f"\n\n**Best win rate (all heroes, >= {config.min_games} matches)**\n\n"
-        + _md_table(columns, [[r["position"], r["account_id"], r["matches"], r["wins"], r["win_rate"]] for r in best])
+        + markdown_table(columns, [[r["position"], r["account_id"], r["matches"], r["wins"], r["win_rate"]] for r in best])
     )
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(result.rows),
             "rows_removed": dg.MetadataValue.int(result.removed),
             "ranked_accounts": dg.MetadataValue.int(result.extra),
-            "boards": dg.MetadataValue.md(_md_table(["board", "overall rows", "heroes"], [list(r) for r in per_board])),
+            "boards": dg.MetadataValue.md(markdown_table(["board", "overall rows", "heroes"], [list(r) for r in per_board])),
             "min_games": dg.MetadataValue.int(config.min_games),
             "min_hero_games": dg.MetadataValue.int(config.min_hero_games),
             "seconds": dg.MetadataValue.float(round(elapsed, 3)),
@@ -227,7 +217,7 @@ def player_match_type_stats(
             **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
             "pending_matches": dg.MetadataValue.int(lag.pending),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-            "preview": dg.MetadataValue.md(_md_table(["match type", "rows", "games"], [list(r) for r in by_type])),
+            "preview": dg.MetadataValue.md(markdown_table(["match type", "rows", "games"], [list(r) for r in by_type])),
         }
     )
 
@@ -324,7 +314,7 @@ def analytics_duckdb(config: DuckDBExportConfig, postgres: PostgresResource):
             except Exception as exc:  # noqa: BLE001 - reported by the check
                 view_errors[view] = str(exc)[:200]
     mismatched = {t: c for t, c in counts.items() if c["duckdb"] != c["postgres"]}
-    preview = _md_table(
+    preview = markdown_table(
         ["table", "rows", "seconds"], [[t, f"{n:,}", f"{result.seconds[t]:.2f}"] for t, n in result.rows.items()]
     )
     metadata = {

@@ -19,6 +19,7 @@ from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.domain.frontier import parse_batch_key
 
 GROUP = "crawl"
@@ -61,12 +62,6 @@ def usage_metadata(snapshot: dict) -> dict[str, dg.MetadataValue]:
         else:
             metadata[name] = dg.MetadataValue.json(value)
     return metadata
-
-
-def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def finish(
@@ -116,7 +111,7 @@ def player_profiles(
         "ORDER BY rank_tier DESC NULLS LAST LIMIT 5",
         (key,),
     )
-    preview = _table([tuple(r.values()) for r in rows], ("account", "name", "rank_tier"))
+    preview = markdown_table(("account", "name", "rank_tier"), [tuple(r.values()) for r in rows])
     return finish(context, result, usage, preview, "profiles")
 
 
@@ -147,7 +142,7 @@ def hero_stats(
            WHERE a.batch_key = %s GROUP BY 1 ORDER BY 3 DESC LIMIT 5""",
         (key,),
     )
-    preview = _table([tuple(r.values()) for r in rows], ("hero", "players", "matches"))
+    preview = markdown_table(("hero", "players", "matches"), [tuple(r.values()) for r in rows])
     return finish(context, result, usage, preview, "hero stats")
 
 
@@ -178,7 +173,7 @@ def match_stubs(
         "ORDER BY match_id DESC LIMIT 5",
         (key,),
     )
-    preview = _table([tuple(r.values()) for r in rows], ("match", "start", "lobby", "from account"))
+    preview = markdown_table(("match", "start", "lobby", "from account"), [tuple(r.values()) for r in rows])
     return finish(context, result, usage, preview, "match histories")
 
 
@@ -209,7 +204,7 @@ def match_details(
            WHERE owner_batch = %s GROUP BY 1 ORDER BY 1""",
         (key,),
     )
-    preview = _table([tuple(r.values()) for r in rows], ("has_details", "matches", "retries"))
+    preview = markdown_table(("has_details", "matches", "retries"), [tuple(r.values()) for r in rows])
     return finish(context, result, usage, preview, "match details")
 
 

@@ -5,16 +5,11 @@ import dagster as dg
 from crawl_pipeline.db import identity as identity_db
 from crawl_pipeline.defs.identity.resources import TrackedIdentities
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.domain import roles
 from crawl_pipeline.domain.heroes import heroes
 
 GROUP = "identity"
-
-
-def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -80,8 +75,15 @@ def identity_role_stats(
         "teammates": dg.MetadataValue.json(sorted(mates)),
         "matches": dg.MetadataValue.int(len(by_match)),
         "role_rows_stored": dg.MetadataValue.int(written),
-        "per_role": dg.MetadataValue.md(_table(role_rows, ("role", "games", "wins", "win rate", "K/D/A", "KDA", "top heroes"))),
-        "per_match": dg.MetadataValue.md(_table(per_match, (
-            "match", "date", "me: hero", "result", "K/D/A", "teammates", "anon teammates", "opponents", "anon opponents"))),
-        "players_met": dg.MetadataValue.md(_table(met_rows, ("account", "games", "with", "wins with", "against", "wins against"))),
+        "per_role": dg.MetadataValue.md(
+            markdown_table(("role", "games", "wins", "win rate", "K/D/A", "KDA", "top heroes"), role_rows)
+        ),
+        "per_match": dg.MetadataValue.md(markdown_table(
+            ("match", "date", "me: hero", "result", "K/D/A", "teammates", "anon teammates", "opponents",
+             "anon opponents"),
+            per_match,
+        )),
+        "players_met": dg.MetadataValue.md(
+            markdown_table(("account", "games", "with", "wins with", "against", "wins against"), met_rows)
+        ),
     })

@@ -18,6 +18,7 @@ from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.defs.smurf import analyzer
+from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.domain.smurf import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, SmurfModel
 
 GROUP = "smurf"
@@ -62,12 +63,6 @@ def _ledger_metadata(ledger: analyzer.Ledger) -> dict[str, dg.MetadataValue]:
 def _tag_run(context: dg.AssetExecutionContext, values: dict[str, int]) -> None:
     """The run ledger: totals as run tags, visible in the run list and `dagster run list`."""
     context.instance.add_run_tags(context.run_id, {f"{RUN_TAG_PREFIX}{k}": str(int(v)) for k, v in values.items()})
-
-
-def _md_table(rows: list[tuple], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 @dg.asset(
@@ -132,10 +127,13 @@ def smurf_scores(
     metadata["threshold"] = dg.MetadataValue.float(model.threshold)
     metadata["weights"] = dg.MetadataValue.json(model.normalized_weights())
     top = sorted(scored.scores, key=lambda s: -s.total_score)[:10]
-    metadata["top_scores"] = dg.MetadataValue.md(_md_table(
-        [(s.account_id, f"{s.total_score:.3f}", s.is_smurf, s.matches_used,
-          ", ".join(f"{k} {v:.2f}" for k, v in list(s.contributions().items())[:3])) for s in top],
+    metadata["top_scores"] = dg.MetadataValue.md(markdown_table(
         ("account", "total", "smurf", "matches", "largest contributions"),
+        [
+            (s.account_id, s.total_score, s.is_smurf, s.matches_used,
+             ", ".join(f"{k} {v:.2f}" for k, v in list(s.contributions().items())[:3]))
+            for s in top
+        ],
     ))
     if scored.baselines is not None:
         metadata["baseline_population"] = dg.MetadataValue.int(scored.ledger.counts["population"])
