@@ -6,17 +6,14 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from crawl_pipeline.db.crawl import PHASES
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.sources.ratelimit import smallest_active_backoff
 
-_FAILED = "({done} IS NULL AND {error} IS NOT NULL)"
-
-
 def _failed(phase: str) -> str:
-    done, error = {"profile": ("profile_fetched_at", "profile_error"), "hero_stats": ("hero_stats_at", "hero_stats_error"),
-                   "matches": ("matches_synced_at", "matches_error")}[phase]
-    return _FAILED.format(done=done, error=error)
+    done, error, _ = PHASES[phase]
+    return f"({done} IS NULL AND {error} IS NOT NULL)"
 
 
 def crawl_status(db: Database) -> dict[str, Any]:

@@ -99,49 +99,55 @@ def _unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
     )
 
 
+def _account_phase(
+    db: Database, batch_key: str, phase: str, *, refresh: bool, fetch: Callable[[crawl_db.AccountTodo], R],
+    write: Callable[[list[R], PhaseResult], None], chunk_size: int, max_workers: int, log: logging.Logger,
+) -> PhaseResult:
+    """One per-account phase of a batch: its pending accounts (all with ``refresh``) fetched, written
+    in chunks, failures recorded; ``unsettled`` counts the accounts that failed with attempts left."""
+    result = PhaseResult()
+    with db.transaction() as conn:
+        todo = crawl_db.accounts_to_fetch(conn, batch_key, phase, refresh=refresh)
+    result.counts["accounts"] = len(todo)
+    _fetch_and_write(
+        todo, fetch, lambda items: write(items, result), _account_failures_writer(db, phase), result,
+        max_workers=max_workers, chunk_size=chunk_size,
+    )
+    log.info(
+        "%s of %s: %s accounts (%s)", phase, batch_key, progress_label(result.counts["fetched"], len(todo)),
+        ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())),
+    )
+    result.unsettled = _unsettled_accounts(db, batch_key, phase)
+    return result
+
+
 def fetch_profiles(
     db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
 ) -> PhaseResult:
-    result = PhaseResult()
-    with db.transaction() as conn:
-        todo = crawl_db.accounts_to_fetch(conn, batch_key, "profile", refresh=refresh)
-    result.counts["accounts"] = len(todo)
-
-    def write(profiles: list) -> None:
+    def write(profiles: list, result: PhaseResult) -> None:
         with db.transaction() as conn:
             _, snapshots = crawl_db.store_profiles(conn, profiles)
         result.counts["rank_snapshots"] += snapshots
 
-    _fetch_and_write(
-        todo, lambda t: source.player_profile(t.account_id), write, _account_failures_writer(db, "profile"), result,
-        max_workers=max_workers, chunk_size=50,
+    return _account_phase(
+        db, batch_key, "profile", refresh=refresh, fetch=lambda t: source.player_profile(t.account_id), write=write,
+        chunk_size=50, max_workers=max_workers, log=log,
     )
-    log.info("profiles of %s: %s", batch_key, progress_label(result.counts["fetched"], len(todo)))
-    result.unsettled = _unsettled_accounts(db, batch_key, "profile")
-    return result
 
 
 def fetch_hero_stats(
     db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
 ) -> PhaseResult:
-    result = PhaseResult()
-    with db.transaction() as conn:
-        todo = crawl_db.accounts_to_fetch(conn, batch_key, "hero_stats", refresh=refresh)
-    result.counts["accounts"] = len(todo)
-
-    def write(stats: list) -> None:
+    def write(stats: list, result: PhaseResult) -> None:
         with db.transaction() as conn:  # old rows of these accounts go, new rows come, in one commit
             stored, skipped = crawl_db.replace_hero_stats(conn, stats)
         result.counts["hero_rows"] += stored
         result.counts["unknown_heroes_skipped"] += skipped
 
-    _fetch_and_write(
-        todo, lambda t: source.hero_stats(t.account_id), write, _account_failures_writer(db, "hero_stats"), result,
-        max_workers=max_workers, chunk_size=25,
+    return _account_phase(
+        db, batch_key, "hero_stats", refresh=refresh, fetch=lambda t: source.hero_stats(t.account_id), write=write,
+        chunk_size=25, max_workers=max_workers, log=log,
     )
-    log.info("hero stats of %s: %s accounts", batch_key, progress_label(result.counts["fetched"], len(todo)))
-    result.unsettled = _unsettled_accounts(db, batch_key, "hero_stats")
-    return result
 
 
 @dataclass(frozen=True)
@@ -191,12 +197,7 @@ def fetch_match_stubs(
     db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_matches: int, page_size: int,
     max_workers: int, log: logging.Logger,
 ) -> PhaseResult:
-    result = PhaseResult()
-    with db.transaction() as conn:
-        todo = crawl_db.accounts_to_fetch(conn, batch_key, "matches", refresh=refresh)
-    result.counts["accounts"] = len(todo)
-
-    def write(histories: list[History]) -> None:
+    def write(histories: list[History], result: PhaseResult) -> None:
         for history in histories:
             result.counts["stubs_new"] += store_history(db, history, owner_batch=batch_key)
             result.counts["stubs_seen"] += len(history.stubs)
@@ -205,15 +206,10 @@ def fetch_match_stubs(
     def fetch(account: crawl_db.AccountTodo) -> History:
         return read_history(source, account, max_matches=max_matches, page_size=page_size, incremental=not refresh)
 
-    _fetch_and_write(
-        todo, fetch, write, _account_failures_writer(db, "matches"), result, max_workers=max_workers, chunk_size=10
+    return _account_phase(
+        db, batch_key, "matches", refresh=refresh, fetch=fetch, write=write, chunk_size=10,
+        max_workers=max_workers, log=log,
     )
-    log.info(
-        "match histories of %s: %s accounts, %s new stubs",
-        batch_key, progress_label(result.counts["fetched"], len(todo)), result.counts["stubs_new"],
-    )
-    result.unsettled = _unsettled_accounts(db, batch_key, "matches")
-    return result
 
 
 def fetch_details(
