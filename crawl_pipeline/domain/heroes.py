@@ -62,3 +62,13 @@ def game_modes() -> dict[int, str]:
 @lru_cache(maxsize=1)
 def regions() -> dict[int, str]:
     return {int(k): v for k, v in _load("region.json").items()}
+
+
+@lru_cache(maxsize=1)
+def cluster_regions() -> dict[int, int]:
+    return {int(k): int(v) for k, v in _load("cluster.json").items()}
+
+
+def region_of_cluster(cluster: int | None) -> int | None:
+    """The region of a Valve server cluster (Steam answers carry ``cluster``); None when unknown."""
+    return None if cluster is None else cluster_regions().get(cluster)
