@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import click
-import uvicorn
 
 from .config import (
     DEFAULT_OPENDOTA_KEYS,
@@ -15,7 +14,7 @@ from .config import (
     FAULT_KINDS,
     SimulatorConfig,
 )
-from .server import create_app, quiet_uvicorn_fault_logs
+from .server import create_app, server_for
 from .world import World
 
 simulator = click.Group("simulator", help="The simulated Dota world (OpenDota, Steam and Stratz on one server).")
@@ -43,7 +42,9 @@ def _parse_mix(value: str | None) -> dict[str, float] | None:
 @click.option("--fault-rate", default=0.0, show_default=True, type=float, help="Share of requests that meet a fault.")
 @click.option("--fault-kinds", default=None, help=f"Weighted mix, e.g. 'http_500=2,drop=1'. Kinds: {', '.join(FAULT_KINDS)}.")
 @click.option("--latency-ms", default=0.0, show_default=True, type=float, help="Mean added latency (uniform 0.5-1.5x).")
-@click.option("--steam-details-error-rate", default=0.0, show_default=True, type=float)
+@click.option("--steam-match-details", is_flag=True, help="Serve GetMatchDetails (real Steam answers 500 '{}' since 2024).")
+@click.option("--steam-details-error-rate", default=0.0, show_default=True, type=float, help="With --steam-match-details: share of 500 '{}'.")
+@click.option("--any-user-agent", is_flag=True, help="Serve Stratz requests whose User-Agent lacks STRATZ_API (real Stratz refuses them).")
 @click.option("--no-rate-limit", is_flag=True, help="Serve without server-side rate limits.")
 @click.option("--steam-key", "steam_keys", multiple=True, help=f"Valid Steam key (repeatable). Default: {DEFAULT_STEAM_KEYS[0]}")
 @click.option("--opendota-key", "opendota_keys", multiple=True, help=f"Valid OpenDota premium key. Default: {DEFAULT_OPENDOTA_KEYS[0]}")
@@ -58,7 +59,9 @@ def serve(
     fault_rate: float,
     fault_kinds: str | None,
     latency_ms: float,
+    steam_match_details: bool,
     steam_details_error_rate: float,
+    any_user_agent: bool,
     no_rate_limit: bool,
     steam_keys: tuple[str, ...],
     opendota_keys: tuple[str, ...],
@@ -74,7 +77,9 @@ def serve(
         "matches": matches,
         "fault_rate": fault_rate,
         "latency_ms": latency_ms,
+        "steam_match_details_enabled": steam_match_details,
         "steam_details_error_rate": steam_details_error_rate,
+        "stratz_require_user_agent": not any_user_agent,
         "rate_limits": {"enabled": not no_rate_limit},
     }
     mix = _parse_mix(fault_kinds)
@@ -99,5 +104,4 @@ def serve(
     click.echo(f"valid OpenDota premium keys: {', '.join(config.opendota_keys)} (no key = free tier)")
     click.echo(f"valid Stratz tokens: {', '.join(config.stratz_tokens)}")
     click.echo(f"rate limits: {'on' if config.rate_limits.enabled else 'off'}; fault rate {config.fault_rate}")
-    quiet_uvicorn_fault_logs()
-    uvicorn.run(create_app(world, config), host=host, port=port, http="h11", lifespan="off", log_level="warning")
+    server_for(create_app(world, config), host=host, port=port, http="h11").run()

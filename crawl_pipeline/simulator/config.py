@@ -7,13 +7,15 @@ cached and shared between servers that differ only in behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 SEED_ACCOUNT_ID = 293053907  # the crawl's default seed; exists in every world
 
 DEFAULT_STEAM_KEYS: tuple[str, ...] = ("sim-steam-key",)
-DEFAULT_OPENDOTA_KEYS: tuple[str, ...] = ("sim-opendota-key",)
+# OpenDota keys are UUIDs (svc/web.ts rejects anything else with "Invalid API key format").
+DEFAULT_OPENDOTA_KEYS: tuple[str, ...] = ("00000000-0000-4000-8000-00000000da7a",)
 DEFAULT_STRATZ_TOKENS: tuple[str, ...] = ("sim-stratz-token-1", "sim-stratz-token-2")
 
 FAULT_KINDS: tuple[str, ...] = (
@@ -40,22 +42,25 @@ DEFAULT_FAULT_MIX: Mapping[str, float] = {
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Server-side limits, defaults as the providers document them.
+    """Server-side limits, defaults as the providers enforce them today.
 
-    OpenDota: 60/min and 2000/day without a key, 1200/min with a premium key (no daily cap).
-    Steam: 100,000 calls/day per key. Stratz: 20/s, 250/min, 2000/h per token.
+    OpenDota (odota/core config.ts): 60/min (``NO_API_KEY_PER_MIN_LIMIT``) and 3000/day
+    (``API_FREE_LIMIT``) per client address without a key, 300/min (``API_KEY_PER_MIN_LIMIT``)
+    per key with one (no daily cap). Steam: 100,000 calls/day per key.
+    Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.
     All windows are fixed windows aligned to the epoch (the minute, the UTC day, ...),
     the way OpenDota's Redis counters expire at the start of the next minute and day.
     """
 
     enabled: bool = True
     opendota_free_per_minute: int = 60
-    opendota_free_per_day: int = 2000
-    opendota_premium_per_minute: int = 1200
+    opendota_free_per_day: int = 3000
+    opendota_premium_per_minute: int = 300
     steam_per_day: int = 100_000
     stratz_per_second: int = 20
     stratz_per_minute: int = 250
     stratz_per_hour: int = 2000
+    stratz_per_day: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,14 @@ class SimulatorConfig:
     latency_ms: float = 0.0  # mean added latency; jitter is uniform in [0.5, 1.5] x mean
     slow_ms: float = 1500.0
     timeout_s: float = 30.0
-    steam_details_error_rate: float = 0.0  # GetMatchDetails answering 500 with "{}"
+    # Steam GetMatchDetails answers 500 "{}" for every match since 2024 (ValveSoftware/Dota-2
+    # #2715): off by default. Enabled, it works and fails with ``steam_details_error_rate``.
+    steam_match_details_enabled: bool = False
+    steam_details_error_rate: float = 0.0  # when enabled: share of calls answering 500 with "{}"
+    # Stratz sits behind a filter that refuses clients whose User-Agent lacks "STRATZ_API".
+    stratz_require_user_agent: bool = True
+    stratz_max_aliases: int = 10  # aliased fields per GraphQL request before "too complex"
+    stratz_max_ids: int = 100  # ids per players(steamAccountIds:) / matches(ids:) call
     rate_limits: RateLimits = field(default_factory=RateLimits)
     steam_keys: tuple[str, ...] = DEFAULT_STEAM_KEYS
     opendota_keys: tuple[str, ...] = DEFAULT_OPENDOTA_KEYS
@@ -106,6 +118,8 @@ class SimulatorConfig:
         unknown = set(self.fault_mix) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        if self.stratz_max_aliases < 0 or self.stratz_max_ids < 1:
+            raise ValueError("stratz_max_aliases must be >= 0 and stratz_max_ids >= 1")
         if not 0.0 < self.unknown_hero_rate <= 0.005:
             raise ValueError("unknown_hero_rate must be in (0, 0.005]")
 
@@ -122,7 +136,7 @@ class SimulatorConfig:
         """The fields that determine the world: equal keys mean identical worlds."""
         return tuple(getattr(self, name) for name in self.WORLD_FIELDS)
 
-    def with_overrides(self, **overrides: Any) -> "SimulatorConfig":
+    def with_overrides(self, **overrides: Any) -> SimulatorConfig:
         """Copy with overrides; ``rate_limits`` may be a dict of RateLimits fields."""
         limits = overrides.get("rate_limits")
         if isinstance(limits, Mapping):

@@ -9,7 +9,7 @@ same match sees exactly the same numbers without the world storing them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +26,23 @@ _F_NAME, _F_AVATAR, _F_LOGIN, _F_STYLE = 20, 21, 22, 23
 
 UNKNOWN_HERO_BASE = 200  # ids the hero table does not know (new heroes before a data update)
 LANE_BY_POSITION = np.array([0, 1, 2, 3, 3, 1])  # OpenDota lane_role: 1 safe, 2 mid, 3 off, 4 jungle
-REGIONS = np.array([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 19, 37, 38])
+# Valve server cluster -> region, as dotaconstants build/cluster.json (odota/dotaconstants
+# d5861a7981e0d8f88b3f2aeed08a27a34091fd19), the table OpenDota derives ``region`` from
+# (svc/util/compute.ts, svc/util/filter.ts). Region ids are those of reference/region.json.
+CLUSTER_REGION: dict[int, int] = {
+    111: 1, 112: 1, 113: 1, 114: 1, 117: 1, 118: 1, 121: 2, 122: 2, 123: 2, 124: 2,
+    131: 3, 132: 3, 133: 3, 134: 3, 135: 3, 136: 3, 137: 3, 138: 3, 141: 19, 142: 19, 143: 19,
+    144: 19, 145: 19, 151: 5, 152: 5, 153: 5, 154: 5, 155: 5, 156: 5, 161: 6, 162: 6, 163: 6,
+    171: 7, 172: 7, 181: 8, 182: 8, 183: 8, 184: 8, 185: 8, 186: 8, 187: 8, 188: 8, 191: 9,
+    192: 9, 193: 9, 200: 10, 201: 10, 202: 10, 203: 10, 204: 10, 211: 11, 212: 11, 213: 11,
+    214: 11, 221: 12, 222: 12, 223: 18, 224: 12, 225: 17, 227: 20, 231: 13, 232: 25, 235: 13,
+    236: 13, 241: 14, 242: 14, 251: 15, 261: 16, 273: 3, 274: 3, 346: 38, 347: 38,
+}  # fmt: skip
+# Regions matches are played in (Western and SEA servers; no Chinese ones) and their clusters.
+REGIONS = np.array([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 19, 38])
+_REGION_CLUSTERS = [sorted(c for c, r in CLUSTER_REGION.items() if r == region) for region in REGIONS.tolist()]
+_CLUSTER_COUNT = np.array([len(c) for c in _REGION_CLUSTERS])
+_CLUSTER_TABLE = np.array([c + [c[0]] * (max(_CLUSTER_COUNT) - len(c)) for c in _REGION_CLUSTERS])
 # per position 1..5: kills, deaths, assists, gpm, xpm, last-hit share of farm
 _BASE = np.array(
     [
@@ -128,7 +144,7 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     minutes = duration[:, None] / 60.0
     base = _BASE[position]
     bracket = 1.0 + (lobby_mmr - 3000.0) / 15000.0  # better brackets farm a bit faster
-    jitter = lambda tag: np.exp(0.25 * normal(seed, row, col, _F_STAT, tag))  # noqa: E731
+    jitter = lambda tag: np.exp(0.25 * normal(seed, row, col, _F_STAT, tag))
     game_len = minutes / 38.0
     kills = np.rint(base[..., 0] * np.exp(0.3 * z) * game_len * jitter(1)).astype(np.int64)
     deaths = np.rint(base[..., 1] * np.exp(-0.25 * z) * game_len * jitter(2)).astype(np.int64)
@@ -150,8 +166,11 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     tiers = np.where(world.accounts.calibrated[players], tiers, 0)
     party = np.where(uniform(seed, row, col, _F_PARTY) < 0.62, 1, 2 + choice_index(seed, 4, row, col, _F_PARTY, 1))
     leaver = np.where(uniform(seed, row, col, _F_LEAVER) < 0.004, 2, 0)
-    region = REGIONS[choice_index(seed, REGIONS.size, idx, _F_REGION)]
-    cluster = region * 10 + 100 + choice_index(seed, 8, idx, _F_REGION, 1)
+    # A match is hosted on one cluster; its region is that cluster's (the way OpenDota derives it).
+    which = choice_index(seed, REGIONS.size, idx, _F_REGION)
+    slot = (hash64(seed, idx, _F_REGION, 1) % _CLUSTER_COUNT[which].astype(np.uint64)).astype(np.int64)
+    cluster = _CLUSTER_TABLE[which, slot]
+    region = REGIONS[which]
     return MatchBatch(
         index=idx,
         match_id=world.match_id(idx),
@@ -259,7 +278,7 @@ def last_login(world: World, index: int) -> str | None:
     if u[0] >= 0.2:
         return None
     moment = world.now - int(u[0] * 5 * 180 * 86_400)
-    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def country(world: World, index: int) -> str | None:

@@ -36,9 +36,9 @@ class Dialect(Protocol):
 
     def routes(self) -> list[BaseRoute]: ...
 
-    def authenticate(self, request: Request, config: "SimulatorConfig") -> Principal | Response: ...
+    def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response: ...
 
-    def windows(self, principal: Principal, limits: "RateLimits") -> tuple[list[Window], bool]:
+    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
         """The windows to check and whether refused calls still count."""
         ...
 
@@ -55,7 +55,7 @@ def client_identity(request: Request) -> Principal:
 
 
 def proxy_error_page(status: int) -> Response:
-    """The HTML a CDN/load balancer sends for 502/503 in front of any of the providers."""
-    title = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Error")
+    """The HTML a CDN/load balancer sends (403 refusals, 502/503) in front of any of the providers."""
+    title = {403: "Forbidden", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Error")
     body = f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n"
     return HTMLResponse(body, status_code=status)

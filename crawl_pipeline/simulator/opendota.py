@@ -1,25 +1,32 @@
 """The OpenDota REST dialect (``/api/...``), modelled on odota/core's ``svc/web.ts`` and spec.
 
-Behaviour copied from the real service: the key comes from ``Authorization: Bearer`` or
-``api_key``; an unknown key is a 400; limits are a per-minute and (free tier only) a
-per-day counter that are incremented before the check, with ``X-Rate-Limit-Remaining-*``
-headers (which can go negative) and 429 bodies ``{"error": "minute rate limit exceeded"}``
-/ ``{"error": "daily api limit exceeded"}``; player lists default to ``significant=1``;
-private profiles keep their profile but list no matches.
-Simulator choices: an unknown account or match is ``404 {"error": "Not Found"}``
-(real OpenDota answers 200 with an empty profile for accounts it never saw); keys are not
-required to be UUIDs so the demo key ``sim-opendota-key`` works.
+Behaviour copied from the real service (odota/core 8d0a715, Aug 2026): the key comes from
+``Authorization: Bearer`` or ``api_key``; a key that is not a UUID is
+``400 {"error": "Invalid API key format"}``, an unknown one ``400 {"error": "API key invalid..."}``;
+limits are a per-minute and (free tier only) a per-day counter that are incremented before
+the check, with ``X-Rate-Limit-Remaining-*`` headers (which can go negative) and 429 bodies
+``{"error": "minute rate limit exceeded"}`` / ``{"error": "daily api limit exceeded"}``.
+Player routes validate the id (``400 {"error": "invalid account id"}``, svc/api/api.ts),
+``/players/{id}`` of an account OpenDota does not know is the catch-all 404
+``{"error": "Not Found"}`` while the list routes answer empty lists; lists default to
+``significant=1``; private profiles (``fh_unavailable``) keep their profile but list no
+matches. ``project`` works only as repeated keys (Express turns ``project=a&project=b`` into
+an array; ``project=a,b`` is one unknown column and is dropped), on top of the always-present
+``match_id, player_slot, radiant_win`` and the columns the filters need (``filterDeps``).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -28,19 +35,48 @@ from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.domain.identity import to_steamid64
 
 from .config import RateLimits, SimulatorConfig
-from .content import MatchBatch, avatar_urls, country, last_login, match_batch, personaname, profile_url
+from .content import (
+    MatchBatch,
+    avatar_urls,
+    country,
+    last_login,
+    match_batch,
+    personaname,
+    profile_url,
+)
 from .dialect import Principal, client_identity, proxy_error_page
 from .ratelimit import Decision, Window
 from .stats import redact
 from .world import World
 
+KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
+KEY_FORMAT_ERROR = "Invalid API key format"
 INVALID_KEY_ERROR = "API key invalid. Please check the API dashboard or email support@opendota.com."
-ALWAYS_FIELDS = ("match_id", "player_slot", "radiant_win")
+ALWAYS_FIELDS = ("match_id", "player_slot", "radiant_win")  # svc/api/playerFields.ts alwaysCols
+DEFAULT_MATCH_FIELDS = (
+    "hero_id", "start_time", "duration", "game_mode", "lobby_type", "version", "kills", "deaths",
+    "assists", "average_rank", "leaver_status", "party_size", "hero_variant",
+)  # fmt: skip  # playerFields.ts matchesCols: what /players/{id}/matches returns without project
+# svc/util/filter.ts filterDeps: the columns a filter projects into the answer
+FILTER_DEPS: dict[str, tuple[str, ...]] = {
+    "win": ("player_slot", "radiant_win"),
+    "leaver_status": ("leaver_status",),
+    "game_mode": ("game_mode",),
+    "lobby_type": ("lobby_type",),
+    "region": ("cluster",),
+    "date": ("start_time",),
+    "lane_role": ("lane_role",),
+    "hero_id": ("hero_id",),
+    "is_radiant": ("player_slot",),
+    "party_size": ("party_size",),
+    "significant": ("duration", "game_mode", "lobby_type", "radiant_win"),
+}
 MATCH_LIST_FIELDS = (
     "match_id", "player_slot", "radiant_win", "duration", "game_mode", "lobby_type", "hero_id",
     "start_time", "version", "kills", "deaths", "assists", "skill", "average_rank",
-    "leaver_status", "party_size", "hero_variant",
-)  # fmt: skip
+    "leaver_status", "party_size", "hero_variant", "cluster", "lane_role", "level", "kda",
+    "last_hits", "denies", "gold_per_min", "xp_per_min", "hero_damage", "tower_damage", "hero_healing",
+)  # fmt: skip  # the player_caches columns (sql/create_tables.cql) the simulator can fill
 
 
 def not_found() -> JSONResponse:
@@ -58,44 +94,87 @@ def player_slot(slot: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.where(slot < 5, slot, 128 + slot - 5)
 
 
-class PlayerMatches:
-    """An account's matches after OpenDota's query filters, newest first."""
+def _number(value: str) -> int | None:
+    """JavaScript's ``Number(value)`` where it is an integer; None otherwise."""
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
 
-    def __init__(self, world: World, index: int, query: dict[str, str]) -> None:
+
+def _filter_keys(query: QueryParams) -> list[str]:
+    """The query keys api.ts turns into filters: ``significant`` is 1 unless it is "0"."""
+    keys = [k for k in dict.fromkeys(query.keys()) if k != "significant"]
+    if query.get("significant") != "0":
+        keys.append("significant")
+    return keys
+
+
+def projection(query: QueryParams) -> list[str]:
+    """The columns of a /players/{id}/matches answer, as spec.ts + buildPlayer.ts build them."""
+    wanted = list(ALWAYS_FIELDS)
+    for key in _filter_keys(query):
+        wanted.extend(FILTER_DEPS.get(key, ()))
+    wanted.extend(query.getlist("project") or DEFAULT_MATCH_FIELDS)
+    return [f for f in dict.fromkeys(wanted) if f in MATCH_LIST_FIELDS]  # sanitizedProject
+
+
+class PlayerMatches:
+    """An account's matches after OpenDota's query filters, newest first (svc/util/filter.ts)."""
+
+    def __init__(self, world: World, index: int, query: QueryParams) -> None:
         matches = world.matches_of(index)[::-1]
         slots = world.slot_of(index, matches)
         batch = match_batch(world, matches)
         rows = np.arange(len(matches))
         keep = np.ones(len(matches), dtype=bool)
-        if query.get("significant", "1") != "0":
-            keep &= np.isin(batch.game_mode, list(_balanced("game_mode.json")))
-            keep &= np.isin(batch.lobby_type, list(_balanced("lobby_type.json")))
-            keep &= batch.leaver_status[rows, slots] == 0
-        for name, column in (("lobby_type", batch.lobby_type), ("game_mode", batch.game_mode)):
-            if name in query:
-                keep &= column == _int(query[name])
-        if "hero_id" in query:
-            keep &= batch.hero_id[rows, slots] == _int(query["hero_id"])
-        if "win" in query:
-            keep &= batch.win[rows, slots] == (query["win"] == "1")
-        if "date" in query:
-            keep &= batch.start_time >= world.now - _int(query["date"]) * 86_400
+
+        def first(name: str) -> int | None:  # Express arrays: filters use the first value
+            return _number(query.getlist(name)[0])
+
+        for key in _filter_keys(query):
+            if key == "significant":  # compute.ts isSignificant (no players on cached rows)
+                keep &= np.isin(batch.game_mode, list(_balanced("game_mode.json")))
+                keep &= np.isin(batch.lobby_type, list(_balanced("lobby_type.json")))
+                keep &= batch.duration > 360
+                continue
+            if key not in FILTER_DEPS:
+                continue
+            value = first(key)
+            if value is None:  # a non-number stays a string and equals nothing
+                keep[:] = False
+            elif key in ("lobby_type", "game_mode"):
+                keep &= (batch.lobby_type if key == "lobby_type" else batch.game_mode) == value
+            elif key == "hero_id":
+                keep &= batch.hero_id[rows, slots] == value
+            elif key == "win":
+                keep &= batch.win[rows, slots].astype(np.int64) == value
+            elif key == "is_radiant":
+                keep &= (slots < 5).astype(np.int64) == value
+            elif key == "leaver_status":
+                keep &= batch.leaver_status[rows, slots] == value
+            elif key == "party_size":
+                keep &= batch.party_size[rows, slots] == value
+            elif key == "lane_role":
+                keep &= batch.lane_role[rows, slots] == value
+            elif key == "region":
+                keep &= batch.region == value
+            elif key == "date":
+                keep &= batch.start_time > world.now - value * 86_400
         self.batch, self.rows, self.slots = batch, rows[keep], slots[keep]
 
-    def page(self, query: dict[str, str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        offset = max(0, _int(query.get("offset", "0")))
+    def page(self, query: QueryParams) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """``offset`` and ``limit`` as JavaScript's ``slice`` (0 or no limit: everything)."""
+        offset = _number(query.get("offset", "")) or 0
+        limit = _number(query.get("limit", "")) or 0
         rows, slots = self.rows[offset:], self.slots[offset:]
-        if query.get("limit"):
-            limit = max(0, _int(query["limit"]))
+        if limit:
             rows, slots = rows[:limit], slots[:limit]
         return rows, slots
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        return -1  # OpenDota filters with a non-number simply match nothing
 
 
 class OpenDotaDialect:
@@ -103,6 +182,7 @@ class OpenDotaDialect:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self._ranking_cache: dict[int, list[dict[str, Any]]] = {}
 
     def owns(self, path: str) -> bool:
         return path == "/api" or path.startswith("/api/")
@@ -110,9 +190,11 @@ class OpenDotaDialect:
     # --------------------------------------------------------------- gateway hooks
     def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response:
         auth = request.headers.get("authorization", "")
-        key = auth.removeprefix("Bearer ").strip() or request.query_params.get("api_key", "")
+        key = auth.replace("Bearer ", "", 1) or request.query_params.get("api_key", "")
         if not key:
             return client_identity(request)
+        if not KEY_FORMAT.match(key):
+            return JSONResponse({"error": KEY_FORMAT_ERROR}, status_code=400)
         if key not in config.opendota_keys:
             return JSONResponse({"error": INVALID_KEY_ERROR}, status_code=400)
         return Principal(identity=key, label=redact(key), tier="premium")
@@ -143,7 +225,7 @@ class OpenDotaDialect:
     # --------------------------------------------------------------- routes
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/api/players/{account_id}", self._player(self.player)),
+            Route("/api/players/{account_id}", self._player(self.player, profile=True)),
             Route("/api/players/{account_id}/matches", self._player(self.player_matches)),
             Route("/api/players/{account_id}/heroes", self._player(self.player_heroes)),
             Route("/api/players/{account_id}/wl", self._player(self.player_wl)),
@@ -153,27 +235,30 @@ class OpenDotaDialect:
             Route("/api/{rest:path}", lambda request: not_found()),
         ]
 
-    def _player(self, handler: Callable[[int, dict[str, str]], Any]) -> Callable[[Request], Response]:
-        """Common player-route prologue: validate the id like odota/core, then 404 unknowns."""
+    def _player(self, handler: Callable[[int | None, QueryParams], Any], profile: bool = False) -> Callable[[Request], Response]:
+        """Common player-route prologue: validate the id like svc/api/api.ts.
+
+        Only the profile route 404s an account OpenDota never saw; the list routes answer
+        as for an account without matches (``index`` None).
+        """
 
         def endpoint(request: Request) -> Response:
-            raw = request.path_params["account_id"]
-            try:
-                account_id = int(raw)
-            except ValueError:
+            account_id = _number(request.path_params["account_id"])
+            if account_id is None:
                 return JSONResponse({"error": "invalid account id"}, status_code=400)
-            index = self.world.account_index(account_id)
-            if index is None:
+            index = self.world.account_index(account_id) if account_id > 0 else None
+            if index is None and profile:
                 return not_found()
-            return JSONResponse(handler(index, dict(request.query_params)))
+            return JSONResponse(handler(index, request.query_params))
 
         return endpoint
 
-    def player(self, index: int, query: dict[str, str]) -> dict[str, Any]:
+    def player(self, index: int | None, query: QueryParams) -> dict[str, Any]:
+        assert index is not None
         w = self.world
         account_id = int(w.accounts.account_id[index])
         small, medium, full = avatar_urls(w, index)
-        return {
+        return {  # spec.ts /players/{account_id}; profile columns of queries.ts getPlayer
             "profile": {
                 "account_id": account_id,
                 "personaname": personaname(w, index),
@@ -187,26 +272,25 @@ class OpenDotaDialect:
                 "profileurl": profile_url(account_id),
                 "last_login": last_login(w, index),
                 "loccountrycode": country(w, index),
+                "status": None,
+                "fh_unavailable": bool(w.accounts.private[index]),
                 "is_contributor": False,
                 "is_subscriber": False,
-                "fh_unavailable": bool(w.accounts.private[index]),
             },
             "rank_tier": w.rank_tier(index),
             "leaderboard_rank": w.leaderboard_rank(index),
-            "computed_rating": None,
+            "computed_mmr": None,
+            "computed_mmr_turbo": None,
+            "aliases": [],
         }
 
-    def player_matches(self, index: int, query: dict[str, str]) -> list[dict[str, Any]]:
-        if self.world.accounts.private[index]:
+    def player_matches(self, index: int | None, query: QueryParams) -> list[dict[str, Any]]:
+        if index is None or self.world.accounts.private[index]:
             return []
         found = PlayerMatches(self.world, index, query)
         rows, slots = found.page(query)
         b = found.batch
-        projected = query.get("project")
-        fields = MATCH_LIST_FIELDS
-        if projected:
-            wanted = set(projected.split(",")) | set(ALWAYS_FIELDS)
-            fields = tuple(f for f in MATCH_LIST_FIELDS if f in wanted)
+        fields = projection(query)
         avg = b.average_rank()
         columns: dict[str, Callable[[int, int], Any]] = {
             "match_id": lambda r, s: int(b.match_id[r]),
@@ -226,15 +310,27 @@ class OpenDotaDialect:
             "leaver_status": lambda r, s: int(b.leaver_status[r, s]),
             "party_size": lambda r, s: int(b.party_size[r, s]),
             "hero_variant": lambda r, s: 1,
+            "cluster": lambda r, s: int(b.cluster[r]),
+            "lane_role": lambda r, s: int(b.lane_role[r, s]),
+            "level": lambda r, s: int(b.level[r, s]),
+            "kda": lambda r, s: round((int(b.kills[r, s]) + int(b.assists[r, s])) / (int(b.deaths[r, s]) + 1), 2),
+            "last_hits": lambda r, s: int(b.last_hits[r, s]),
+            "denies": lambda r, s: int(b.denies[r, s]),
+            "gold_per_min": lambda r, s: int(b.gold_per_min[r, s]),
+            "xp_per_min": lambda r, s: int(b.xp_per_min[r, s]),
+            "hero_damage": lambda r, s: int(b.hero_damage[r, s]),
+            "tower_damage": lambda r, s: int(b.tower_damage[r, s]),
+            "hero_healing": lambda r, s: int(b.hero_healing[r, s]),
         }
         return [{f: columns[f](int(r), int(s)) for f in fields} for r, s in zip(rows, slots)]
 
-    def player_heroes(self, index: int, query: dict[str, str]) -> list[dict[str, Any]]:
-        if self.world.accounts.private[index]:
-            return []
-        found = PlayerMatches(self.world, index, query)
-        b, rows, slots = found.batch, found.rows, found.slots
+    def player_heroes(self, index: int | None, query: QueryParams) -> list[dict[str, Any]]:
         size = 256
+        if index is None or self.world.accounts.private[index]:
+            rows = np.empty(0, np.int64)  # every hero, no games (spec.ts prefills all heroes)
+        else:
+            found = PlayerMatches(self.world, index, query)
+            b, rows, slots = found.batch, found.rows, found.slots
         games, wins, last = np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size, np.int64)
         with_g, with_w = np.zeros(size, np.int64), np.zeros(size, np.int64)
         vs_g, vs_w = np.zeros(size, np.int64), np.zeros(size, np.int64)
@@ -266,11 +362,14 @@ class OpenDotaDialect:
             }
             for h in ids
         ]
+        having = _number(query.get("having", "")) or 0
+        if having:
+            out = [item for item in out if item["games"] >= having]
         out.sort(key=lambda item: (-item["games"], item["hero_id"]))
         return out
 
-    def player_wl(self, index: int, query: dict[str, str]) -> dict[str, int]:
-        if self.world.accounts.private[index]:
+    def player_wl(self, index: int | None, query: QueryParams) -> dict[str, int]:
+        if index is None or self.world.accounts.private[index]:
             return {"win": 0, "lose": 0}
         found = PlayerMatches(self.world, index, query)
         rows, slots = found.page(query)
@@ -278,11 +377,8 @@ class OpenDotaDialect:
         return {"win": won, "lose": int(rows.size) - won}
 
     def match(self, request: Request) -> Response:
-        try:
-            match_id = int(request.path_params["match_id"])
-        except ValueError:
-            return JSONResponse({"error": "invalid match id"}, status_code=400)
-        index = self.world.match_index(match_id)
+        match_id = _number(request.path_params["match_id"])  # buildMatch: not a positive integer -> 404
+        index = self.world.match_index(match_id) if match_id is not None and match_id > 0 else None
         if index is None:
             return not_found()
         return JSONResponse(match_object(self.world, match_batch(self.world, np.array([index])), 0))
@@ -307,9 +403,13 @@ class OpenDotaDialect:
             hero_id = int(request.query_params.get("hero_id", ""))
         except ValueError:
             return JSONResponse({"error": "invalid hero_id"}, status_code=400)
-        return JSONResponse({"hero_id": hero_id, "rankings": self._rankings(hero_id)})
+        rankings = self._ranking_cache.get(hero_id)
+        if rankings is None:
+            rankings = self._rankings(hero_id)
+            if len(self._ranking_cache) < 512:  # real hero ids are a few hundred at most
+                self._ranking_cache[hero_id] = rankings
+        return JSONResponse({"hero_id": hero_id, "rankings": rankings})
 
-    @lru_cache(maxsize=256)
     def _rankings(self, hero_id: int) -> list[dict[str, Any]]:
         """Top 100 by a hero score: effective skill, boosted by how central the hero is to the pool."""
         w = self.world

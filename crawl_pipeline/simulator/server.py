@@ -16,8 +16,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,7 +38,13 @@ from .stratz import StratzDialect
 from .world import World
 
 DROP = "simulator-drop-connection"  # returned to uvicorn: "should return None" -> socket closed
-_NOISY = ("ASGI callable should return None", "ASGI callable returned without completing response")
+_NOISY = (
+    "ASGI callable should return None",
+    "ASGI callable returned without completing response",
+    # Shutdown wakes every request the simulator holds on purpose (see SimulatorServer); a
+    # client still uploading a body when the server stops must not print an ERROR either.
+    "Cancel %s running task(s), timeout graceful shutdown exceeded",
+)
 _NUMBER = re.compile(r"/\d+(?=/|$)")
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -67,9 +74,33 @@ class SimulatorRuntime:
         self.dialects: list[Dialect] = [
             OpenDotaDialect(world),
             SteamDialect(world, lambda: self.config),
-            StratzDialect(world),
+            StratzDialect(world, lambda: self.config),
         ]
         self._lock = threading.Lock()
+        self._stopping = False
+        self._stop_events: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+
+    async def pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the server starts stopping; True if the whole time passed."""
+        if self._stopping:
+            return False
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            event = self._stop_events.setdefault(loop, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    def begin_shutdown(self) -> None:
+        """Wake every request held by a slow/timeout fault so uvicorn can stop gracefully."""
+        self._stopping = True
+        with self._lock:
+            events = list(self._stop_events.items())
+        for loop, event in events:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
 
     def dialect_for(self, path: str) -> Dialect | None:
         return next((d for d in self.dialects if d.owns(path)), None)
@@ -99,7 +130,11 @@ class SimulatorRuntime:
             "latency_ms": c.latency_ms,
             "slow_ms": c.slow_ms,
             "timeout_s": c.timeout_s,
+            "steam_match_details_enabled": c.steam_match_details_enabled,
             "steam_details_error_rate": c.steam_details_error_rate,
+            "stratz_require_user_agent": c.stratz_require_user_agent,
+            "stratz_max_aliases": c.stratz_max_aliases,
+            "stratz_max_ids": c.stratz_max_ids,
             "rate_limits": {f: getattr(c.rate_limits, f) for f in c.rate_limits.__dataclass_fields__},
         }
 
@@ -172,7 +207,7 @@ class SimulatorApp(Starlette):
         fate = rt.faults.decide(_fingerprint(scope, body))
         scope.setdefault("state", {})["sim_attempt"] = fate.attempt
         if fate.latency_s:
-            await asyncio.sleep(fate.latency_s)
+            await rt.pause(fate.latency_s)
         kind = fate.kind
         if kind is None:
             await inner(scope, replay, counted_send)
@@ -184,10 +219,8 @@ class SimulatorApp(Starlette):
         if kind == "drop":
             return DROP
         if kind in ("slow", "timeout"):
-            try:
-                await asyncio.sleep(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s)
-            except asyncio.CancelledError:  # the server is stopping: the client gave up long ago
-                return DROP
+            if not await rt.pause(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s):
+                return DROP  # the server is stopping: the client gave up long ago
             await inner(scope, replay, counted_send)
             return None
         # truncated / malformed: render the real answer, then cut it
@@ -275,10 +308,30 @@ def create_app(world: World, config: SimulatorConfig | None = None) -> Simulator
     return SimulatorApp(SimulatorRuntime(world, config or world.config))
 
 
+class SimulatorServer(uvicorn.Server):
+    """uvicorn's server, stopping quietly: held requests end before uvicorn waits for them."""
+
+    def __init__(self, config: uvicorn.Config, runtime: SimulatorRuntime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.runtime.begin_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+def server_for(app: SimulatorApp, **options: Any) -> SimulatorServer:
+    """A quiet uvicorn server for ``app`` (``options`` go to ``uvicorn.Config``)."""
+    quiet_uvicorn_fault_logs()
+    settings: dict[str, Any] = {"http": "httptools", "lifespan": "off", "log_level": "warning", "access_log": False,
+                                "timeout_graceful_shutdown": 5}  # fmt: skip
+    return SimulatorServer(uvicorn.Config(app, **{**settings, **options}), app.runtime)
+
+
 class SimulatorHandle:
     """A server running in a background thread; stop it with ``stop()`` or ``with``."""
 
-    def __init__(self, app: SimulatorApp, server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> None:
+    def __init__(self, app: SimulatorApp, server: SimulatorServer, thread: threading.Thread, host: str, port: int) -> None:
         self.app = app
         self.runtime = app.runtime
         self.world = app.runtime.world
@@ -304,7 +357,7 @@ class SimulatorHandle:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "SimulatorHandle":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -324,10 +377,7 @@ def run_in_thread(config: SimulatorConfig | None = None, world: World | None = N
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((config.host, config.port))
     port = sock.getsockname()[1]
-    quiet_uvicorn_fault_logs()
-    server = uvicorn.Server(
-        uvicorn.Config(app, http="httptools", lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
-    )
+    server = server_for(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"simulator:{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

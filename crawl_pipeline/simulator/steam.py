@@ -2,22 +2,31 @@
 
 As the real service: a ``key`` is required (403 HTML page otherwise), paths work with and
 without the trailing slash and as v1 or v0001, GetMatchHistory only reaches an account's
-latest 500 matches and answers status 15 for accounts that do not expose match data,
-anonymous players are account_id 4294967295, and GetMatchDetails answers an unknown id
-with ``{"result": {"error": "Match ID not found"}}`` and now and then fails with 500 ``{}``
-(``steam_details_error_rate``, a deterministic draw per match and attempt).
+latest 500 matches (each with its ``match_seq_num``) and answers status 15 for accounts
+that do not expose match data, anonymous players are account_id 4294967295.
+GetMatchDetails answers HTTP 500 with body ``{}`` for every match, as it has since 2024
+(ValveSoftware/Dota-2 #2715); ``steam_match_details_enabled`` brings back the old
+endpoint (unknown id -> ``{"result": {"error": "Match ID not found"}}``, and now and then a
+500 ``{}`` with ``steam_details_error_rate``, a deterministic draw per match and attempt).
+Full matches come from GetMatchHistoryBySequenceNum: up to 100 per call from
+``start_at_match_seq_num``, ordered by ``match_seq_num``, in the GetMatchDetails shape.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID, STEAMID64_OFFSET, from_steamid64
+from crawl_pipeline.domain.identity import (
+    ANONYMOUS_ACCOUNT_ID,
+    STEAMID64_OFFSET,
+    from_steamid64,
+)
 
 from .config import RateLimits, SimulatorConfig
 from .content import MatchBatch, match_batch
@@ -69,7 +78,7 @@ class SteamDialect:
         self._config = config_source
 
     def owns(self, path: str) -> bool:
-        return path.startswith("/IDOTA2Match_570/") or path.startswith("/ISteamUser/")
+        return path.startswith(("/IDOTA2Match_570/", "/ISteamUser/"))
 
     # --------------------------------------------------------------- gateway hooks
     def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response:
@@ -160,10 +169,13 @@ class SteamDialect:
             index = self.world.match_index(int(raw))
         except ValueError:
             index = None
+        config = self._config()
+        if not config.steam_match_details_enabled:
+            return JSONResponse({}, status_code=500)  # every match, known or not, since 2024
         if index is None:
             return JSONResponse({"result": {"error": "Match ID not found"}})
         attempt = getattr(request.state, "sim_attempt", 1)
-        if uniform(self.world.seed, index, attempt, 0xD7)[0] < self._config().steam_details_error_rate:
+        if uniform(self.world.seed, index, attempt, 0xD7)[0] < config.steam_details_error_rate:
             return JSONResponse({}, status_code=500)
         return JSONResponse({"result": details(match_batch(self.world, np.array([index])), 0)})
 

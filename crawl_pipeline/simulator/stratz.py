@@ -1,13 +1,22 @@
 """The Stratz GraphQL dialect (``POST /graphql``) served by a real graphql-core schema.
 
-The schema is a faithful subset of Stratz's: ``player(steamAccountId: Long!)`` with
-``steamAccount``, ``matchCount``, ``winCount``, ``ranks``, ``heroesPerformance`` and
-``matches(request: PlayerMatchesRequestType!)``; ``match(id: Long!)``, ``matches(ids:)``
-and ``players(steamAccountIds:)`` at the root. Custom scalars (Long, Byte, Short) and the
-enums (LobbyTypeEnum, GameModeEnumType, MatchLaneType, ...) use Stratz's names, so a
-client's typed query documents validate here as they do there. Errors follow GraphQL:
-``{"data": ..., "errors": [{"message", "locations", "path"}]}`` with status 200; a
-missing or unknown bearer token is a 401 before any parsing.
+The schema is a faithful subset of Stratz's published one (type, field and argument names
+and their nullability as in Stratz's schema; checked against the TypeScript types generated
+from it, 7kruger/stratz_models_ts ``types.ts`` at 6584d26): on ``DotaQuery``
+``player(steamAccountId: Long!): PlayerType``, ``players(steamAccountIds: [Long]!): [PlayerType]``,
+``match(id: Long!): MatchType`` and ``matches(ids: [Long]!): [MatchType]``; on ``PlayerType``
+``steamAccount``, ``matchCount``, ``winCount``, ``ranks``,
+``heroesPerformance(request: PlayerHeroPerformanceMatchesRequestType, skip: Int, take: Int)``
+(``request`` optional) and ``matches(request: PlayerMatchesRequestType!)``. Custom scalars
+(Long, Byte, Short) and the enums (LobbyTypeEnum, GameModeEnumType, MatchLaneType,
+LeaverStatusEnum, ...) use Stratz's names, so a client's typed query documents validate
+here as they do there. Errors follow GraphQL: ``{"data": ..., "errors": [{"message",
+"locations", "path"}]}`` with status 200.
+Gatekeeping, in order: a User-Agent without ``STRATZ_API`` is refused with 403 (Stratz asks
+API clients to send it; ``stratz_require_user_agent``), a missing or unknown bearer token
+is a 401, limits are per token (20/s, 250/min, 2,000/h, 10,000/day); a request with more
+than ``stratz_max_aliases`` (10) aliased fields is "too complex" (no data), and
+``players``/``matches`` take at most ``stratz_max_ids`` (100) ids per call.
 ``smurfFlag`` is a weak heuristic like Stratz's own (a minority of smurfs, a few false
 positives), never the ground truth.
 """
@@ -15,17 +24,36 @@ positives), never the ground truth.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    Visitor,
+    build_schema,
+    execute_sync,
+    parse,
+    validate,
+    visit,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .config import RateLimits, SimulatorConfig
-from .content import MatchBatch, avatar_urls, country, match_batch, personaname, profile_url
+from .content import (
+    MatchBatch,
+    avatar_urls,
+    country,
+    match_batch,
+    personaname,
+    profile_url,
+)
 from .dialect import Principal, proxy_error_page
 from .hashing import uniform
 from .ratelimit import Decision, Window
@@ -33,17 +61,26 @@ from .stats import redact
 from .world import KIND_SMURF, World
 
 MAX_TAKE = 100
+USER_AGENT_MARK = "STRATZ_API"
 
 SDL = """
 scalar Long
 scalar Byte
 scalar Short
 
-enum LobbyTypeEnum { UNRANKED PRACTICE TOURNAMENT TUTORIAL COOP_VS_BOTS TEAM_MATCH SOLO_QUEUE RANKED SOLO_MID BATTLE_CUP }
-enum GameModeEnumType { NONE ALL_PICK CAPTAINS_MODE RANDOM_DRAFT SINGLE_DRAFT ALL_RANDOM ABILITY_DRAFT ALL_PICK_RANKED TURBO }
+enum LobbyTypeEnum { UNRANKED PRACTICE TOURNAMENT TUTORIAL COOP_VS_BOTS TEAM_MATCH SOLO_QUEUE RANKED SOLO_MID BATTLE_CUP EVENT DIRE_TIDE }
+enum GameModeEnumType {
+  NONE ALL_PICK CAPTAINS_MODE RANDOM_DRAFT SINGLE_DRAFT ALL_RANDOM INTRO THE_DIRETIDE REVERSE_CAPTAINS_MODE
+  THE_GREEVILING TUTORIAL MID_ONLY LEAST_PLAYED NEW_PLAYER_POOL COMPENDIUM_MATCHMAKING CUSTOM CAPTAINS_DRAFT
+  BALANCED_DRAFT ABILITY_DRAFT EVENT ALL_RANDOM_DEATH_MATCH SOLO_MID ALL_PICK_RANKED TURBO MUTATION UNKNOWN
+}
 enum MatchLaneType { UNKNOWN SAFE_LANE MID_LANE OFF_LANE JUNGLE ROAMING }
 enum MatchPlayerRoleType { CORE LIGHT_SUPPORT HARD_SUPPORT UNKNOWN }
 enum MatchPlayerPositionType { POSITION_1 POSITION_2 POSITION_3 POSITION_4 POSITION_5 UNKNOWN FILTERED ALL }
+enum LeaverStatusEnum {
+  NONE DISCONNECTED DISCONNECTED_TOO_LONG ABANDONED AFK NEVER_CONNECTED NEVER_CONNECTED_TOO_LONG
+  FAILED_TO_READY_UP DECLINED_READY_UP
+}
 
 input PlayerMatchesRequestType {
   matchIds: [Long]
@@ -55,18 +92,21 @@ input PlayerMatchesRequestType {
   gameModeIds: [Byte]
   heroIds: [Short]
   isVictory: Boolean
+  isRadiant: Boolean
   take: Int
   skip: Int
 }
 
-input PlayerHeroesPerformanceMatchesRequestType {
+input PlayerHeroPerformanceMatchesRequestType {
   matchIds: [Long]
+  isParsed: Boolean
+  isStats: Boolean
   startDateTime: Long
   endDateTime: Long
   lobbyTypeIds: [Byte]
   gameModeIds: [Byte]
   heroIds: [Short]
-  isVictory: Boolean
+  isRadiant: Boolean
   take: Int
   skip: Int
 }
@@ -79,10 +119,11 @@ type SteamAccountType {
   countryCode: String
   timeCreated: Long
   isAnonymous: Boolean!
+  isStratzPublic: Boolean!
   isDotaPlusSubscriber: Boolean
   smurfFlag: Byte
   seasonRank: Byte
-  seasonLeaderboardRank: Int
+  seasonLeaderboardRank: Short
 }
 
 type SteamAccountSeasonRankType {
@@ -93,16 +134,16 @@ type SteamAccountSeasonRankType {
 }
 
 type PlayerHeroesPerformanceType {
-  heroId: Short
-  matchCount: Int
-  winCount: Int
+  heroId: Short!
+  matchCount: Int!
+  winCount: Int!
   kDA: Float
   avgKills: Float
   avgDeaths: Float
   avgAssists: Float
-  avgGoldPerMinute: Float
-  avgExperiencePerMinute: Float
-  duration: Int
+  goldPerMinute: Int!
+  experiencePerMinute: Int!
+  duration: Int!
   lastPlayedDateTime: Long
 }
 
@@ -126,8 +167,8 @@ type MatchPlayerType {
   towerDamage: Int
   heroHealing: Int
   level: Byte
-  partyId: Long
-  leaverStatus: Byte
+  partyId: Byte
+  leaverStatus: LeaverStatusEnum
   lane: MatchLaneType
   role: MatchPlayerRoleType
   position: MatchPlayerPositionType
@@ -144,7 +185,13 @@ type MatchType {
   gameMode: GameModeEnumType
   regionId: Byte
   clusterId: Int
-  averageRank: Int
+  averageRank: Short
+  numHumanPlayers: Int
+  firstBloodTime: Int
+  towerStatusRadiant: Int
+  towerStatusDire: Int
+  barracksStatusRadiant: Short
+  barracksStatusDire: Short
   radiantKills: [Int]
   direKills: [Int]
   players(steamAccountId: Long): [MatchPlayerType]
@@ -158,7 +205,7 @@ type PlayerType {
   firstMatchDate: Long
   lastMatchDate: Long
   ranks(seasonRankIds: [Byte]): [SteamAccountSeasonRankType]
-  heroesPerformance(request: PlayerHeroesPerformanceMatchesRequestType!, take: Int): [PlayerHeroesPerformanceType]
+  heroesPerformance(request: PlayerHeroPerformanceMatchesRequestType, skip: Int, take: Int): [PlayerHeroesPerformanceType]
   matches(request: PlayerMatchesRequestType!): [MatchType]
 }
 
@@ -178,11 +225,37 @@ LANE_ENUM = {1: "SAFE_LANE", 2: "MID_LANE", 3: "OFF_LANE", 4: "JUNGLE"}
 ROLE_ENUM = {1: "CORE", 2: "CORE", 3: "CORE", 4: "LIGHT_SUPPORT", 5: "HARD_SUPPORT"}
 
 
+LEAVER_ENUM = {0: "NONE", 1: "DISCONNECTED", 2: "DISCONNECTED_TOO_LONG", 3: "ABANDONED", 4: "AFK", 5: "NEVER_CONNECTED", 6: "NEVER_CONNECTED_TOO_LONG"}
+FORBIDDEN = 403
+
+
+def _error(message: str, status: int = 200) -> JSONResponse:
+    return JSONResponse({"data": None, "errors": [{"message": message}]}, status_code=status)
+
+
+class _AliasCounter(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.alias is not None:
+            self.count += 1
+
+
+def alias_count(document: Any) -> int:
+    """Aliased fields anywhere in the document (operations and fragments)."""
+    counter = _AliasCounter()
+    visit(document, counter)
+    return counter.count
+
+
 class StratzDialect:
     name = "stratz"
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, config_source: Callable[[], SimulatorConfig] = lambda: SimulatorConfig()) -> None:
         self.world = world
+        self._config = config_source
         self.schema: GraphQLSchema = build_schema(SDL)
 
     def owns(self, path: str) -> bool:
@@ -190,10 +263,12 @@ class StratzDialect:
 
     # --------------------------------------------------------------- gateway hooks
     def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response:
+        if config.stratz_require_user_agent and USER_AGENT_MARK not in request.headers.get("user-agent", ""):
+            return proxy_error_page(FORBIDDEN)  # refused in front of the API, before the token
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if token not in config.stratz_tokens:
-            return JSONResponse({"data": None, "errors": [{"message": "Unauthorized: a valid STRATZ API token is required."}]}, status_code=401)
+            return _error("Unauthorized: a valid STRATZ API token is required.", 401)
         return Principal(identity=token, label=redact(token), tier="token")
 
     def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
@@ -201,6 +276,7 @@ class StratzDialect:
             Window("second", 1, limits.stratz_per_second),
             Window("minute", 60, limits.stratz_per_minute),
             Window("hour", 3600, limits.stratz_per_hour),
+            Window("day", 86_400, limits.stratz_per_day),
         ], False
 
     def headers(self, principal: Principal, decision: Decision) -> dict[str, str]:
@@ -226,9 +302,27 @@ class StratzDialect:
             query = payload["query"]
             variables = payload.get("variables") or None
             operation = payload.get("operationName")
+            if not isinstance(query, str):
+                raise TypeError("query must be a string")
         except (ValueError, KeyError, TypeError, AttributeError):
             return JSONResponse({"errors": [{"message": "POST body must be JSON with a 'query'."}]}, status_code=400)
-        result = graphql_sync(self.schema, query, root_value=Root(self.world), variable_values=variables, operation_name=operation)
+        try:
+            document = parse(query)
+        except GraphQLSyntaxError as exc:
+            return JSONResponse({"data": None, "errors": [exc.formatted]})
+        invalid = validate(self.schema, document)
+        if invalid:
+            return JSONResponse({"data": None, "errors": [e.formatted for e in invalid]})
+        config = self._config()
+        aliases = alias_count(document)
+        if aliases > config.stratz_max_aliases:
+            return _error(
+                f"The query is too complex: {aliases} aliased selections, at most {config.stratz_max_aliases} per request."
+            )
+        result = execute_sync(
+            self.schema, document, root_value=Root(self.world, config.stratz_max_ids),
+            variable_values=variables, operation_name=operation,
+        )  # fmt: skip
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -238,27 +332,36 @@ class StratzDialect:
 class Root:
     """Resolvers of DotaQuery; the default resolver calls these with (info, **args)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, max_ids: int = 100) -> None:
         self.world = world
+        self.max_ids = max_ids
 
-    def player(self, info: Any, steamAccountId: int) -> "PlayerNode | None":
+    def _check_ids(self, ids: list[Any], what: str) -> None:
+        if len(ids) > self.max_ids:
+            raise GraphQLError(f"Too many {what}: {len(ids)} requested, at most {self.max_ids} per request.")
+
+    def player(self, info: Any, steamAccountId: int) -> PlayerNode | None:
         index = self.world.account_index(int(steamAccountId))
         if index is None:
             raise GraphQLError(f"Player {steamAccountId} not found.")
         return PlayerNode(self.world, index)
 
-    def players(self, info: Any, steamAccountIds: list[int]) -> list["PlayerNode | None"]:
-        found = [self.world.account_index(int(i)) for i in steamAccountIds if i is not None]
+    def players(self, info: Any, steamAccountIds: list[int | None]) -> list[PlayerNode | None]:
+        """One entry per id, in order; ids the world does not know are null."""
+        self._check_ids(steamAccountIds, "steamAccountIds")
+        found = [self.world.account_index(int(i)) if i is not None else None for i in steamAccountIds]
         return [PlayerNode(self.world, i) if i is not None else None for i in found]
 
-    def match(self, info: Any, id: int) -> dict[str, Any]:  # noqa: A002 - Stratz's argument name
+    def match(self, info: Any, id: int) -> dict[str, Any]:
         index = self.world.match_index(int(id))
         if index is None:
             raise GraphQLError(f"Match {id} not found.")
         return match_node(self.world, match_batch(self.world, np.array([index])), 0)
 
-    def matches(self, info: Any, ids: list[int]) -> list[dict[str, Any] | None]:
-        found = [self.world.match_index(int(i)) if i is not None else None for i in ids[:MAX_TAKE]]
+    def matches(self, info: Any, ids: list[int | None]) -> list[dict[str, Any] | None]:
+        """One entry per id, in order; ids the world does not know are null."""
+        self._check_ids(ids, "ids")
+        found = [self.world.match_index(int(i)) if i is not None else None for i in ids]
         known = np.array([i for i in found if i is not None], dtype=np.int64)
         batch = match_batch(self.world, known)
         rows = iter(range(len(known)))
@@ -278,6 +381,7 @@ def steam_account(world: World, index: int) -> dict[str, Any]:
         "countryCode": country(world, index),
         "timeCreated": int(a.created[index]),
         "isAnonymous": bool(a.private[index]),
+        "isStratzPublic": not bool(a.private[index]),
         "isDotaPlusSubscriber": bool(a.plus[index]),
         "smurfFlag": int(flagged),
         "seasonRank": world.rank_tier(index),
@@ -313,6 +417,8 @@ class PlayerNode:
             keep &= batch.start_time <= int(request["endDateTime"])
         if request.get("isVictory") is not None:
             keep &= batch.win[rows, slots] == bool(request["isVictory"])
+        if request.get("isRadiant") is not None:
+            keep &= (slots < 5) == bool(request["isRadiant"])
         return batch, rows[keep], slots[keep]
 
     def steamAccount(self, info: Any) -> dict[str, Any]:
@@ -344,7 +450,11 @@ class PlayerNode:
         batch, rows, _ = self._filtered(request)
         return [match_node(self.world, batch, int(r)) for r in rows[skip : skip + take]]
 
-    def heroesPerformance(self, info: Any, request: dict[str, Any], take: int | None = None) -> list[dict[str, Any]]:
+    def heroesPerformance(
+        self, info: Any, request: dict[str, Any] | None = None, skip: int | None = None, take: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Per hero over the request's matches (``request.take`` <= 100 of them); ``skip``/``take`` page heroes."""
+        request = request or {}
         batch, rows, slots = self._filtered(request)
         skip = max(0, int(request.get("skip") or 0))
         limit = _take(request.get("take"), MAX_TAKE)
@@ -364,13 +474,14 @@ class PlayerNode:
                     "avgKills": round(float(k.mean()), 2),
                     "avgDeaths": round(float(d.mean()), 2),
                     "avgAssists": round(float(a.mean()), 2),
-                    "avgGoldPerMinute": round(float(batch.gold_per_min[r, s].mean()), 1),
-                    "avgExperiencePerMinute": round(float(batch.xp_per_min[r, s].mean()), 1),
+                    "goldPerMinute": round(float(batch.gold_per_min[r, s].mean())),
+                    "experiencePerMinute": round(float(batch.xp_per_min[r, s].mean())),
                     "duration": int(batch.duration[r].mean()),
                     "lastPlayedDateTime": int(batch.start_time[r].max()),
                 }
             )
         out.sort(key=lambda item: (-item["matchCount"], item["heroId"]))
+        out = out[max(0, int(skip or 0)) :]
         return out[: _take(take, len(out) or 1)] if take is not None else out
 
 
@@ -403,6 +514,12 @@ def match_node(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
         "regionId": int(b.region[r]),
         "clusterId": int(b.cluster[r]),
         "averageRank": avg or None,
+        "numHumanPlayers": 10,
+        "firstBloodTime": 60 + int(b.index[r] % 180),
+        "towerStatusRadiant": 1974 if b.radiant_win[r] else 0,
+        "towerStatusDire": 0 if b.radiant_win[r] else 1974,
+        "barracksStatusRadiant": 63 if b.radiant_win[r] else 0,
+        "barracksStatusDire": 0 if b.radiant_win[r] else 63,
         "radiantKills": [int(x) for x in b.kills[r, :5]],
         "direKills": [int(x) for x in b.kills[r, 5:]],
         "players": players,
@@ -434,7 +551,7 @@ def _player_node(world: World, b: MatchBatch, r: int, s: int) -> dict[str, Any]:
         "heroHealing": int(b.hero_healing[r, s]),
         "level": int(b.level[r, s]),
         "partyId": None,
-        "leaverStatus": int(b.leaver_status[r, s]),
+        "leaverStatus": LEAVER_ENUM.get(int(b.leaver_status[r, s]), "NONE"),
         "lane": LANE_ENUM.get(int(b.lane_role[r, s]), "UNKNOWN"),
         "role": ROLE_ENUM.get(position, "UNKNOWN"),
         "position": f"POSITION_{position}",

@@ -7,9 +7,10 @@ limits and fault state, which keeps parallel test workers independent.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from .config import SimulatorConfig
 from .server import SimulatorHandle, run_in_thread

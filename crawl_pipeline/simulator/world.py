@@ -121,7 +121,7 @@ class World:
 
     # ------------------------------------------------------------------ generation
     @classmethod
-    def generate(cls, config: SimulatorConfig) -> "World":
+    def generate(cls, config: SimulatorConfig) -> World:
         """Build the world for ``config``; the same world fields always give the same world."""
         rng = np.random.default_rng([config.seed, 0x51D07A])
         accounts = _generate_accounts(config, rng)

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from crawl_pipeline.simulator import SimulatorConfig, World
+from crawl_pipeline.simulator import DEFAULT_OPENDOTA_KEYS, SimulatorConfig, World
 from crawl_pipeline.simulator.server import SimulatorHandle
 from crawl_pipeline.simulator.testing import start_simulator, world_for
 
 STEAM_KEY = "sim-steam-key"
-STRATZ_AUTH = {"Authorization": "Bearer sim-stratz-token-1"}
+OPENDOTA_KEY = DEFAULT_OPENDOTA_KEYS[0]
+STRATZ_USER_AGENT = {"User-Agent": "crawl_pipeline/0.1 (STRATZ_API)"}  # what sources/http.py sends
+STRATZ_AUTH = {"Authorization": "Bearer sim-stratz-token-1", **STRATZ_USER_AGENT}
 SEED_ACCOUNT = 293053907
 
 

@@ -6,7 +6,7 @@ import httpx
 
 from crawl_pipeline.simulator.testing import start_simulator
 
-from .conftest import SEED_ACCOUNT
+from .conftest import OPENDOTA_KEY, SEED_ACCOUNT
 
 PROFILE_FIELDS = {
     "account_id": int, "personaname": str, "name": type(None), "plus": bool, "cheese": int, "steamid": str,
@@ -46,6 +46,11 @@ def test_player_profile_shape(client: httpx.Client) -> None:
 def test_unknown_and_invalid_accounts(client: httpx.Client) -> None:
     assert client.get("/api/players/12").status_code == 404
     assert client.get("/api/players/12").json() == {"error": "Not Found"}
+    assert client.get("/api/players/12/matches").json() == []  # list routes: no matches, no 404
+    assert client.get("/api/players/12/wl").json() == {"win": 0, "lose": 0}
+    assert all(h["games"] == 0 for h in client.get("/api/players/12/heroes").json())
+    assert client.get("/api/players/1.5/matches").json() == {"error": "invalid account id"}
+    assert client.get("/api/matches/abc").status_code == 404
     r = client.get("/api/players/abc")
     assert r.status_code == 400 and r.json() == {"error": "invalid account id"}
     assert client.get("/api/nothing/here").json() == {"error": "Not Found"}
@@ -66,14 +71,20 @@ def test_player_matches_shape_order_and_paging(client: httpx.Client) -> None:
     significant = client.get(f"/api/players/{SEED_ACCOUNT}/matches").json()
     assert all(m["game_mode"] != 23 for m in significant) and len(significant) < len(page)
     projected = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"project": "hero_id", "limit": 1}).json()
-    assert set(projected[0]) == {"match_id", "player_slot", "radiant_win", "hero_id"}
+    # significant=1 (the default) projects the columns its filter reads (filterDeps)
+    assert set(projected[0]) == {"match_id", "player_slot", "radiant_win", "hero_id", "duration", "game_mode", "lobby_type"}
+    bare = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"project": "hero_id", "limit": 1, "significant": 0}).json()
+    assert set(bare[0]) == {"match_id", "player_slot", "radiant_win", "hero_id"}
 
 
 def test_private_profile_lists_nothing(client: httpx.Client, world) -> None:
     private = int(world.accounts.account_id[world.accounts.private.argmax()])
-    assert client.get(f"/api/players/{private}").json()["profile"]["account_id"] == private
+    profile = client.get(f"/api/players/{private}").json()["profile"]
+    assert profile["account_id"] == private and profile["fh_unavailable"] is True
+    assert client.get(f"/api/players/{SEED_ACCOUNT}").json()["profile"]["fh_unavailable"] is False
     assert client.get(f"/api/players/{private}/matches").json() == []
-    assert client.get(f"/api/players/{private}/heroes").json() == []
+    heroes = client.get(f"/api/players/{private}/heroes").json()  # every hero, never played
+    assert len(heroes) > 100 and all(h["games"] == 0 for h in heroes)
     assert client.get(f"/api/players/{private}/wl").json() == {"win": 0, "lose": 0}
 
 
@@ -127,6 +138,8 @@ def test_payloads_deterministic_across_servers_and_seeds() -> None:
 
 def test_invalid_premium_key_is_rejected(client: httpx.Client) -> None:
     r = client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": "nope"})
-    assert r.status_code == 400 and "API key invalid" in r.json()["error"]
-    assert client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": "sim-opendota-key"}).status_code == 200
-    assert client.get(f"/api/players/{SEED_ACCOUNT}", headers={"Authorization": "Bearer sim-opendota-key"}).status_code == 200
+    assert r.status_code == 400 and r.json() == {"error": "Invalid API key format"}
+    unknown = client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": "12345678-1234-4234-8234-123456789abc"})
+    assert unknown.status_code == 400 and "API key invalid" in unknown.json()["error"]
+    assert client.get(f"/api/players/{SEED_ACCOUNT}", params={"api_key": OPENDOTA_KEY}).status_code == 200
+    assert client.get(f"/api/players/{SEED_ACCOUNT}", headers={"Authorization": f"Bearer {OPENDOTA_KEY}"}).status_code == 200

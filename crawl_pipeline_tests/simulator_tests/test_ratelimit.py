@@ -9,7 +9,7 @@ import httpx
 from crawl_pipeline.simulator.ratelimit import FixedWindowLimiter, Window
 from crawl_pipeline.simulator.testing import start_simulator
 
-from .conftest import SEED_ACCOUNT, STEAM_KEY, STRATZ_AUTH
+from .conftest import OPENDOTA_KEY, SEED_ACCOUNT, STEAM_KEY, STRATZ_AUTH, STRATZ_USER_AGENT
 
 
 class FakeClock:
@@ -64,7 +64,7 @@ def test_opendota_minute_and_daily_limits_over_http() -> None:
         assert [r.headers["X-Rate-Limit-Remaining-Minute"] for r in responses] == ["2", "1", "0", "-1"]
         assert responses[0].headers["X-Rate-Limit-Remaining-Day"] == "999"
         assert responses[3].json() == {"error": "minute rate limit exceeded"}
-        premium = c.get(f"/api/players/{SEED_ACCOUNT}/wl", params={"api_key": "sim-opendota-key"})
+        premium = c.get(f"/api/players/{SEED_ACCOUNT}/wl", params={"api_key": OPENDOTA_KEY})
         assert premium.status_code == 200 and premium.headers["X-Rate-Limit-Remaining-Minute"] == "4"
         assert "X-Rate-Limit-Remaining-Day" not in premium.headers
         assert sim.stats()["rate_limited"] == {"opendota": 1}
@@ -84,7 +84,7 @@ def test_stratz_limits_per_token_with_retry_after() -> None:
         assert codes == [200, 200, 429]
         limited = c.post("/graphql", json=query, headers=STRATZ_AUTH)
         assert 1 <= int(limited.headers["Retry-After"]) <= 60 and limited.json()["errors"]
-        other = c.post("/graphql", json=query, headers={"Authorization": "Bearer sim-stratz-token-2"})
+        other = c.post("/graphql", json=query, headers={"Authorization": "Bearer sim-stratz-token-2", **STRATZ_USER_AGENT})
         assert other.status_code == 200  # limits are per token
 
 

@@ -75,17 +75,20 @@ def test_private_account_gets_status_15(client: httpx.Client, world) -> None:
     assert body == {"result": {"status": 15, "statusDetail": "Cannot get match history for a user that hasn't allowed it"}}
 
 
-def test_match_details_shape_and_anonymous_players(client: httpx.Client, world) -> None:
+def test_match_details_shape_and_anonymous_players(world) -> None:
+    """The pre-2024 endpoint, behind ``steam_match_details_enabled`` (real Steam answers 500)."""
     batch = match_batch(world, np.arange(2_000))
     row = int(np.flatnonzero((batch.account_id < 0).any(axis=1))[0])
-    body = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": int(batch.match_id[row])}).json()["result"]
+    with start_simulator(steam_match_details_enabled=True, rate_limits={"enabled": False}) as sim:
+        with httpx.Client(base_url=sim.url) as client:
+            body = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": int(batch.match_id[row])}).json()["result"]
+            missing = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": 5}).json()
     for name in ("match_id", "match_seq_num", "start_time", "duration", "lobby_type", "game_mode", "cluster"):
         assert isinstance(body[name], int), name
     assert isinstance(body["radiant_win"], bool)
     for p in body["players"]:
         assert all(name in p for name in DETAIL_PLAYER_FIELDS)
     assert ANONYMOUS_ACCOUNT_ID in [p["account_id"] for p in body["players"]]
-    missing = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": 5}).json()
     assert missing == {"result": {"error": "Match ID not found"}}
 
 
@@ -110,7 +113,7 @@ def test_player_bans_shape_and_unknown_ids_omitted(client: httpx.Client, world) 
 
 
 def test_match_details_500_rate_is_deterministic() -> None:
-    with start_simulator(steam_details_error_rate=0.5, rate_limits={"enabled": False}) as sim:
+    with start_simulator(steam_match_details_enabled=True, steam_details_error_rate=0.5, rate_limits={"enabled": False}) as sim:
         match_ids = [int(x) for x in sim.world.match_id(np.arange(30))]
         with httpx.Client(base_url=sim.url) as c:
             first = [c.get(DETAILS, params={"key": STEAM_KEY, "match_id": m}) for m in match_ids]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .conftest import SEED_ACCOUNT, graphql
+from .conftest import SEED_ACCOUNT, STRATZ_USER_AGENT, graphql
 
 PLAYER_QUERY = """
 query Player($id: Long!, $take: Int!) {
@@ -70,6 +70,6 @@ def test_errors_follow_graphql(client: httpx.Client) -> None:
 
 def test_token_required(client: httpx.Client) -> None:
     query = {"query": "{ player(steamAccountId: 1) { steamAccountId } }"}
-    assert client.post("/graphql", json=query).status_code == 401
-    bad = client.post("/graphql", json=query, headers={"Authorization": "Bearer nope"})
+    assert client.post("/graphql", json=query, headers=STRATZ_USER_AGENT).status_code == 401
+    bad = client.post("/graphql", json=query, headers={"Authorization": "Bearer nope", **STRATZ_USER_AGENT})
     assert bad.status_code == 401 and bad.json()["errors"]
