@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+
 import click
 
 from crawl_pipeline.analytics.cli import export
@@ -38,36 +39,64 @@ def main() -> None:
     """
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP arrived: stop like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame) -> None:
+    raise _Stopped(signum)
+
+
+def _simulator_options(func):
+    """The simulated world's options shared by `demo` and `dev --simulator` (as in `simulator serve`)."""
+    options = [
+        click.option("--seed", "sim_seed", type=int, default=None, help="Random seed of the simulated world [default: 1]."),
+        click.option("--world-accounts", type=click.IntRange(1000), default=None, help="Simulated population [default: 20000]."),
+        click.option("--fault-rate", type=click.FloatRange(0, 0.5), default=None, help="Injected provider faults [default: 0.02]."),
+        click.option("--latency-ms", type=click.FloatRange(0, 10_000), default=None, help="Mean latency the simulator adds [default: 0]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _simulator_fields(sim_seed, world_accounts, fault_rate, latency_ms) -> dict:
+    given = {"seed": sim_seed, "world_accounts": world_accounts, "fault_rate": fault_rate, "latency_ms": latency_ms}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @main.command()
-@click.option("--world-accounts", default=20_000, show_default=True, type=click.IntRange(1000), help="Simulated population.")
 @click.option("--max-depth", default=2, show_default=True, type=click.IntRange(0, 99), help="Deepest BFS depth batched.")
 @click.option("--max-accounts", default=1500, show_default=True, type=click.IntRange(1), help="Accounts batched in all.")
 @click.option("--matches-per-account", default=5, show_default=True, type=click.IntRange(1, 500), help="History read per account.")
-@click.option("--fault-rate", default=0.02, show_default=True, type=click.FloatRange(0, 0.5), help="Injected provider faults.")
 @click.option(
     "--smurf-candidates", default=300, show_default=True, type=click.IntRange(0),
     help="Accounts whose ranked history the smurf analyzer tops up to 20 matches.",
 )
+@_simulator_options
 @handles_user_errors
-def demo(
-    world_accounts: int, max_depth: int, max_accounts: int, matches_per_account: int, fault_rate: float,
-    smurf_candidates: int,
-) -> None:
+def demo(max_depth: int, max_accounts: int, matches_per_account: int, smurf_candidates: int, **simulated) -> None:
     """Crawl the built-in simulated world from the seed through real Dagster runs, then summarize.
 
     Needs no network and no key; `make dev` afterwards shows the runs in the Dagster UI.
     """
+    from crawl_pipeline.db.stack import check_instance_config
     from crawl_pipeline.demo import DemoOptions, run_demo
 
     options = DemoOptions(
-        world_accounts=world_accounts,
         max_depth=max_depth,
         max_accounts=max_accounts,
         matches_per_account=matches_per_account,
-        fault_rate=fault_rate,
         smurf_candidates=smurf_candidates,
+        **_simulator_fields(**simulated),
     )
-    report = run_demo(_stack(), options)
+    stack = _stack()
+    check_instance_config(stack.settings.dagster_home / "dagster.yaml")
+    report = run_demo(stack, options)
     if report["failed_partitions"] or not report["analytics_ok"]:
         sys.exit(1)
 
@@ -79,52 +108,127 @@ def demo(
     "--simulator", "with_simulator", is_flag=True,
     help="Also serve the simulated providers (the demo's world) and point every provider URL and key at them.",
 )
+@_simulator_options
 @handles_user_errors
-def dev(host: str, port: int, with_simulator: bool) -> None:
-    """Start the Dagster UI and daemon on the local stack (Ctrl-C stops everything)."""
-    with socket.socket() as probe:
-        if probe.connect_ex((host, port)) == 0:
-            fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
-    stack = _stack()
-    import dagster as dg
-
-    from crawl_pipeline.defs.pools import ensure_pool_limits
-
-    with dg.DagsterInstance.from_config(str(stack.settings.dagster_home)) as instance:
-        ensure_pool_limits(instance)  # before any run: concurrent first uses of a pool collide in Dagster
-    click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
-    if with_simulator:
-        from crawl_pipeline.demo import DemoOptions, serve_simulator_for_children
-
-        url = serve_simulator_for_children(DemoOptions())
-        click.echo(f"simulated OpenDota, Steam and Stratz on {url}")
-    click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
-    # A session of its own: Ctrl-C reaches this process only, which stops the whole group, so the
-    # webserver, daemon, code servers and run workers all go, even if one of them is slow to exit.
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)
+def dev(host: str, port: int, with_simulator: bool, **simulated) -> None:
+    """Start the Dagster UI and daemon on the local stack (Ctrl-C, SIGTERM or SIGHUP stops everything)."""
+    world = _simulator_fields(**simulated)
+    if world and not with_simulator:
+        raise click.UsageError("--seed, --world-accounts, --fault-rate and --latency-ms need --simulator")
+    # SIGTERM (service managers, `kill`) and SIGHUP (the terminal closed) stop like Ctrl-C; before
+    # this they killed this process alone and left the webserver, daemon and code servers running.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stopped)
+    # Started in the background by a shell (`cmd &`), this process inherits SIGINT ignored, and so
+    # would dagster dev, which then never shuts down on our SIGINT: handle it in both.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    process: subprocess.Popen | None = None
+    code = 0
     try:
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
+        stack = _stack()
+        import dagster as dg
+
+        from crawl_pipeline.db.stack import check_instance_config
+        from crawl_pipeline.defs.pools import ensure_pool_limits
+        from crawl_pipeline.ops.orphans import fail_orphaned_runs
+
+        check_instance_config(stack.settings.dagster_home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(stack.settings.dagster_home)) as instance:
+            ensure_pool_limits(instance)  # before any run: concurrent first uses of a pool collide in Dagster
+            orphans = fail_orphaned_runs(instance)  # runs of an earlier dev or demo that was stopped or killed
+        click.echo(f"database {stack.description}; DAGSTER_HOME={stack.settings.dagster_home}")
+        if orphans:
+            click.echo(f"marked {len(orphans)} earlier run(s) failed: their worker process is gone")
+        if with_simulator:
+            from crawl_pipeline.demo import DemoOptions, serve_simulator_for_children
+
+            options = DemoOptions(**world)
+            url = serve_simulator_for_children(options)
+            click.echo(
+                f"simulated OpenDota, Steam and Stratz on {url} ({options.world_accounts:,} accounts, seed {options.seed}, "
+                f"fault rate {options.fault_rate}, latency {options.latency_ms:g} ms)"
+            )
+        click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
+        command = [
+            sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port),
+        ]
+        # A session of its own: Ctrl-C reaches this process only, which stops the whole group, so the
+        # webserver, daemon, code servers and run workers all go, even if one of them is slow to exit.
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(), start_new_session=True)
         code = process.wait()
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the children
-        _stop_group(process)
-        code = 130
-    _stop_group(process)  # whatever dagster dev left behind
+    except (KeyboardInterrupt, _Stopped) as stop:
+        code = 128 + stop.signum if isinstance(stop, _Stopped) else 130
+    finally:
+        # A second Ctrl-C or signal must not orphan the children while they stop.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if process is not None:
+            _stop_group(process)  # whatever dagster dev left behind, too
+            _fail_runs_of_stopped_workers()
+    if code:
+        click.echo("stopped" if code >= 128 else f"dagster dev exited with code {code}", err=True)
     sys.exit(code)
 
 
+def _fail_runs_of_stopped_workers() -> None:
+    """Runs whose worker went down with the process group are failed now, not at the next start."""
+    import dagster as dg
+
+    from crawl_pipeline.ops.orphans import fail_orphaned_runs
+
+    try:
+        with dg.DagsterInstance.get() as instance:
+            failed = fail_orphaned_runs(instance)
+    except Exception as exc:  # noqa: BLE001 - the next start checks again; stopping must stay quiet
+        click.echo(f"could not check for interrupted runs ({type(exc).__name__}); the next start does", err=True)
+        return
+    if failed:
+        click.echo(f"marked {len(failed)} interrupted run(s) failed; re-execute them from failure", err=True)
+
+
 def _stop_group(process: subprocess.Popen, grace_seconds: float = 30) -> None:
-    """SIGINT the process group (dagster dev shuts down cleanly), then SIGKILL what remains."""
-    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 5)):
+    """SIGINT dagster dev (it stops its webserver, daemon and code servers cleanly), wait, then
+    SIGKILL whatever of its process group remains.
+
+    Only the leader gets SIGINT: signalling the whole group at once made every child raise
+    KeyboardInterrupt at the same moment and print its traceback.
+    """
+    try:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # children of the leader finish exiting on their own
+        if not _group_alive(process.pid):
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is a process of group ``pgid`` still running (zombies waiting for a reaper do not count)?"""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
         try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return  # the group is gone
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
             continue
-        time.sleep(0.5)  # let children of the leader finish exiting before the next check
+    return False
 
 
 @main.command()

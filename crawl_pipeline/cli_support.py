@@ -11,6 +11,7 @@ import click
 
 from crawl_pipeline.db.connection import DatabaseUnavailable
 from crawl_pipeline.db.migrate import MigrationError
+from crawl_pipeline.db.stack import InstanceConfigError
 from crawl_pipeline.domain.identity import parse_account_id
 from crawl_pipeline.settings import SettingsError
 
@@ -27,7 +28,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (DatabaseUnavailable, SettingsError, MigrationError) as exc:
+        except (DatabaseUnavailable, SettingsError, MigrationError, InstanceConfigError) as exc:
             fail(str(exc))
 
     return wrapper

@@ -30,16 +30,20 @@ class DemoOptions:
     fault_rate: float = 0.02  # a little weather: retries and failures show up in the runs
     smurf_candidates: int = 300  # accounts whose ranked history the analyzer tops up to 20 matches
     requests_per_second: int = 200  # the demo key's tier on the simulator (premium is 20/s)
+    seed: int = 1  # the simulated world's random seed
+    latency_ms: float = 0.0  # mean latency the simulator adds to each answer
 
 
-SIMULATED_KEYS = {"opendota": "sim-opendota-key", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1,sim-stratz-token-2"}
+SIMULATED_KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1,sim-stratz-token-2"}
 
 
 def simulator_config(options: DemoOptions):
     from crawl_pipeline.simulator.config import SimulatorConfig
 
     per_minute = options.requests_per_second * 60
-    return SimulatorConfig(accounts=options.world_accounts, fault_rate=options.fault_rate).with_overrides(
+    return SimulatorConfig(
+        seed=options.seed, accounts=options.world_accounts, fault_rate=options.fault_rate, latency_ms=options.latency_ms
+    ).with_overrides(
         rate_limits={"opendota_premium_per_minute": per_minute, "steam_per_day": 10_000_000}
     )
 
@@ -76,6 +80,7 @@ def serve_simulator_for_children(options: DemoOptions) -> str:
 
 
 def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Console | None = None) -> dict:
+    from crawl_pipeline.db.smurf import measure_against_truth
     from crawl_pipeline.definitions import build_definitions
     from crawl_pipeline.defs import analytics
     from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING, crawl_locally
@@ -83,8 +88,11 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
     from crawl_pipeline.defs.pools import ensure_pool_limits
     from crawl_pipeline.defs.reference.assets import heroes
     from crawl_pipeline.defs.resources import PostgresResource
-    from crawl_pipeline.defs.smurf.assets import analyzer_run_request, smurf_analyzer_job
-    from crawl_pipeline.db.smurf import measure_against_truth
+    from crawl_pipeline.defs.smurf.assets import (
+        analyzer_run_request,
+        smurf_analyzer_job,
+    )
+    from crawl_pipeline.ops.orphans import fail_orphaned_runs, worker_tags
     from crawl_pipeline.simulator.server import run_in_thread
 
     console = console or Console()
@@ -108,15 +116,18 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
         )
         with dg.DagsterInstance.get() as instance:
             ensure_pool_limits(instance)
+            orphans = fail_orphaned_runs(instance)  # runs of an earlier demo or dev that was killed
+            if orphans:
+                console.print(f"marked {len(orphans)} earlier run(s) failed: their worker process is gone")
+            tags = {"crawl_pipeline/trigger": "demo", **worker_tags()}
             reference = dg.materialize(
-                [heroes], instance=instance, resources=defs.resources, run_config=QUIET_LOGGING,
-                tags={"crawl_pipeline/trigger": "demo"},
+                [heroes], instance=instance, resources=defs.resources, run_config=QUIET_LOGGING, tags=tags,
             )
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} runs"), TimeElapsedColumn(),
                 console=console, transient=False,
             ) as progress:
-                task = progress.add_task("crawl to depth %d" % options.max_depth, total=None)
+                task = progress.add_task(f"crawl to depth {options.max_depth}", total=None)
 
                 def on_run(partition: str, phase: str, ok: bool) -> None:
                     progress.update(task, advance=1, description=f"crawl: {partition} {phase} {'ok' if ok else 'FAILED'}")
@@ -125,7 +136,7 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
                 progress.update(task, description="smurf analyzer: ranked history, scores, ban checks")
                 analyzer_run = defs.resolve_job_def(smurf_analyzer_job.name).execute_in_process(
                     instance=instance,
-                    tags={**analyzer_run_request(instance).tags, "crawl_pipeline/trigger": "demo"},
+                    tags={**analyzer_run_request(instance).tags, **tags},
                     run_config={
                         **QUIET_LOGGING,
                         "ops": {"smurf_match_history": {"config": {
@@ -138,7 +149,7 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
                 instance=instance,
                 asset_selection=[a.key for a in analytics.assets],
                 run_config=QUIET_LOGGING,
-                tags={"crawl_pipeline/trigger": "demo"},
+                tags=tags,
                 raise_on_error=False,
             )
         server_stats = simulator.stats()

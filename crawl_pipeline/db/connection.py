@@ -27,14 +27,16 @@ def _reason(exc: Exception) -> str:
     return _LIBPQ_PREFIX.sub("", first).strip()
 
 
-def check_connection(url: str) -> None:
+def check_connection(url: str, variable: str = "DATABASE_URL") -> None:
+    try:
+        password = urls.validate(url, variable).get("password")
+    except urls.InvalidDatabaseURL as exc:
+        raise DatabaseUnavailable(str(exc)) from None
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
             conn.execute("SELECT 1")
-    except urls.InvalidDatabaseURL as exc:
-        raise DatabaseUnavailable(str(exc)) from None
     except psycopg.Error as exc:
-        reason = _reason(exc).replace(urls.parse(url).get("password") or "\0", "***")
+        reason = _reason(exc).replace(password or "\0", "***")
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {urls.describe(url)}: {reason}") from None
 
 
@@ -70,7 +72,7 @@ def resolve_dagster_url(settings: Settings, crawl_url: str) -> str:
     """The Dagster instance's own database on the same server (DAGSTER_POSTGRES_URL overrides)."""
     if settings.dagster_postgres_url:
         url = urls.to_libpq(settings.dagster_postgres_url)
-        check_connection(url)
+        check_connection(url, "DAGSTER_POSTGRES_URL")
         return url
     dbname = DAGSTER_DATABASE if settings.embedded else f"{urls.database_name(crawl_url)}_dagster"
     return ensure_database(crawl_url, dbname)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Self
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,6 +35,9 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,  # a lost server fails the step in seconds, not psycopg_pool's default 30 s
+            # Test each connection as it is handed out: after a PostgreSQL restart the pooled ones are
+            # dead, and without the check every user would get one (and fail) before the pool noticed.
+            check=ConnectionPool.check_connection,
             kwargs={"application_name": application_name, "connect_timeout": 5},
             open=True,
             name=f"crawl:{self.description}",
@@ -60,7 +64,7 @@ class Database:
     def close(self) -> None:
         self._pool.close()
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -35,14 +35,63 @@ class Stack:
         return urls.describe(self.database_url)
 
 
+class InstanceConfigError(RuntimeError):
+    """The Dagster instance's dagster.yaml cannot be used; the one-line message names the file."""
+
+
+def check_instance_config(path: Path, *, schema: bool = True) -> None:
+    """Raise ``InstanceConfigError`` unless ``path`` is a YAML mapping that (with ``schema``)
+    Dagster's instance schema accepts. The schema check imports Dagster: commands that never
+    load the instance skip it."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InstanceConfigError(f"{path} is not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InstanceConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise InstanceConfigError(f"{path} must be a YAML mapping (storage:, run_coordinator:, ...)")
+    if not schema:
+        return
+    from dagster._core.errors import DagsterInvalidConfigError
+    from dagster._core.instance.config import dagster_instance_config
+
+    try:
+        dagster_instance_config(str(path.parent), path.name)
+    except DagsterInvalidConfigError as exc:
+        errors = getattr(exc, "errors", None) or []
+        first = errors[0].message if errors else str(exc)
+        first = first.split(" Expected:", 1)[0].strip().splitlines()[0]
+        raise InstanceConfigError(f"{path} is not a valid Dagster instance config: {first}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever Dagster's loader raises, one line naming the file
+        raise InstanceConfigError(f"{path} cannot be loaded by Dagster: {type(exc).__name__}") from None
+
+
 def write_instance_config(dagster_home: Path) -> Path:
-    """Install the project's dagster.yaml into DAGSTER_HOME (kept in step with the repo)."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
+    """Install the project's dagster.yaml into DAGSTER_HOME (kept in step with the repo).
+
+    The template is checked first (a broken one is named, never copied); a copy in DAGSTER_HOME that
+    differs from it, a corrupted one included, is replaced.
+    """
     if not INSTANCE_TEMPLATE.exists():
-        raise FileNotFoundError(f"instance template {INSTANCE_TEMPLATE} is missing: run from the project checkout")
-    if not target.exists() or target.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
+        raise InstanceConfigError(f"instance template {INSTANCE_TEMPLATE} is missing: run from the project checkout")
+    check_instance_config(INSTANCE_TEMPLATE, schema=False)
+    target = dagster_home / "dagster.yaml"
+    try:
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
+            if target.is_dir():
+                raise IsADirectoryError(21, "is a directory, not a file")
+            shutil.copyfile(INSTANCE_TEMPLATE, target)
+    except OSError as exc:
+        raise InstanceConfigError(
+            f"cannot install the Dagster instance config at {target}: {exc.strerror or exc}"
+        ) from None
     return target
 
 

@@ -27,8 +27,29 @@ def parse(url: str) -> dict[str, str]:
     url = to_libpq(url)
     try:
         return {k: str(v) for k, v in conninfo_to_dict(url).items()}
-    except Exception as exc:  # psycopg raises ProgrammingError with the URL in it: never echo it
+    except Exception as exc:  # noqa: BLE001 - psycopg raises ProgrammingError with the URL in it: never echo it
         raise InvalidDatabaseURL(f"DATABASE_URL is not a valid PostgreSQL URL ({type(exc).__name__})") from None
+
+
+def validate(url: str, variable: str = "DATABASE_URL") -> dict[str, str]:
+    """The parsed URL, or ``InvalidDatabaseURL`` naming ``variable`` (never the URL: it may hold a password).
+
+    A URL must be ``postgresql://`` or ``postgres://`` (a SQLAlchemy ``+driver`` suffix allowed) or a
+    libpq ``key=value`` string; libpq would take ``garbage://x`` for a host name.
+    """
+    if "://" in url:
+        scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in ("postgresql", "postgres"):
+            raise InvalidDatabaseURL(
+                f"{variable} must start with postgresql:// (or be libpq key=value pairs); "
+                f"it starts with {scheme[:20]!r}://"
+            )
+    elif "=" not in url:
+        raise InvalidDatabaseURL(f"{variable} is neither a postgresql:// URL nor libpq key=value pairs")
+    try:
+        return parse(url)
+    except InvalidDatabaseURL:
+        raise InvalidDatabaseURL(f"{variable} is not a valid PostgreSQL URL") from None
 
 
 def describe(url: str) -> str:

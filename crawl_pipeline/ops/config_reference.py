@@ -88,7 +88,7 @@ def render() -> str:
 
 def refresh(text: str) -> str:
     """``text`` with its generated block replaced by the current tables."""
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):
         raise ValueError(f"{DOC.name} has no generated block ({BEGIN!r} ... {END!r})")
     return pattern.sub(lambda _: render(), text)
