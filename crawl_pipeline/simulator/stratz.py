@@ -456,9 +456,9 @@ class PlayerNode:
         """Per hero over the request's matches (``request.take`` <= 100 of them); ``skip``/``take`` page heroes."""
         request = request or {}
         batch, rows, slots = self._filtered(request)
-        skip = max(0, int(request.get("skip") or 0))
+        first = max(0, int(request.get("skip") or 0))  # request.skip/take choose matches; skip/take page heroes
         limit = _take(request.get("take"), MAX_TAKE)
-        rows, slots = rows[skip : skip + limit], slots[skip : skip + limit]
+        rows, slots = rows[first : first + limit], slots[first : first + limit]
         hero = batch.hero_id[rows, slots]
         out = []
         for h in np.unique(hero):
