@@ -22,7 +22,10 @@ from .world import COUNTRIES, KIND_SMURF, World, rank_tier_from_mmr
 # field tags: each random quantity gets its own stream
 _F_DURATION, _F_HERO_POOL, _F_HERO_SLOT, _F_HERO_ANY, _F_UNKNOWN, _F_UNKNOWN_ID = 1, 2, 3, 4, 5, 6
 _F_ROLE, _F_JUNGLE, _F_PERF, _F_STAT, _F_ANON, _F_PARTY, _F_LEAVER, _F_REGION, _F_RETRY = range(7, 16)
-_F_NAME, _F_AVATAR, _F_LOGIN, _F_STYLE = 20, 21, 22, 23
+_F_NAME, _F_AVATAR, _F_LOGIN, _F_STYLE, _F_ITEM = 20, 21, 22, 23, 24
+# end-of-game inventory draws: empty slot, blink, boots, magic wand, TP scroll, boots of travel,
+# phase boots, power treads, aghanim's scepter, black king bar (dotaconstants item ids)
+ITEM_POOL = np.array([0, 1, 29, 36, 46, 48, 50, 63, 108, 116])
 
 UNKNOWN_HERO_BASE = 200  # ids the hero table does not know (new heroes before a data update)
 LANE_BY_POSITION = np.array([0, 1, 2, 3, 3, 1])  # OpenDota lane_role: 1 safe, 2 mid, 3 off, 4 jungle
@@ -203,6 +206,11 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
         party_size=np.broadcast_to(party, players.shape).copy() if k else party,
         leaver_status=leaver,
     )
+
+
+def inventory(world: World, b: MatchBatch, r: int, s: int) -> list[int]:
+    """The six end-of-game item slots of one player (``item_0`` .. ``item_5``)."""
+    return [int(x) for x in ITEM_POOL[choice_index(world.seed, ITEM_POOL.size, b.index[r], s, _F_ITEM, np.arange(6))]]
 
 
 def _heroes(world: World, idx: NDArray[np.int64], players: NDArray[np.int64]) -> NDArray[np.int64]:

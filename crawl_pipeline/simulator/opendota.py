@@ -39,6 +39,7 @@ from .content import (
     MatchBatch,
     avatar_urls,
     country,
+    inventory,
     last_login,
     match_batch,
     personaname,
@@ -438,7 +439,12 @@ class OpenDotaDialect:
 
 
 def match_object(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
-    """One match as ``GET /api/matches/{id}`` returns it (unparsed match, no replay data)."""
+    """One match as ``GET /api/matches/{id}`` returns it (unparsed match, no replay data).
+
+    Valve's GetMatchDetails fields pass through, OpenDota adds ``patch``, ``region`` (from the
+    cluster) and per player the derived fields (``isRadiant``, ``win``, ``kda``, ...) and
+    ``personaname, name, last_login, rank_tier, computed_mmr, is_subscriber`` (buildMatch.ts).
+    """
     radiant_score = int(b.kills[r, :5].sum())
     dire_score = int(b.kills[r, 5:].sum())
     patch = 55 + int(b.index[r] * 3 // world.num_matches)
@@ -466,6 +472,11 @@ def match_object(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
                 "account_id": None if anonymous else int(b.account_id[r, s]),
                 "hero_id": int(b.hero_id[r, s]),
                 "hero_variant": 1,
+                **{f"item_{i}": item for i, item in enumerate(inventory(world, b, r, s))},
+                "backpack_0": 0,
+                "backpack_1": 0,
+                "backpack_2": 0,
+                "item_neutral": 0,
                 "kills": kills,
                 "deaths": deaths,
                 "assists": assists,
@@ -479,7 +490,6 @@ def match_object(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
                 "hero_healing": int(b.hero_healing[r, s]),
                 "level": int(b.level[r, s]),
                 "leaver_status": int(b.leaver_status[r, s]),
-                "party_size": int(b.party_size[r, s]),
                 "lane_role": int(b.lane_role[r, s]),
                 "isRadiant": s < 5,
                 "win": int(win),
@@ -490,8 +500,9 @@ def match_object(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
                 "abandons": int(b.leaver_status[r, s] >= 2),
                 "personaname": None if anonymous else personaname(world, index),
                 "name": None,
+                "last_login": None if anonymous else last_login(world, index),
                 "rank_tier": None if anonymous or int(b.rank_tier[r, s]) == 0 else int(b.rank_tier[r, s]),
-                "is_contributor": False,
+                "computed_mmr": None,
                 "is_subscriber": False,
             }
         )

@@ -29,7 +29,7 @@ from crawl_pipeline.domain.identity import (
 )
 
 from .config import RateLimits, SimulatorConfig
-from .content import MatchBatch, match_batch
+from .content import MatchBatch, inventory, match_batch
 from .dialect import Principal, proxy_error_page
 from .hashing import uniform
 from .ratelimit import Decision, Window
@@ -38,6 +38,8 @@ from .world import World
 
 HISTORY_WINDOW = 500  # Steam only lists an account's latest 500 matches
 MAX_REQUESTED = 100
+HISTORY_DEFAULT = 25  # GetMatchHistory's matches_requested default (Valve's WebAPI documentation)
+BAD_REQUESTED = {"status": 8, "statusDetail": "'matches_requested' must be greater than 0."}
 PRIVATE_STATUS = {"status": 15, "statusDetail": "Cannot get match history for a user that hasn't allowed it"}
 FORBIDDEN_PAGE = (
     "<html><head><title>Forbidden</title></head><body><h1>Forbidden</h1>"
@@ -116,7 +118,7 @@ class SteamDialect:
 
     def match_history(self, request: Request) -> Response:
         w = self.world
-        requested = min(max(1, _int_param(request, "matches_requested", MAX_REQUESTED)), MAX_REQUESTED)
+        requested = min(max(1, _int_param(request, "matches_requested", HISTORY_DEFAULT)), MAX_REQUESTED)
         raw_account = request.query_params.get("account_id")
         if raw_account is not None:
             account_id = _account_param(raw_account)
@@ -154,12 +156,17 @@ class SteamDialect:
         )
 
     def history_by_seq(self, request: Request) -> Response:
+        """Every match from ``start_at_match_seq_num`` on, oldest first, ``matches_requested`` <= 100."""
         w = self.world
-        requested = min(max(1, _int_param(request, "matches_requested", MAX_REQUESTED)), MAX_REQUESTED)
+        requested = _int_param(request, "matches_requested", MAX_REQUESTED)
+        if requested < 1:
+            return JSONResponse({"result": BAD_REQUESTED})
+        requested = min(requested, MAX_REQUESTED)
         first = w.first_match_at_seq(_int_param(request, "start_at_match_seq_num", 0))
         indices = np.arange(first, min(w.num_matches, first + requested))
         batch = match_batch(w, indices)
-        return JSONResponse({"result": {"status": 1, "matches": [details(batch, r) for r in range(len(batch))]}})
+        matches = [details(batch, r, w) for r in range(len(batch))]
+        return JSONResponse({"result": {"status": 1, "matches": matches}})
 
     def match_details(self, request: Request) -> Response:
         raw = request.query_params.get("match_id")
@@ -177,7 +184,7 @@ class SteamDialect:
         attempt = getattr(request.state, "sim_attempt", 1)
         if uniform(self.world.seed, index, attempt, 0xD7)[0] < config.steam_details_error_rate:
             return JSONResponse({}, status_code=500)
-        return JSONResponse({"result": details(match_batch(self.world, np.array([index])), 0)})
+        return JSONResponse({"result": details(match_batch(self.world, np.array([index])), 0, self.world)})
 
     def player_bans(self, request: Request) -> Response:
         raw = request.query_params.get("steamids")
@@ -231,16 +238,22 @@ def _history_item(batch: MatchBatch, r: int) -> dict[str, Any]:
     }
 
 
-def details(b: MatchBatch, r: int) -> dict[str, Any]:
+def details(b: MatchBatch, r: int, world: World) -> dict[str, Any]:
     """A match as GetMatchDetails (and GetMatchHistoryBySequenceNum) return it."""
     players = []
     for s in range(10):
+        items = inventory(world, b, r, s)
         players.append(
             {
                 "account_id": _steam_account(b, r, s),
                 **_slot_fields(s),
                 "hero_id": int(b.hero_id[r, s]),
                 "hero_variant": 1,
+                **{f"item_{i}": item for i, item in enumerate(items)},
+                "backpack_0": 0,
+                "backpack_1": 0,
+                "backpack_2": 0,
+                "item_neutral": 0,
                 "kills": int(b.kills[r, s]),
                 "deaths": int(b.deaths[r, s]),
                 "assists": int(b.assists[r, s]),

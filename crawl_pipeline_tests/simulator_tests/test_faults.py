@@ -35,9 +35,8 @@ def test_drop_closes_without_a_response() -> None:
 
 
 def test_truncated_body_breaks_mid_stream() -> None:
-    with only("truncated") as sim:
-        with pytest.raises(httpx.RemoteProtocolError):
-            httpx.get(sim.url + PATH)
+    with only("truncated") as sim, pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(sim.url + PATH)
 
 
 def test_malformed_json() -> None:
@@ -49,9 +48,8 @@ def test_malformed_json() -> None:
 
 
 def test_timeout_exceeds_client_timeout() -> None:
-    with only("timeout", timeout_s=1.5) as sim:
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.get(sim.url + PATH, timeout=0.2)
+    with only("timeout", timeout_s=1.5) as sim, pytest.raises(httpx.ReadTimeout):
+        httpx.get(sim.url + PATH, timeout=0.2)
 
 
 def test_slow_response_still_answers() -> None:
@@ -63,9 +61,11 @@ def test_slow_response_still_answers() -> None:
 
 def test_fault_sequence_is_deterministic_and_retries_get_through() -> None:
     def run() -> list[int]:
-        with start_simulator(fault_rate=0.5, fault_mix={"http_503": 1.0}, rate_limits={"enabled": False}) as sim:
-            with httpx.Client(base_url=sim.url) as c:
-                return [c.get(f"/api/players/{SEED_ACCOUNT}/wl").status_code for _ in range(20)]
+        with (
+            start_simulator(fault_rate=0.5, fault_mix={"http_503": 1.0}, rate_limits={"enabled": False}) as sim,
+            httpx.Client(base_url=sim.url) as c,
+        ):
+            return [c.get(f"/api/players/{SEED_ACCOUNT}/wl").status_code for _ in range(20)]
 
     first, second = run(), run()
     assert first == second

@@ -9,7 +9,13 @@ import httpx
 from crawl_pipeline.simulator.ratelimit import FixedWindowLimiter, Window
 from crawl_pipeline.simulator.testing import start_simulator
 
-from .conftest import OPENDOTA_KEY, SEED_ACCOUNT, STEAM_KEY, STRATZ_AUTH, STRATZ_USER_AGENT
+from .conftest import (
+    OPENDOTA_KEY,
+    SEED_ACCOUNT,
+    STEAM_KEY,
+    STRATZ_AUTH,
+    STRATZ_USER_AGENT,
+)
 
 
 class FakeClock:
@@ -78,7 +84,7 @@ def test_opendota_minute_and_daily_limits_over_http() -> None:
 
 def test_stratz_limits_per_token_with_retry_after() -> None:
     limits = {"stratz_per_second": 1000, "stratz_per_minute": 2, "stratz_per_hour": 100}
-    query = {"query": "{ player(steamAccountId: %d) { steamAccountId } }" % SEED_ACCOUNT}
+    query = {"query": f"{{ player(steamAccountId: {SEED_ACCOUNT}) {{ steamAccountId }} }}"}
     with start_simulator(rate_limits=limits) as sim, httpx.Client(base_url=sim.url) as c:
         codes = [c.post("/graphql", json=query, headers=STRATZ_AUTH).status_code for _ in range(3)]
         assert codes == [200, 200, 429]

@@ -79,10 +79,12 @@ def test_match_details_shape_and_anonymous_players(world) -> None:
     """The pre-2024 endpoint, behind ``steam_match_details_enabled`` (real Steam answers 500)."""
     batch = match_batch(world, np.arange(2_000))
     row = int(np.flatnonzero((batch.account_id < 0).any(axis=1))[0])
-    with start_simulator(steam_match_details_enabled=True, rate_limits={"enabled": False}) as sim:
-        with httpx.Client(base_url=sim.url) as client:
-            body = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": int(batch.match_id[row])}).json()["result"]
-            missing = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": 5}).json()
+    with (
+        start_simulator(steam_match_details_enabled=True, rate_limits={"enabled": False}) as sim,
+        httpx.Client(base_url=sim.url) as client,
+    ):
+        body = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": int(batch.match_id[row])}).json()["result"]
+        missing = client.get(DETAILS, params={"key": STEAM_KEY, "match_id": 5}).json()
     for name in ("match_id", "match_seq_num", "start_time", "duration", "lobby_type", "game_mode", "cluster"):
         assert isinstance(body[name], int), name
     assert isinstance(body["radiant_win"], bool)

@@ -52,7 +52,7 @@ def test_player_query_shape(client: httpx.Client) -> None:
 
 def test_match_query_agrees_with_opendota(client: httpx.Client) -> None:
     od = client.get(f"/api/players/{SEED_ACCOUNT}/matches", params={"limit": 1}).json()[0]
-    r = graphql(client, "query M($id: Long!) { match(id: $id) { id didRadiantWin durationSeconds players(steamAccountId: %d) { kills heroId } } }" % SEED_ACCOUNT, id=od["match_id"])
+    r = graphql(client, f"query M($id: Long!) {{ match(id: $id) {{ id didRadiantWin durationSeconds players(steamAccountId: {SEED_ACCOUNT}) {{ kills heroId }} }} }}", id=od["match_id"])
     match = r.json()["data"]["match"]
     assert match["id"] == od["match_id"] and match["didRadiantWin"] == od["radiant_win"]
     assert match["durationSeconds"] == od["duration"]
