@@ -12,8 +12,8 @@ from crawl_pipeline.db.stack import PROJECT_ROOT, write_instance_config
 from crawl_pipeline.defs.crawl.assets import crawl_batch_job
 from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
-from crawl_pipeline.defs.pools import ensure_pool_limits
 from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_failed_schedule
+from crawl_pipeline.defs.pools import ensure_pool_limits
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
 
@@ -35,7 +35,9 @@ def test_sensor_seeds_batches_in_bfs_order_and_never_assigns_an_account_twice(db
     first = _evaluate(dagster_instance, database_url, crawl)
     assert [r.partition_key for r in first.run_requests] == ["d00-000000"]
     assert first.run_requests[0].run_key == "d00-000000:heroes"
-    assert {k.to_user_string() for k in first.run_requests[0].asset_selection} == {"player_profiles", "hero_stats"}
+    # the whole batch multi-asset, tagged with the phase: the run stops after hero_stats
+    assert first.run_requests[0].asset_selection is None
+    assert first.run_requests[0].tags["crawl_pipeline/phase"] == "heroes"
     with db.transaction() as conn:
         add_seeds(conn, [11, 12, 13])
     second = _evaluate(dagster_instance, database_url, crawl)
@@ -141,3 +143,38 @@ def test_tracked_account_job_fetches_new_matches_and_discovers_players(db, datab
     again = job.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
     materialization = again.asset_materializations_for_node("tracked_matches")[0]
     assert materialization.metadata["stubs_new"].value == 0
+
+
+def test_sensor_and_retry_schedule_skip_a_batch_with_a_run_in_flight(db, database_url, dagster_instance):
+    """A backfill or a UI materialization runs the batch as __ASSET_JOB: no second run of that batch
+    is requested while it is queued or running, whatever job it runs in."""
+    import uuid
+
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from crawl_pipeline.defs.crawl.assets import BATCH_ASSET_KEYS
+
+    with db.transaction() as conn:
+        add_seeds(conn, [1, 2, 3, 4])
+    crawl = CrawlConfig(batch_size=1, batch_growth=1.0, max_runs_in_flight=10, seeds=[SEED])
+    backfill_run = DagsterRun(
+        job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+        asset_selection=BATCH_ASSET_KEYS, tags={"dagster/partition": "d00-000001", "dagster/backfill": "abc"},
+    )
+    dagster_instance.add_run(backfill_run)
+    try:
+        first = _evaluate(dagster_instance, database_url, crawl)
+        assert [r.partition_key for r in first.run_requests] == ["d00-000000", "d00-000002", "d00-000003"]
+        # the busy batch was not marked requested: the next tick after the run ends asks for it
+        assert db.fetch_value("SELECT heroes_requested_at FROM account_batches WHERE batch_key = 'd00-000001'") is None
+        with db.transaction() as conn:  # every batch has work left: the retry schedule still skips the busy one
+            conn.execute("UPDATE account_batches SET heroes_requested_at = now() WHERE batch_key <> 'd00-000001'")
+        with dg.build_schedule_context(
+            instance=dagster_instance, resources={"postgres": PostgresResource(database_url=database_url)},
+            scheduled_execution_time=datetime(2026, 11, 23, 10, 17),
+        ) as context:
+            assert [r.partition_key for r in retry_failed_schedule(context)] == ["d00-000000", "d00-000002", "d00-000003"]
+    finally:
+        dagster_instance.delete_run(backfill_run.run_id)
+    second = _evaluate(dagster_instance, database_url, crawl)
+    assert [r.partition_key for r in second.run_requests] == ["d00-000001"]

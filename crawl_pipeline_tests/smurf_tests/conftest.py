@@ -15,15 +15,15 @@ from psycopg import sql
 from crawl_pipeline.db import urls
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
+from crawl_pipeline.definitions import build_definitions
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.identity.resources import TrackedIdentities
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
-from crawl_pipeline.definitions import build_definitions
 from crawl_pipeline.settings import Settings
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.crawl_tests.conftest import SIM_OPENDOTA_KEY, SMALL_CRAWL, crawl_definitions
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 CRAWL = CrawlConfig(**{**SMALL_CRAWL.model_dump(), "max_workers": 8})
@@ -32,7 +32,7 @@ CRAWL = CrawlConfig(**{**SMALL_CRAWL.model_dump(), "max_workers": 8})
 def sim_providers(url: str, rate_limits: dict | None = None, **fields) -> ProvidersResource:
     return ProvidersResource(
         opendota_api_url=url, steam_api_url=url, stratz_api_url=url,
-        opendota_api_key="sim-opendota-key", steam_api_key="sim-steam-key",
+        opendota_api_key=SIM_OPENDOTA_KEY, steam_api_key="sim-steam-key",
         stratz_tokens="sim-stratz-token-1,sim-stratz-token-2",
         rate_limits=rate_limits or {"opendota": {"per_second": 500}}, **fields,
     )

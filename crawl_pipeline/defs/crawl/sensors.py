@@ -7,7 +7,7 @@ import dagster as dg
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.accounts import add_seeds
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.defs.crawl.assets import HERO_PHASE, MATCH_PHASE, crawl_batch_job
+from crawl_pipeline.defs.crawl.assets import BATCH_ASSET_KEYS, PHASE_TAG, crawl_batch_job
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.resources import PostgresResource
@@ -17,17 +17,28 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
 ]
-PHASE_SELECTION = {"heroes": HERO_PHASE, "matches": MATCH_PHASE, "all": None}
+PARTITION_TAG = "dagster/partition"
+
+
+def batch_runs_in_flight(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Queued or running runs of a batch: crawl_batch_job runs and any other run whose asset selection
+    covers the batch assets (a UI materialization or a backfill runs them as __ASSET_JOB)."""
+    runs = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT))
+    return [
+        run for run in runs
+        if run.job_name == crawl_batch_job.name or (run.asset_selection and run.asset_selection & BATCH_ASSET_KEYS)
+    ]
 
 
 def runs_in_flight(instance: dg.DagsterInstance) -> int:
-    return instance.get_runs_count(dg.RunsFilter(job_name=crawl_batch_job.name, statuses=IN_FLIGHT))
+    return len(batch_runs_in_flight(instance))
 
 
 def partitions_in_flight(instance: dg.DagsterInstance) -> set[str]:
-    runs = instance.get_runs(dg.RunsFilter(job_name=crawl_batch_job.name, statuses=IN_FLIGHT))
-    return {run.tags.get("dagster/partition") for run in runs}
+    """Batches with a queued or running run (by the run's ``dagster/partition`` tag)."""
+    return {run.tags[PARTITION_TAG] for run in batch_runs_in_flight(instance) if PARTITION_TAG in run.tags}
 
 
 def discovery_tick(instance: dg.DagsterInstance, db: Database, crawl: CrawlConfig) -> dg.SensorResult:
@@ -38,12 +49,18 @@ def discovery_tick(instance: dg.DagsterInstance, db: Database, crawl: CrawlConfi
     run keys make a repeated request harmless.
     """
     policy = crawl.policy()
-    capacity = max(0, crawl.max_runs_in_flight - runs_in_flight(instance))
+    in_flight = batch_runs_in_flight(instance)
+    busy = {run.tags[PARTITION_TAG] for run in in_flight if PARTITION_TAG in run.tags}
+    capacity = max(0, crawl.max_runs_in_flight - len(in_flight))
     with db.transaction() as conn:
         if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
             add_seeds(conn, crawl.seeds)
         new_batches = frontier.cut_batches(conn, policy, linger=timedelta(seconds=crawl.partial_batch_after_seconds))
-        requests = frontier.runnable_phases(conn, policy, hero_phase_first=crawl.hero_phase_first, limit=capacity)
+        requests = frontier.runnable_phases(
+            conn, policy, hero_phase_first=crawl.hero_phase_first, limit=capacity + len(busy) if capacity else 0
+        )
+        # a batch with a run queued or running (a backfill, a UI materialization) waits for the next tick
+        requests = [r for r in requests if r.batch_key not in busy][:capacity]
         frontier.mark_requested(conn, requests)
     return dg.SensorResult(
         dynamic_partitions_requests=[account_batches.build_add_request([b.key for b in new_batches])]
@@ -53,8 +70,7 @@ def discovery_tick(instance: dg.DagsterInstance, db: Database, crawl: CrawlConfi
             dg.RunRequest(
                 partition_key=r.batch_key,
                 run_key=f"{r.batch_key}:{r.phase}",
-                asset_selection=PHASE_SELECTION[r.phase],
-                tags={"crawl_pipeline/phase": r.phase, "crawl_pipeline/depth": str(r.depth)},
+                tags={PHASE_TAG: r.phase, "crawl_pipeline/depth": str(r.depth)},
             )
             for r in requests
         ],
@@ -93,7 +109,7 @@ def retry_failed_schedule(context: dg.ScheduleEvaluationContext, postgres: Postg
     busy = partitions_in_flight(context.instance)
     keys = [k for k in frontier.batches_with_unfinished_work(postgres.db) if k not in busy]
     tick = context.scheduled_execution_time.strftime("%Y%m%dT%H%M")
-    return [dg.RunRequest(partition_key=k, run_key=f"{k}:retry:{tick}", tags={"crawl_pipeline/phase": "retry"}) for k in keys]
+    return [dg.RunRequest(partition_key=k, run_key=f"{k}:retry:{tick}", tags={PHASE_TAG: "retry"}) for k in keys]
 
 
 @dg.schedule(
@@ -103,11 +119,11 @@ def retry_failed_schedule(context: dg.ScheduleEvaluationContext, postgres: Postg
     description="Daily: re-crawl batches whose accounts were last synced more than stale_after_days ago.",
 )
 def stale_recrawl_schedule(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
-    keys = frontier.stale_batches(postgres.db, older_than=timedelta(days=7), limit=50)
+    busy = partitions_in_flight(context.instance)
+    keys = [k for k in frontier.stale_batches(postgres.db, older_than=timedelta(days=7), limit=50) if k not in busy]
     tick = context.scheduled_execution_time.strftime("%Y%m%d")
-    refresh = {"config": {"refresh": True}}
-    run_config = {"ops": {"player_profiles": refresh, "hero_stats": refresh, "match_stubs": refresh}}
+    run_config = {"ops": {"crawl_batch": {"config": {"refresh": True}}}}
     return [
-        dg.RunRequest(partition_key=k, run_key=f"{k}:stale:{tick}", run_config=run_config, tags={"crawl_pipeline/phase": "recrawl"})
+        dg.RunRequest(partition_key=k, run_key=f"{k}:stale:{tick}", run_config=run_config, tags={PHASE_TAG: "recrawl"})
         for k in keys
     ]
