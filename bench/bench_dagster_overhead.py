@@ -59,7 +59,7 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> tuple[floa
     crawl = crawl_config(seeds, matches)
     log = logging.getLogger("bench_dagster_overhead")
     config = SourcesConfig(
-        opendota=ProviderConfig(sim_url, (Secret("sim-opendota-key"),), RateTier.of("bench", per_second=1_000_000)),
+        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", per_second=1_000_000)),
         steam=ProviderConfig(sim_url, (Secret("sim-steam-key"),)),
         stratz=ProviderConfig(sim_url, (Secret("sim-stratz-token-1"),)),
         max_concurrency=crawl.max_workers,
@@ -104,7 +104,7 @@ def dagster(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches:
 
     crawl = crawl_config(seeds, matches)
     providers = ProvidersResource(
-        opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url, opendota_api_key="sim-opendota-key",
+        opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url, opendota_api_key="00000000-0000-4000-8000-00000000da7a",
         steam_api_key="sim-steam-key", stratz_tokens="sim-stratz-token-1", rate_limits=RATE,
     )
     defs = build_definitions(Settings.from_env({}), postgres=PostgresResource(database_url=url), providers=providers, crawl=crawl)

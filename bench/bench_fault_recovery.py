@@ -38,7 +38,7 @@ def main() -> None:
         world = sim.world
         ids = [int(m) for m in world.match_id(list(range(world.num_matches - args.items, world.num_matches)))] + MISSING_IDS
         config = SourcesConfig(
-            opendota=ProviderConfig(sim.url, (Secret("sim-opendota-key"),)),
+            opendota=ProviderConfig(sim.url, (Secret("00000000-0000-4000-8000-00000000da7a"),)),
             steam=ProviderConfig(sim.url, (Secret("sim-steam-key"),), RateTier.of("steam-bench", per_second=50)),
             stratz=ProviderConfig(sim.url, (Secret("sim-stratz-token-1"), Secret("sim-stratz-token-2"))),
             retry=RetryPolicy(max_retries=4, base_delay=0.05, max_delay=1.0),

@@ -38,7 +38,7 @@ from crawl_pipeline.simulator.testing import world_for
 from crawl_pipeline.sources.ratelimit import RateTier
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
 
-KEY = "sim-opendota-key"
+KEY = "00000000-0000-4000-8000-00000000da7a"
 WORLD_ACCOUNTS = 20_000
 LATENCY_MS = 5.0
 PLAYERS_SQL = (

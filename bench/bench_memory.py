@@ -111,7 +111,7 @@ def child(database_url: str, sim_url: str, max_matches: int) -> None:
     from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
 
     config = SourcesConfig(
-        opendota=ProviderConfig(sim_url, (Secret("sim-opendota-key"),), RateTier.of("bench", per_second=1_000_000)),
+        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", per_second=1_000_000)),
         steam=ProviderConfig(sim_url),
         stratz=ProviderConfig(sim_url),
     )

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": urls.to_sqlalchemy(dagster_url)}}}) as instance:
         providers = ProvidersResource(
             opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url,
-            opendota_api_key="sim-opendota-key", steam_api_key="sim-steam-key",
+            opendota_api_key="00000000-0000-4000-8000-00000000da7a", steam_api_key="sim-steam-key",
             rate_limits={"opendota": {"per_second": 2000}},
         )
         defs = dg.Definitions.merge(

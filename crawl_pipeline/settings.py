@@ -8,6 +8,7 @@ or Dagster metadata never shows them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,61 @@ class SettingsError(ValueError):
     """An environment variable holds a value we cannot use; the message names it."""
 
 
+# OpenDota keys are UUIDs: svc/web.ts answers any other key with 400 "Invalid API key format".
+OPENDOTA_KEY_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
+RATE_WINDOWS = {"second": "per_second", "s": "per_second", "minute": "per_minute", "min": "per_minute",
+                "m": "per_minute", "hour": "per_hour", "h": "per_hour", "day": "per_day", "d": "per_day"}  # fmt: skip
+
+
+def check_opendota_key(value: str, where: str = "OPENDOTA_API_KEY") -> None:
+    """Raise SettingsError unless ``value`` is empty (the free tier) or shaped like an OpenDota key."""
+    if value and not OPENDOTA_KEY_PATTERN.match(value):
+        raise SettingsError(
+            f"{where} is not a valid OpenDota key: keys are UUIDs like xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx "
+            "(OpenDota answers any other key with 400 'Invalid API key format'); unset it for the free tier"
+        )
+
+
+def parse_rate_limit(raw: str, where: str) -> dict[str, int]:
+    """``"60/minute, 3000/day"`` as ``{"per_minute": 60, "per_day": 3000}``; SettingsError names ``where``."""
+    limits: dict[str, int] = {}
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        count, _, window = part.partition("/")
+        name = RATE_WINDOWS.get(window.strip().lower())
+        if name is None or not count.strip().isdigit() or int(count) < 1:
+            raise SettingsError(
+                f"{where}: {part!r} is not a rate like 60/minute (windows: second, minute, hour, day)"
+            )
+        limits[name] = int(count)
+    if not limits:
+        raise SettingsError(f"{where} is empty; give rates like 60/minute,3000/day")
+    return limits
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    limits = {}
+    for provider in ("opendota", "steam", "stratz"):
+        name = f"{provider.upper()}_RATE_LIMIT"
+        raw = (env.get(name) or "").strip()
+        if raw:
+            limits[provider] = parse_rate_limit(raw, name)
+    return limits
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return _choice(env, name, "0", ("0", "1", "true", "false", "yes", "no", "on", "off")) in ("1", "true", "yes", "on")
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -73,10 +129,27 @@ def _ids(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[i
         raise SettingsError(f"{name}: {exc}") from None
 
 
+_KEY_VARIABLES = {"OPENDOTA_API_URL": "OPENDOTA_API_KEY", "STEAM_API_URL": "STEAM_API_KEY", "STRATZ_API_URL": "STRATZ_TOKENS"}
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    from urllib.parse import urlsplit
+
     value = (env.get(name) or default).strip().rstrip("/")
+    # user:password@ would show in reprs and logs, and httpx would send it as Basic auth in place
+    # of the provider's key: refused, and never echoed (the message names the variable only).
+    netloc = re.split(r"[/?#]", value.split("://", 1)[1], maxsplit=1)[0] if "://" in value else ""
+    if "@" in netloc:
+        key = _KEY_VARIABLES.get(name, "the key variable")
+        raise SettingsError(f"{name} must not contain credentials (user:password@host): put the key in {key}")
     if not value.startswith(("http://", "https://")):
         raise SettingsError(f"{name}={value!r} must start with http:// or https://")
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise SettingsError(f"{name}={value!r} has no host name")
     return value
 
 
@@ -93,6 +166,9 @@ class Settings:
     steam_api_key: Secret = Secret("")
     stratz_api_url: str = DEFAULT_STRATZ_API_URL
     stratz_tokens: tuple[Secret, ...] = ()
+    opendota_tier: str = "auto"  # auto: premium with a key, free without
+    rate_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # provider -> per_* limits
+    steam_match_details: bool = False  # GetMatchDetails (broken at Valve since 2024) instead of the sequence feed
     db_pool_max_size: int = 8
     seed_account_ids: tuple[int, ...] = (DEFAULT_SEED_ACCOUNT_ID,)
     crawl_max_depth: int = 2
@@ -116,6 +192,8 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("CRAWL_DATA_DIR") or "data").expanduser().absolute()
         tokens = tuple(Secret(t.strip()) for t in (env.get("STRATZ_TOKENS") or "").split(",") if t.strip())
+        opendota_key = (env.get("OPENDOTA_API_KEY") or "").strip()
+        check_opendota_key(opendota_key)
         return cls(
             data_dir=data_dir,
             database_url=(env.get("DATABASE_URL") or "").strip() or None,
@@ -123,11 +201,14 @@ class Settings:
             duckdb_path=Path(env.get("DUCKDB_PATH") or data_dir / "analytics.duckdb").expanduser().absolute(),
             dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").expanduser().absolute(),
             opendota_api_url=_url(env, "OPENDOTA_API_URL", DEFAULT_OPENDOTA_API_URL),
-            opendota_api_key=Secret((env.get("OPENDOTA_API_KEY") or "").strip()),
+            opendota_api_key=Secret(opendota_key),
             steam_api_url=_url(env, "STEAM_API_URL", DEFAULT_STEAM_API_URL),
             steam_api_key=Secret((env.get("STEAM_API_KEY") or "").strip()),
             stratz_api_url=_url(env, "STRATZ_API_URL", DEFAULT_STRATZ_API_URL),
             stratz_tokens=tokens,
+            opendota_tier=_choice(env, "OPENDOTA_TIER", "auto", ("auto", "free", "premium")),
+            rate_limits=_rate_limits(env),
+            steam_match_details=_flag(env, "STEAM_MATCH_DETAILS"),
             db_pool_max_size=_int(env, "CRAWL_DB_POOL_SIZE", 8),
             seed_account_ids=_ids(env, "CRAWL_SEEDS", (DEFAULT_SEED_ACCOUNT_ID,)),
             crawl_max_depth=_int(env, "CRAWL_MAX_DEPTH", 2, minimum=0),

@@ -39,12 +39,12 @@ def test_secrets_never_show_in_reprs():
         {
             "DATABASE_URL": "postgresql://u:hunter2@db/crawl",
             "STEAM_API_KEY": "STEAMKEY123456789",
-            "OPENDOTA_API_KEY": "odkey-abcdef",
+            "OPENDOTA_API_KEY": "0d0d0d0d-abcd-4bcd-9bcd-0123456789ab",
             "STRATZ_TOKENS": "stratz-token-xyz",
         }
     )
     text = repr(settings) + str(settings)
-    for secret in ("hunter2", "STEAMKEY123456789", "odkey-abcdef", "stratz-token-xyz"):
+    for secret in ("hunter2", "STEAMKEY123456789", "0d0d0d0d-abcd-4bcd-9bcd-0123456789ab", "stratz-token-xyz"):
         assert secret not in text
     assert settings.steam_api_key.reveal() == "STEAMKEY123456789"
     assert repr(Secret("x")) == "Secret('***')"
@@ -56,8 +56,20 @@ def test_secrets_never_show_in_reprs():
         ({"CRAWL_DB_POOL_SIZE": "many"}, "CRAWL_DB_POOL_SIZE='many' is not an integer"),
         ({"CRAWL_DB_POOL_SIZE": "0"}, "CRAWL_DB_POOL_SIZE=0 must be at least 1"),
         ({"STEAM_API_URL": "api.steampowered.com"}, "STEAM_API_URL='api.steampowered.com' must start with http"),
+        ({"OPENDOTA_API_KEY": "my-opendota-key"}, "OPENDOTA_API_KEY is not a valid OpenDota key: keys are UUIDs"),
+        ({"STRATZ_RATE_LIMIT": "20/sec"}, "STRATZ_RATE_LIMIT: '20/sec' is not a rate like 60/minute"),
+        ({"OPENDOTA_TIER": "gold"}, "OPENDOTA_TIER='gold': choose one of auto, free, premium"),
     ],
 )
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Settings.from_env(env)
+
+
+def test_rate_tiers_and_switches_from_the_environment():
+    settings = Settings.from_env(
+        {"STRATZ_RATE_LIMIT": "10/second, 200/minute, 5000/day", "OPENDOTA_TIER": "free", "STEAM_MATCH_DETAILS": "1"}
+    )
+    assert settings.rate_limits == {"stratz": {"per_second": 10, "per_minute": 200, "per_day": 5000}}
+    assert settings.opendota_tier == "free" and settings.steam_match_details
+    assert Settings.from_env({}).rate_limits == {} and not Settings.from_env({}).steam_match_details

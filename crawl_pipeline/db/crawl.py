@@ -13,12 +13,17 @@ from datetime import datetime
 import psycopg
 
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
-from crawl_pipeline.sources.models import HeroStats, MatchDetails, MatchStub, PlayerProfile
+from crawl_pipeline.sources.models import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
 
 PHASES = {  # phase -> (done column, error column, attempts column)
     "profile": ("profile_fetched_at", "profile_error", "profile_attempts"),
     "hero_stats": ("hero_stats_at", "hero_stats_error", "hero_stats_attempts"),
     "matches": ("matches_synced_at", "matches_error", "matches_attempts"),
+}
+ATTEMPT_RUN = {  # phase -> the column naming the run that last counted an attempt
+    "profile": "profile_attempt_run",
+    "hero_stats": "hero_stats_attempt_run",
+    "matches": "matches_attempt_run",
 }
 
 
@@ -29,13 +34,14 @@ class AccountTodo:
     newest_match_id: int | None
     rank_tier: int | None
     batch_key: str | None = None
+    is_private: bool | None = None
 
 
 def accounts_to_fetch(conn: psycopg.Connection, batch_key: str, phase: str, *, refresh: bool) -> list[AccountTodo]:
     """The batch's accounts whose ``phase`` is pending (all of them with ``refresh``)."""
     done, _, attempts = PHASES[phase]
     rows = conn.execute(
-        f"""SELECT account_id, depth, newest_match_id, rank_tier, batch_key FROM accounts
+        f"""SELECT account_id, depth, newest_match_id, rank_tier, batch_key, is_private FROM accounts
             WHERE batch_key = %s AND (%s OR ({done} IS NULL AND {attempts} < %s))
             ORDER BY account_id""",
         (batch_key, refresh, MAX_ATTEMPTS),
@@ -45,26 +51,32 @@ def accounts_to_fetch(conn: psycopg.Connection, batch_key: str, phase: str, *, r
 
 def tracked_accounts(conn: psycopg.Connection) -> list[AccountTodo]:
     rows = conn.execute(
-        "SELECT account_id, depth, newest_match_id, rank_tier, batch_key FROM accounts WHERE is_tracked "
+        "SELECT account_id, depth, newest_match_id, rank_tier, batch_key, is_private FROM accounts WHERE is_tracked "
         "ORDER BY account_id"
     ).fetchall()
     return [AccountTodo(*row) for row in rows]
 
 
-def record_account_failures(conn: psycopg.Connection, phase: str, failures: Sequence[tuple[int, str, str]]) -> None:
-    """``failures``: (account_id, error, outcome) — see ``domain.failures`` for the outcomes."""
+def record_account_failures(
+    conn: psycopg.Connection, phase: str, failures: Sequence[tuple[int, str, str]], *, run_id: str | None = None
+) -> None:
+    """``failures``: (account_id, error, outcome) — see ``domain.failures`` for the outcomes. With
+    ``run_id``, a ``retry`` counts one attempt per run: a step retry of the same run spends none."""
     if not failures:
         return
     _, error, attempts = PHASES[phase]
+    run = ATTEMPT_RUN[phase]
     ids, errors, outcomes = (list(c) for c in zip(*failures))
     conn.execute(
         f"""UPDATE accounts a SET {error} = f.error,
-                   {attempts} = CASE f.outcome WHEN 'give_up' THEN greatest(a.{attempts}, {MAX_ATTEMPTS})
-                                               WHEN 'retry' THEN least(a.{attempts} + 1, 32767)
-                                               ELSE a.{attempts} END
+                   {attempts} = CASE WHEN f.outcome = 'give_up' THEN greatest(a.{attempts}, {MAX_ATTEMPTS})
+                                     WHEN f.outcome = 'retry' AND (%s::text IS NULL OR a.{run} IS DISTINCT FROM %s::text)
+                                         THEN least(a.{attempts} + 1, 32767)
+                                     ELSE a.{attempts} END,
+                   {run} = CASE WHEN f.outcome = 'retry' THEN coalesce(%s::text, a.{run}) ELSE a.{run} END
             FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(account_id, error, outcome)
             WHERE a.account_id = f.account_id""",
-        (ids, errors, outcomes),
+        (run_id, run_id, run_id, ids, errors, outcomes),
     )
 
 
@@ -74,15 +86,15 @@ def store_profiles(conn: psycopg.Connection, profiles: Sequence[PlayerProfile]) 
         return 0, 0
     columns = list(zip(*[
         (p.account_id, p.personaname, p.avatar, p.loccountrycode, p.plus, p.last_login, p.rank_tier,
-         p.leaderboard_rank, p.source)
+         p.leaderboard_rank, p.source, p.is_private)
         for p in profiles
     ]))
     rows = conn.execute(
         """WITH incoming AS (
                SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],
-                                    %s::timestamptz[], %s::smallint[], %s::integer[], %s::text[])
+                                    %s::timestamptz[], %s::smallint[], %s::integer[], %s::text[], %s::boolean[])
                    AS p(account_id, personaname, avatar, loccountrycode, plus, last_login, rank_tier,
-                        leaderboard_rank, source)),
+                        leaderboard_rank, source, is_private)),
            previous AS (
                SELECT a.account_id, a.rank_tier, a.leaderboard_rank, a.profile_fetched_at
                FROM accounts a JOIN incoming USING (account_id) FOR UPDATE OF a),
@@ -90,6 +102,7 @@ def store_profiles(conn: psycopg.Connection, profiles: Sequence[PlayerProfile]) 
                UPDATE accounts a SET personaname = p.personaname, avatar = p.avatar,
                    loccountrycode = p.loccountrycode, plus = p.plus, last_login = p.last_login,
                    rank_tier = p.rank_tier, leaderboard_rank = p.leaderboard_rank,
+                   is_private = coalesce(p.is_private, a.is_private),
                    profile_fetched_at = now(), profile_error = NULL
                FROM incoming p WHERE a.account_id = p.account_id
                RETURNING a.account_id)
@@ -283,20 +296,36 @@ def _count_encounters(conn: psycopg.Connection, match_ids: list[int]) -> None:
     )
 
 
-def record_detail_failures(conn: psycopg.Connection, failures: Sequence[tuple[int, str, str]]) -> None:
-    """``failures``: (match_id, error, outcome). ``pending`` (Steam's 500 "no data yet", a bad
-    key) leaves the stub NULL without counting a retry; ``give_up`` (404) spends every attempt;
-    ``retry`` marks it failed and counts one attempt."""
+def record_detail_failures(
+    conn: psycopg.Connection, failures: Sequence[tuple[int, str, str]], *, run_id: str | None = None
+) -> None:
+    """``failures``: (match_id, error, outcome). ``pending`` (not the match's fault: an outage, a
+    rate limit, a bad key, Steam's 500) keeps the stub NULL and counts nothing, but keeps the error;
+    ``give_up`` (404) spends every attempt; ``retry`` marks it failed and counts one attempt per run."""
     if not failures:
         return
     ids, errors, outcomes = (list(c) for c in zip(*failures))
     conn.execute(
         f"""UPDATE matches m SET last_fetch_attempt = now(), fetch_error = f.error,
                    has_details = CASE WHEN f.outcome = 'pending' THEN m.has_details ELSE false END,
-                   retry_count = CASE f.outcome WHEN 'pending' THEN m.retry_count
-                                                WHEN 'give_up' THEN greatest(m.retry_count, {MAX_ATTEMPTS})
-                                                ELSE m.retry_count + 1 END
+                   retry_count = CASE WHEN f.outcome = 'give_up' THEN greatest(m.retry_count, {MAX_ATTEMPTS})
+                                      WHEN f.outcome = 'retry' AND (%s::text IS NULL OR m.attempt_run IS DISTINCT FROM %s::text)
+                                          THEN m.retry_count + 1
+                                      ELSE m.retry_count END,
+                   attempt_run = CASE WHEN f.outcome = 'retry' THEN coalesce(%s::text, m.attempt_run) ELSE m.attempt_run END
             FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(match_id, error, outcome)
             WHERE m.match_id = f.match_id AND m.has_details IS NOT TRUE""",
-        (ids, errors, outcomes),
+        (run_id, run_id, run_id, ids, errors, outcomes),
     )
+
+
+def detail_requests(conn: psycopg.Connection, match_ids: Sequence[int]) -> list[DetailsRequest]:
+    """The matches of ``match_ids`` still without details, with the sequence number Steam needs.
+    A match already detailed is never fetched again, whoever found it."""
+    rows = conn.execute(
+        """SELECT DISTINCT i.match_id, m.match_seq_num FROM unnest(%s::bigint[]) AS i(match_id)
+           LEFT JOIN matches m USING (match_id)
+           WHERE m.has_details IS NOT TRUE ORDER BY i.match_id""",
+        (list(match_ids),),
+    ).fetchall()
+    return [DetailsRequest(match_id=m, match_seq_num=seq) for m, seq in rows]

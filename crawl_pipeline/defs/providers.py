@@ -24,10 +24,11 @@ from crawl_pipeline.settings import (
     DEFAULT_STRATZ_API_URL,
     Secret,
     Settings,
+    check_opendota_key,
 )
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
-from crawl_pipeline.sources.ratelimit import TIERS, RateTier
-from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
+from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources, tier_of
 
 _CALL_HELP = "Provider serving {}: opendota, steam or stratz."
 
@@ -46,10 +47,23 @@ class ProvidersResource(ConfigurableResource):
     match_history: str = Field(default="opendota", description=_CALL_HELP.format("match history pages"))
     match_details: str = Field(default="opendota", description=_CALL_HELP.format("match details"))
     bans: str = Field(default="steam", description="Provider serving ban checks (only steam has them).")
-    opendota_tier: str = Field(default="auto", description="auto (premium with a key), free or premium.")
+    opendota_tier: str = Field(
+        default="auto",
+        description="auto (premium with a key), free (60/min, 3,000/day) or premium (300/min) (OPENDOTA_TIER).",
+    )
     rate_limits: dict[str, dict[str, int]] = Field(
         default_factory=dict,
-        description='Per-provider limits replacing the documented ones, e.g. {"stratz": {"per_second": 10, "per_minute": 200}}.',
+        description=(
+            'Per-provider limits replacing the documented ones, e.g. {"stratz": {"per_second": 10, "per_minute": 200}} '
+            "(OPENDOTA_RATE_LIMIT, STEAM_RATE_LIMIT, STRATZ_RATE_LIMIT as 60/minute,3000/day)."
+        ),
+    )
+    steam_match_details: bool = Field(
+        default=False,
+        description=(
+            "Ask Steam's GetMatchDetails (broken at Valve since 2024: 500 for every match) instead of "
+            "GetMatchHistoryBySequenceNum (STEAM_MATCH_DETAILS)."
+        ),
     )
     max_concurrency: int = Field(default=8, description="Threads fetching at once per step.")
     max_retries: int = Field(default=4, description="Retries of a retriable error before it is raised.")
@@ -71,21 +85,20 @@ class ProvidersResource(ConfigurableResource):
             env["steam_api_key"] = EnvVar("STEAM_API_KEY")
         if settings.stratz_tokens:
             env["stratz_tokens"] = EnvVar("STRATZ_TOKENS")
-        return cls(**{**env, **fields})
+        tiers = {
+            "opendota_tier": settings.opendota_tier,
+            "rate_limits": {p: dict(v) for p, v in settings.rate_limits.items()},
+            "steam_match_details": settings.steam_match_details,
+        }
+        return cls(**{**env, **tiers, **fields})
 
     def _tier(self, provider: str) -> RateTier | None:
-        limits = self.rate_limits.get(provider)
-        if limits:
-            return RateTier.of(f"{provider}-custom", **limits)
-        if provider == "opendota" and self.opendota_tier != "auto":
-            if self.opendota_tier not in ("free", "premium"):
-                raise ValueError(f"opendota_tier must be auto, free or premium, not {self.opendota_tier!r}")
-            return TIERS[f"opendota-{self.opendota_tier}"]
-        return None
+        return tier_of(provider, self.rate_limits.get(provider), self.opendota_tier)
 
     def sources_config(self) -> SourcesConfig:
         tokens = tuple(Secret(t.strip()) for t in (self.stratz_tokens or "").split(",") if t.strip())
-        opendota_key = (Secret(self.opendota_api_key),) if self.opendota_api_key else ()
+        check_opendota_key((self.opendota_api_key or "").strip(), "ProvidersResource.opendota_api_key")
+        opendota_key = (Secret(self.opendota_api_key.strip()),) if self.opendota_api_key else ()
         steam_key = (Secret(self.steam_api_key),) if self.steam_api_key else ()
         return SourcesConfig(
             opendota=ProviderConfig(self.opendota_api_url.rstrip("/"), opendota_key, self._tier("opendota")),
@@ -101,6 +114,7 @@ class ProvidersResource(ConfigurableResource):
             retry=RetryPolicy(max_retries=self.max_retries),
             http=HTTPSettings(timeout=self.timeout_seconds, max_connections=2 * self.max_concurrency),
             max_concurrency=self.max_concurrency,
+            steam_match_details=self.steam_match_details,
         )
 
     @contextmanager

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from crawl_pipeline.sources.models import BanResults, HeroStats, MatchDetails, MatchPage, PlayerProfile
+from crawl_pipeline.sources.errors import APIError
+from crawl_pipeline.sources.models import BanResults, DetailsRequest, HeroStats, MatchDetails, MatchPage, PlayerProfile
 
 PROVIDERS = ("opendota", "steam", "stratz")
 
@@ -36,6 +37,10 @@ class DotaSource(Protocol):
     ) -> MatchPage: ...
 
     def match_details(self, match_id: int) -> MatchDetails: ...
+
+    def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]: ...
+
+    def match_details_group(self, group: Sequence[DetailsRequest]) -> list[tuple[int, MatchDetails | APIError]]: ...
 
     def player_bans(self, account_ids: Sequence[int]) -> BanResults: ...
 

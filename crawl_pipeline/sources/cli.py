@@ -1,4 +1,4 @@
-"""``crawl-pipeline fetch match|player ID`` and ``crawl-pipeline check-key``: one call, by hand.
+"""``crawl-pipeline fetch match|player|matches|sequence`` and ``crawl-pipeline check-key``: one call, by hand.
 
 They draw on the same shared budget as the crawl (the database from ``prepare_stack``), so
 trying a key while a crawl runs cannot push it over the limit. An API error prints one
@@ -18,6 +18,7 @@ import click
 from pydantic import BaseModel
 
 from crawl_pipeline.cli_support import ACCOUNT_ID, handles_user_errors
+from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.settings import DEFAULT_SEED_ACCOUNT_ID
@@ -25,6 +26,7 @@ from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.errors import APIError, NotFound, RateLimited, Unauthorized, UnsupportedOperation
 from crawl_pipeline.sources.http import RetryPolicy
+from crawl_pipeline.sources.models import DetailsRequest, MatchDetails
 from crawl_pipeline.sources.registry import SourcesConfig, open_sources
 
 SOURCE_OPTION = click.option(
@@ -54,12 +56,18 @@ def handles_api_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _source(provider: str, *, retries: int | None = None) -> Iterator[BaseSource]:
+def _source_and_db(provider: str, *, retries: int | None = None) -> Iterator[tuple[BaseSource, Database]]:
     stack = prepare_stack()
     overrides = {} if retries is None else {"retry": RetryPolicy(max_retries=retries, max_budget_wait=10.0)}
     config = SourcesConfig.from_settings(stack.settings, **overrides)
     with Database(stack.database_url, max_size=2, application_name="crawl_pipeline.cli") as db, open_sources(config, db) as sources:
-        yield sources.provider(provider)
+        yield sources.provider(provider), db
+
+
+@contextmanager
+def _source(provider: str, *, retries: int | None = None) -> Iterator[BaseSource]:
+    with _source_and_db(provider, retries=retries) as (source, _):
+        yield source
 
 
 def _print(record: BaseModel, as_json: bool) -> None:
@@ -77,27 +85,108 @@ def fetch() -> None:
     """Fetch one normalized record from a provider (uses the shared rate budget)."""
 
 
+def _print_players(match: MatchDetails) -> None:
+    click.echo(f"{'slot':>4} {'account':>11} {'hero':>4} {'side':<7} {'win':<5} {'K/D/A':>9} {'GPM':>4} {'XPM':>4}")
+    for p in match.players:
+        kda = "/".join("-" if v is None else str(v) for v in (p.kills, p.deaths, p.assists))
+        click.echo(
+            f"{p.player_slot:>4} {p.account_id or 'anonymous':>11} {p.hero_id:>4} "
+            f"{'radiant' if p.is_radiant else 'dire':<7} {str(p.win):<5} {kda:>9} "
+            f"{p.gold_per_min if p.gold_per_min is not None else '-':>4} {p.xp_per_min if p.xp_per_min is not None else '-':>4}"
+        )
+
+
 @fetch.command("match")
 @click.argument("match_id", type=click.IntRange(min=1))
 @SOURCE_OPTION
+@click.option("--seq", "match_seq_num", type=click.IntRange(min=1), default=None,
+              help="Steam: the match's match_seq_num (default: the one stored for its stub).")
 @JSON_OPTION
 @handles_user_errors
 @handles_api_errors
-def fetch_match(match_id: int, source: str, as_json: bool) -> None:
-    """Match details: the match and its ten players."""
-    with _source(source) as client:
-        match = client.match_details(match_id)
+def fetch_match(match_id: int, source: str, match_seq_num: int | None, as_json: bool) -> None:
+    """Match details: the match and its ten players.
+
+    Steam serves details from its sequence feed (GetMatchDetails answers 500 since 2024), so it
+    needs the match's sequence number: --seq, or the one a crawled history page stored.
+    """
+    with _source_and_db(source) as (client, db):
+        if source == "steam":
+            with db.transaction() as conn:
+                [request] = crawl_db.detail_requests(conn, [match_id]) or [DetailsRequest(match_id=match_id)]
+            request = DetailsRequest(match_id=match_id, match_seq_num=match_seq_num or request.match_seq_num)
+            [(_, match)] = client.match_details_group([request])
+            if isinstance(match, UnsupportedOperation):
+                raise click.UsageError(
+                    f"match {match_id} has no known match_seq_num: Steam serves details from its sequence feed "
+                    "only; pass --seq (history pages list it: fetch matches ACCOUNT_ID --source steam)"
+                )
+            if isinstance(match, APIError):
+                raise match
+        else:
+            match = client.match_details(match_id)
     _print(match, as_json)
     if not as_json:
         click.echo("")
-        click.echo(f"{'slot':>4} {'account':>11} {'hero':>4} {'side':<7} {'win':<5} {'K/D/A':>9} {'GPM':>4} {'XPM':>4}")
-        for p in match.players:
-            kda = "/".join("-" if v is None else str(v) for v in (p.kills, p.deaths, p.assists))
-            click.echo(
-                f"{p.player_slot:>4} {p.account_id or 'anonymous':>11} {p.hero_id:>4} "
-                f"{'radiant' if p.is_radiant else 'dire':<7} {str(p.win):<5} {kda:>9} "
-                f"{p.gold_per_min if p.gold_per_min is not None else '-':>4} {p.xp_per_min if p.xp_per_min is not None else '-':>4}"
-            )
+        _print_players(match)
+
+
+@fetch.command("matches")
+@click.argument("account_id", type=ACCOUNT_ID)
+@SOURCE_OPTION
+@click.option("--count", type=click.IntRange(1, 100), default=20, show_default=True, help="Matches on the page.")
+@JSON_OPTION
+@handles_user_errors
+@handles_api_errors
+def fetch_matches(account_id: int, source: str, count: int, as_json: bool) -> None:
+    """One page of an account's match history, newest first, as normalized stubs."""
+    with _source(source) as client:
+        page = client.match_page(account_id, page_size=count)
+    if as_json:
+        click.echo(json.dumps(page.model_dump(mode="json"), indent=2))
+        return
+    state = "private history" if page.is_private else f"{len(page.matches)} matches"
+    click.echo(f"account {account_id} ({source}): {state}; next cursor {page.next_cursor or '-'}")
+    click.echo(f"{'match':>12} {'seq':>12} {'start (UTC)':<20} {'lobby':>5} {'mode':>4} {'duration':>8}")
+    for m in page.matches:
+        start = m.start_time.strftime("%Y-%m-%d %H:%M:%S") if m.start_time else "-"
+        click.echo(
+            f"{m.match_id:>12} {m.match_seq_num or '-':>12} {start:<20} {_dash(m.lobby_type):>5} "
+            f"{_dash(m.game_mode):>4} {_dash(m.duration):>8}"
+        )
+
+
+@fetch.command("sequence")
+@click.argument("match_seq_num", type=click.IntRange(min=1))
+@SOURCE_OPTION
+@click.option("--count", type=click.IntRange(1, 100), default=10, show_default=True, help="Matches to read (at most 100).")
+@JSON_OPTION
+@handles_user_errors
+@handles_api_errors
+def fetch_sequence(match_seq_num: int, source: str, count: int, as_json: bool) -> None:
+    """Full matches from Steam's sequence feed (GetMatchHistoryBySequenceNum), from MATCH_SEQ_NUM on."""
+    if source != "steam":
+        raise UnsupportedOperation(
+            f"{source} has no sequence feed; use --source steam", provider=source, endpoint="matches_by_sequence"
+        )
+    with _source(source) as client:
+        matches = client.matches_by_sequence(match_seq_num, count)
+    if as_json:
+        click.echo(json.dumps([m.model_dump(mode="json") for m in matches], indent=2))
+        return
+    click.echo(f"{len(matches)} matches from sequence number {match_seq_num}")
+    click.echo(f"{'seq':>12} {'match':>12} {'start (UTC)':<20} {'lobby':>5} {'mode':>4} {'region':>6} {'accounts':>8}")
+    for m in matches:
+        start = m.start_time.strftime("%Y-%m-%d %H:%M:%S") if m.start_time else "-"
+        known = sum(p.account_id is not None for p in m.players)
+        click.echo(
+            f"{m.match_seq_num or '-':>12} {m.match_id:>12} {start:<20} {_dash(m.lobby_type):>5} "
+            f"{_dash(m.game_mode):>4} {_dash(m.region):>6} {known:>8}"
+        )
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 @fetch.command("player")

@@ -10,9 +10,20 @@ from pydantic import BaseModel, ConfigDict
 
 from crawl_pipeline.domain.heroes import is_known_hero
 from crawl_pipeline.domain.identity import is_anonymous
-from crawl_pipeline.sources.errors import MalformedResponse, UnsupportedOperation
+from crawl_pipeline.sources.errors import APIError, MalformedResponse, UnsupportedOperation
 from crawl_pipeline.sources.http import Problem, ProviderHTTP
-from crawl_pipeline.sources.models import BanResults, HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, PlayerProfile
+from crawl_pipeline.sources.models import (
+    BanResults,
+    DetailsRequest,
+    HeroStat,
+    HeroStats,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    PlayerProfile,
+)
+
+DetailsOutcome = tuple[int, "MatchDetails | APIError"]
 
 
 class Wire(BaseModel):
@@ -99,6 +110,20 @@ class BaseSource:
 
     def match_details(self, match_id: int) -> MatchDetails:
         self._unsupported("match_details")
+
+    def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
+        """How ``requests`` are split into calls: one match per call unless the provider batches."""
+        return [[r] for r in requests]
+
+    def match_details_group(self, group: Sequence[DetailsRequest]) -> list[DetailsOutcome]:
+        """Details of one group from ``details_groups``: an outcome per match, errors per match."""
+        outcomes: list[DetailsOutcome] = []
+        for request in group:
+            try:
+                outcomes.append((request.match_id, self.match_details(request.match_id)))
+            except APIError as error:
+                outcomes.append((request.match_id, error))
+        return outcomes
 
     def player_bans(self, account_ids: Sequence[int]) -> BanResults:
         self._unsupported("player_bans")

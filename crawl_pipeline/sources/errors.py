@@ -25,6 +25,9 @@ class APIError(Exception):
         self.endpoint = endpoint
         self.status_code = status_code
         self.retriable = self.retriable_default if retriable is None else retriable
+        # True when the provider looked down as this was raised (every recent request failed
+        # transiently): an outage, not the item's fault, so no attempt is counted.
+        self.outage = False
 
     def __str__(self) -> str:
         status = f" HTTP {self.status_code}" if self.status_code is not None else ""

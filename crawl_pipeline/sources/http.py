@@ -43,7 +43,8 @@ from crawl_pipeline.sources.tokens import Credential, CredentialPool
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-USER_AGENT = "crawl_pipeline/0.1 (STRATZ_API)"  # Stratz asks API clients to say so
+USER_AGENT = "crawl_pipeline/0.1"
+TRANSIENT = (ServerError, RequestTimeout, ConnectionFailed)
 EXCERPT_CHARS = 160
 _SECRET_PARAM = "crawl_pipeline.secret_param"  # request extension: (name, Credential)
 
@@ -134,6 +135,7 @@ class ProviderHTTP:
         http: HTTPSettings = HTTPSettings(),
         error_hook: ErrorHook | None = None,
         transport: httpx.BaseTransport | None = None,
+        user_agent: str = USER_AGENT,
     ) -> None:
         self.provider = provider
         self.credentials = credentials
@@ -144,13 +146,17 @@ class ProviderHTTP:
         self._accounting = accounting
         self._auth = auth
         self._error_hook = error_hook
+        # Requests in a row that failed transiently (5xx, timeout, connection): a provider whose
+        # last ``outage_streak`` requests all failed is down, and its errors are outages.
+        self._transient_streak = 0
+        self.outage_streak = 2 * (retry.max_retries + 1)
         limits = httpx.Limits(max_connections=http.max_connections, max_keepalive_connections=http.max_connections)
         inner = transport or httpx.HTTPTransport(limits=limits)
         self._client = httpx.Client(
             base_url=base_url,
             transport=_SecretParamTransport(inner),
             timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
 
     def __repr__(self) -> str:
@@ -192,6 +198,10 @@ class ProviderHTTP:
             except httpx.TransportError as exc:
                 status, result = CONNECTION, ConnectionFailed(_describe(exc), provider=self.provider, endpoint=endpoint)
             self._accounting.record(self.provider, endpoint, status, time.monotonic() - started)
+            if isinstance(result, TRANSIENT):
+                self._transient_streak += 1
+            elif not isinstance(result, RateLimited):
+                self._transient_streak = 0
             if not isinstance(result, APIError):
                 return result
             error = result
@@ -209,6 +219,7 @@ class ProviderHTTP:
                 if delay > self.retry.max_budget_wait:  # a daily cap: say so instead of sleeping for hours
                     raise error
             if not error.retriable or retries_left <= 0:
+                error.outage = isinstance(error, TRANSIENT) and self._transient_streak >= self.outage_streak
                 raise error
             log.info("%s %s: %s; retry %d in %.1fs", self.provider, endpoint, type(error).__name__, retry + 1, delay)
             self._accounting.record_retry()
@@ -302,10 +313,17 @@ class ProviderHTTP:
             )
 
     def _pause_if_exhausted(self, response: httpx.Response, credential: Credential) -> None:
-        """A success that says 'remaining 0' pauses the bucket until that window resets."""
+        """Follow the server's count: a success that says 'remaining 0' pauses the bucket until
+        that window resets; any remaining count lower than ours is what the next lease trusts."""
+        if self._limiter is None:
+            return
         wait = exhausted_wait(response.headers)
-        if wait and self._limiter is not None:
+        if wait:
             self._limiter.record_backoff(self.bucket(credential), wait, "provider reported 0 calls remaining")
+            return
+        remaining = remaining_counts(response.headers)
+        if remaining:
+            self._limiter.observe_remaining(self.bucket(credential), self.tier, remaining)
 
 
 @dataclass(frozen=True)
@@ -319,6 +337,19 @@ _REMAINING_HEADERS = (
     ("x-rate-limit-remaining-minute", 60),
     ("x-rate-limit-remaining-second", 1),
 )
+
+
+def remaining_counts(headers: httpx.Headers) -> dict[int, int]:
+    """``{window seconds: calls remaining}`` from the ``X-Rate-Limit-Remaining-*`` headers."""
+    counts: dict[int, int] = {}
+    for name, seconds in _REMAINING_HEADERS:
+        raw = headers.get(name)
+        if raw is not None:
+            try:
+                counts[seconds] = int(raw)
+            except ValueError:
+                continue
+    return counts
 
 
 def exhausted_wait(headers: httpx.Headers, now: float | None = None) -> float | None:

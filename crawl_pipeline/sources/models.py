@@ -25,6 +25,7 @@ class PlayerProfile(_Record):
     last_login: datetime | None = None
     rank_tier: int | None = Field(default=None, ge=0, le=80)
     leaderboard_rank: int | None = None
+    is_private: bool | None = None  # the provider says the match history is not shared (None: not said)
 
 
 class HeroStat(_Record):
@@ -49,6 +50,13 @@ class MatchStub(_Record):
     game_mode: int | None = None
     duration: int | None = None
     radiant_win: bool | None = None
+
+
+class DetailsRequest(_Record):
+    """A match whose details are wanted; ``match_seq_num`` lets Steam serve it from its sequence feed."""
+
+    match_id: int
+    match_seq_num: int | None = None
 
 
 class MatchPage(_Record):

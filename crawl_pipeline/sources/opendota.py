@@ -22,9 +22,13 @@ from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, Mat
 
 PROVIDER = "opendota"
 RATE_GROUP = "api"  # one limit for every endpoint
-INVALID_KEY = "API key invalid"
+# svc/web.ts: a key not shaped like a UUID is "Invalid API key format"; a well-formed key the
+# database does not know is "API key invalid. Please check the API dashboard ...". Both are 400s.
+INVALID_KEY_MESSAGES = (b"Invalid API key format", b"API key invalid")
 MAX_PAGE = 100
-MATCH_FIELDS = "match_id,player_slot,radiant_win,start_time,duration,game_mode,lobby_type"
+# Sent as repeated ``project`` keys: Express parses ``project=a&project=b`` into a list, while one
+# comma-joined value is a single unknown column that buildPlayer.ts drops.
+MATCH_FIELDS = ("match_id", "player_slot", "radiant_win", "start_time", "duration", "game_mode", "lobby_type")
 
 
 class _Profile(Wire):
@@ -35,6 +39,7 @@ class _Profile(Wire):
     loccountrycode: str | None = None
     plus: bool | None = None
     last_login: datetime | None = None
+    fh_unavailable: bool | None = None  # the player does not share match data: history is empty
 
 
 class _Player(Wire):
@@ -96,8 +101,9 @@ _MATCH_ROWS = TypeAdapter(list[_MatchRow])
 
 
 def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None:
-    """OpenDota answers a bad key with 400 ``API key invalid``: that is a bad key, not a bad request."""
-    if response.status_code == 400 and INVALID_KEY.encode() in response.content:
+    """OpenDota answers a bad key with a 400 (see ``INVALID_KEY_MESSAGES``): that is a bad key, to be
+    disabled, not a bad request that gives up the item."""
+    if response.status_code == 400 and any(m in response.content for m in INVALID_KEY_MESSAGES):
         return Unauthorized
     return None
 
@@ -121,6 +127,7 @@ class OpenDotaSource(BaseSource):
                 last_login=p.last_login,
                 rank_tier=player.rank_tier,
                 leaderboard_rank=player.leaderboard_rank,
+                is_private=p.fh_unavailable,
             )
 
         return self.http.call("player_profile", f"/api/players/{account_id}", parse)
@@ -150,7 +157,7 @@ class OpenDotaSource(BaseSource):
         """``cursor`` is an offset; ``date_after`` becomes OpenDota's ``date`` (days back)."""
         offset = cursor or 0
         limit = max(1, min(page_size, MAX_PAGE))
-        params: dict[str, Any] = {"limit": limit, "offset": offset, "significant": 0, "project": MATCH_FIELDS}
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "significant": 0, "project": list(MATCH_FIELDS)}
         if lobby_type is not None:
             params["lobby_type"] = lobby_type
         if date_after is not None:

@@ -17,6 +17,9 @@ provably atomic, so it is written here in ~200 lines:
   rolls over, unused permits are handed back to the windows that are still current
   (the minute, hour, day), so nothing of the longer budgets is wasted.
 * A 429 writes ``rate_limit_backoff``; every lease reads it, so other processes pause too.
+* The server's own count wins when it is lower: ``X-Rate-Limit-Remaining-*`` headers are kept
+  per window and the next lease raises the window's ``used`` to ``limit - remaining`` (another
+  client on the same key or address, or a limit lower than the tier we were told).
 
 All windows use this host's wall clock; processes on several hosts need NTP.
 """
@@ -77,15 +80,17 @@ class RateTier:
         return ", ".join(f"{w.limit}/{WINDOW_NAMES.get(w.seconds, f'{w.seconds}s')}" for w in self.windows)
 
 
-# The providers' documented limits.
+# The providers' limits as their servers enforce them today (docs/providers.md says where each
+# was checked). Every one can be replaced per provider: ``*_RATE_LIMIT`` or the resource.
 TIERS: dict[str, RateTier] = {
-    # docs.opendota.com: free 60 calls/min and 2,000/day; premium 1,200/min, no daily cap.
-    "opendota-free": RateTier.of("opendota-free", per_minute=60, per_day=2000),
-    "opendota-premium": RateTier.of("opendota-premium", per_minute=1200),
-    # Steam Web API terms: 100,000 calls/day per key; 5/s keeps bursts gentle.
+    # odota/core config.ts + svc/web.ts: keyless 60/min per IP and API_FREE_LIMIT 3,000/day,
+    # both UTC-aligned; with a key API_KEY_PER_MIN_LIMIT 300/min and no daily cap (calls are billed).
+    "opendota-free": RateTier.of("opendota-free", per_minute=60, per_day=3000),
+    "opendota-premium": RateTier.of("opendota-premium", per_minute=300),
+    # Steam Web API terms of use: 100,000 calls/day per key; 5/s is our own gentleness.
     "steam": RateTier.of("steam", per_second=5, per_day=100_000),
-    # Stratz: 20/s, 250/min, 2,000/h per token.
-    "stratz": RateTier.of("stratz", per_second=20, per_minute=250, per_hour=2000),
+    # Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.
+    "stratz": RateTier.of("stratz", per_second=20, per_minute=250, per_hour=2000, per_day=10_000),
 }
 
 
@@ -102,6 +107,7 @@ class _BucketState:
     permits: int = 0
     exhausted_until: float = 0.0  # the database said no: do not ask again before this
     paused_until: float = 0.0  # a backoff (ours or another process's)
+    observed: dict[int, tuple[int, int]] = field(default_factory=dict)  # window s -> (start, server's remaining)
 
 
 class SharedRateLimiter:
@@ -161,6 +167,30 @@ class SharedRateLimiter:
             state.permits -= 1
             return 0.0
 
+    def observe_remaining(self, bucket: str, tier: RateTier, remaining: dict[int, int]) -> None:
+        """The server's ``{window seconds: calls remaining}``: kept for the next lease, and
+        permits held beyond what the server still allows are dropped."""
+        state = self._state(bucket)
+        now = self._clock()
+        with state.lock:
+            for window in tier.windows:
+                left = remaining.get(window.seconds)
+                if left is None:
+                    continue
+                start = window.start(now)
+                seen = state.observed.get(window.seconds)
+                if seen is None or seen[0] != start or left < seen[1]:
+                    state.observed[window.seconds] = (start, left)
+                state.permits = min(state.permits, max(0, left))
+
+    def _used_floor(self, tier: RateTier, state: _BucketState) -> list[int]:
+        """Per window, the least ``used`` the server's remaining counts allow (0 without one)."""
+        floors = []
+        for window, start in zip(tier.windows, state.starts):
+            seen = state.observed.get(window.seconds)
+            floors.append(max(0, window.limit - seen[1]) if seen and seen[0] == start else 0)
+        return floors
+
     def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
         """A window rolled over: give unused permits back to the windows still current."""
         if state.permits and state.starts:
@@ -185,11 +215,16 @@ class SharedRateLimiter:
                 return state.paused_until - now
             rows = conn.execute(
                 """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity)
-                   SELECT %s, s, to_timestamp(t), 0, c FROM unnest(%s::int[], %s::float8[], %s::int[]) AS x(s, t, c)
+                   SELECT %s, s, to_timestamp(t), u, c
+                   FROM unnest(%s::int[], %s::float8[], %s::int[], %s::int[]) AS x(s, t, c, u)
                    ORDER BY s
-                   ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE SET capacity = EXCLUDED.capacity
+                   ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE
+                       SET capacity = EXCLUDED.capacity, used = greatest(w.used, EXCLUDED.used)
                    RETURNING w.window_seconds, w.capacity - w.used""",
-                (bucket, [w.seconds for w in tier.windows], list(state.starts), [w.limit for w in tier.windows]),
+                (
+                    bucket, [w.seconds for w in tier.windows], list(state.starts), [w.limit for w in tier.windows],
+                    self._used_floor(tier, state),
+                ),
             ).fetchall()
             free = dict(rows)
             grant = max(0, min(want, *free.values()))

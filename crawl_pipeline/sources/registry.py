@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.sources.http import HTTPSettings, ProviderHTTP, RetryPolicy
+from crawl_pipeline.sources.http import USER_AGENT, HTTPSettings, ProviderHTTP, RetryPolicy
 from crawl_pipeline.sources.ratelimit import TIERS, RateTier, SharedRateLimiter
 from crawl_pipeline.sources.tokens import CredentialPool
 
@@ -65,6 +65,7 @@ class SourcesConfig:
     http: HTTPSettings = HTTPSettings()
     max_concurrency: int = 8
     accounting_flush_seconds: float = 10.0
+    steam_match_details: bool = False  # GetMatchDetails instead of the sequence feed (broken at Valve since 2024)
 
     def __post_init__(self) -> None:
         unknown = set(self.routes) - set(CALLS)
@@ -79,19 +80,32 @@ class SourcesConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SourcesConfig:
-        """URLs and keys from the environment; ``overrides`` replace any other field."""
+        """URLs, keys and tiers from the environment; ``overrides`` replace any other field."""
         return cls(
-            opendota=ProviderConfig(settings.opendota_api_url, (settings.opendota_api_key,)),
-            steam=ProviderConfig(settings.steam_api_url, (settings.steam_api_key,)),
-            stratz=ProviderConfig(settings.stratz_api_url, settings.stratz_tokens),
-            **overrides,
+            opendota=ProviderConfig(
+                settings.opendota_api_url, (settings.opendota_api_key,),
+                tier_of("opendota", settings.rate_limits.get("opendota"), settings.opendota_tier),
+            ),
+            steam=ProviderConfig(settings.steam_api_url, (settings.steam_api_key,), tier_of("steam", settings.rate_limits.get("steam"))),
+            stratz=ProviderConfig(
+                settings.stratz_api_url, settings.stratz_tokens, tier_of("stratz", settings.rate_limits.get("stratz"))
+            ),
+            **{"steam_match_details": settings.steam_match_details, **overrides},
         )
 
     def provider(self, name: str) -> ProviderConfig:
         return {"opendota": self.opendota, "steam": self.steam, "stratz": self.stratz}[name]
 
-    def with_provider(self, name: str, **changes: Any) -> SourcesConfig:
-        return replace(self, **{name: replace(self.provider(name), **changes)})
+
+def tier_of(provider: str, limits: Mapping[str, int] | None, opendota_tier: str = "auto") -> RateTier | None:
+    """The tier that replaces the documented one: explicit limits, else OpenDota's named tier, else None."""
+    if limits:
+        return RateTier.of(f"{provider}-custom", **limits)
+    if provider == "opendota" and opendota_tier != "auto":
+        if opendota_tier not in ("free", "premium"):
+            raise ValueError(f"opendota tier must be auto, free or premium, not {opendota_tier!r}")
+        return TIERS[f"opendota-{opendota_tier}"]
+    return None
 
 
 def default_tier(provider: str, config: ProviderConfig) -> RateTier:
@@ -102,11 +116,26 @@ def default_tier(provider: str, config: ProviderConfig) -> RateTier:
     return TIERS[provider]
 
 
-_CLIENTS: Mapping[str, tuple[type[BaseSource], str, str, str, Any, bool]] = MappingProxyType(
-    {  # class, rate group, auth style, credential kind, error hook, anonymous allowed
-        "opendota": (opendota.OpenDotaSource, opendota.RATE_GROUP, "bearer", "key", opendota.error_hook, True),
-        "steam": (steam.SteamSource, steam.RATE_GROUP, "query:key", "key", steam.error_hook, False),
-        "stratz": (stratz.StratzSource, stratz.RATE_GROUP, "bearer", "token", None, False),
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How to build one provider's client."""
+
+    client: type[BaseSource]
+    rate_group: str
+    auth: str  # "bearer" or "query:<name>"
+    credential_kind: str  # "key" or "token": how labels name them
+    error_hook: Any
+    anonymous_allowed: bool
+    user_agent: str = USER_AGENT
+
+
+SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
+    {
+        "opendota": ProviderSpec(opendota.OpenDotaSource, opendota.RATE_GROUP, "bearer", "key", opendota.error_hook, True),
+        "steam": ProviderSpec(steam.SteamSource, steam.RATE_GROUP, "query:key", "key", steam.error_hook, False),
+        "stratz": ProviderSpec(
+            stratz.StratzSource, stratz.RATE_GROUP, "bearer", "token", None, False, user_agent=stratz.USER_AGENT
+        ),
     }
 )
 
@@ -120,23 +149,26 @@ def build_source(
     transport: httpx.BaseTransport | None = None,
 ) -> BaseSource:
     """One provider's client; ``transport`` replaces the network (unit tests of parsing only)."""
-    cls, group, auth, kind, hook, anonymous = _CLIENTS[provider]
+    spec = SPECS[provider]
     pconf = config.provider(provider)
     http = ProviderHTTP(
         provider,
         pconf.base_url,
-        CredentialPool.from_secrets(provider, pconf.keys, kind, allow_anonymous=anonymous),
+        CredentialPool.from_secrets(provider, pconf.keys, spec.credential_kind, allow_anonymous=spec.anonymous_allowed),
         tier=default_tier(provider, pconf),
-        rate_group=group,
+        rate_group=spec.rate_group,
         limiter=limiter,
         accounting=accounting,
-        auth=auth,
+        auth=spec.auth,
         retry=config.retry,
         http=config.http,
-        error_hook=hook,
+        error_hook=spec.error_hook,
         transport=transport,
+        user_agent=spec.user_agent,
     )
-    return cls(http)
+    if spec.client is steam.SteamSource:
+        return steam.SteamSource(http, use_match_details=config.steam_match_details)
+    return spec.client(http)
 
 
 class Sources:

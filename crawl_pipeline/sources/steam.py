@@ -2,10 +2,16 @@
 
 Shapes as Valve documents them: every IDOTA2Match_570 answer is wrapped in ``result``;
 GetMatchHistory pages with ``start_at_match_id`` (inclusive) and at most 100 per call, and
-says ``status: 15`` for a player who does not share match data; GetMatchDetails answers an
-unknown id with ``result.error`` and, for matches it has not processed yet, HTTP 500
-(``DetailsNotReady``, not retried: the two-phase sync asks again later). The key must be
-the ``key`` query parameter; ``http.py`` adds it below httpx so it is never logged.
+says ``status: 15`` for a player who does not share match data.
+
+Match details come from GetMatchHistoryBySequenceNum: GetMatchDetails has answered HTTP 500
+with ``{}`` for every match since 2024 (ValveSoftware/Dota-2 #2715; OpenDota stopped calling
+it), while the sequence feed returns up to 100 full matches per call in the same shape. A
+history page carries each match's ``match_seq_num``, so stubs whose sequence numbers lie within
+100 of each other are fetched in one call. ``use_match_details=True`` (``STEAM_MATCH_DETAILS=1``)
+goes back to GetMatchDetails for the day Valve repairs it; its 500 is then ``DetailsNotReady``.
+The key must be the ``key`` query parameter; ``http.py`` adds it below httpx so it is never
+logged.
 """
 
 from __future__ import annotations
@@ -16,11 +22,29 @@ from typing import Any
 
 import httpx
 
+from crawl_pipeline.domain.heroes import region_of_cluster
 from crawl_pipeline.domain.identity import from_steamid64, to_steamid64
-from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, epoch, from_epoch, in_date_range
-from crawl_pipeline.sources.errors import APIError, BadRequest, DetailsNotReady, NotFound
-from crawl_pipeline.sources.http import Problem
-from crawl_pipeline.sources.models import BanResults, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerBan
+from crawl_pipeline.sources.common import (
+    BaseSource,
+    DetailsOutcome,
+    Wire,
+    account_or_none,
+    details,
+    epoch,
+    from_epoch,
+    in_date_range,
+)
+from crawl_pipeline.sources.errors import APIError, DetailsNotReady, NotFound, ServerError, UnsupportedOperation
+from crawl_pipeline.sources.http import Problem, ProviderHTTP
+from crawl_pipeline.sources.models import (
+    BanResults,
+    DetailsRequest,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    MatchStub,
+    PlayerBan,
+)
 
 PROVIDER = "steam"
 RATE_GROUP = "webapi"  # one daily allowance per key for all interfaces
@@ -80,6 +104,7 @@ class _DetailsResult(Wire):
 
 class _BySequenceResult(Wire):
     status: int
+    statusDetail: str | None = None
     matches: list[_Details] = []
 
 
@@ -102,7 +127,7 @@ class _Envelope(Wire):
 
 
 def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None:
-    """GetMatchDetails' 500 means 'not processed yet', not a broken server."""
+    """GetMatchDetails' 500 means 'no data', not a broken server: the stub stays pending."""
     if endpoint == "match_details" and response.status_code == 500:
         return DetailsNotReady
     return None
@@ -138,6 +163,7 @@ def _to_details(m: _Details) -> MatchDetails:
         lobby_type=m.lobby_type,
         game_mode=m.game_mode,
         radiant_win=m.radiant_win,
+        region=region_of_cluster(m.cluster),
     )
 
 
@@ -145,8 +171,28 @@ def _result(payload: Any) -> dict[str, Any]:
     return _Envelope.model_validate(payload).result
 
 
+def sequence_groups(requests: Sequence[DetailsRequest], span: int = MAX_PER_CALL) -> list[list[DetailsRequest]]:
+    """Requests sorted by sequence number, cut into groups that one feed call of ``span`` covers;
+    requests without a sequence number are groups of their own (they cannot be served)."""
+    known = sorted((r for r in requests if r.match_seq_num is not None), key=lambda r: r.match_seq_num or 0)
+    groups: list[list[DetailsRequest]] = [[r] for r in requests if r.match_seq_num is None]
+    current: list[DetailsRequest] = []
+    for request in known:
+        if current and (request.match_seq_num or 0) - (current[0].match_seq_num or 0) >= span:
+            groups.append(current)
+            current = []
+        current.append(request)
+    if current:
+        groups.append(current)
+    return groups
+
+
 class SteamSource(BaseSource):
     provider = PROVIDER
+
+    def __init__(self, http: ProviderHTTP, *, use_match_details: bool = False) -> None:
+        super().__init__(http)
+        self.use_match_details = use_match_details
 
     def match_page(
         self,
@@ -169,8 +215,8 @@ class SteamSource(BaseSource):
             result = _HistoryResult.model_validate(_result(payload))
             if result.status == PRIVATE_STATUS:
                 return MatchPage(account_id=account_id, source=PROVIDER, matches=[], is_private=True)
-            if result.status != 1:
-                raise Problem(BadRequest, f"status {result.status}: {result.statusDetail or 'no detail'}")
+            if result.status != 1:  # any other status is undocumented: treat it as a passing fault
+                raise Problem(ServerError, f"status {result.status}: {result.statusDetail or 'no detail'}")
             stubs = [
                 MatchStub(
                     match_id=m.match_id,
@@ -201,12 +247,63 @@ class SteamSource(BaseSource):
 
         def parse(payload: Any) -> list[MatchDetails]:
             result = _BySequenceResult.model_validate(_result(payload))
+            if result.status != 1:  # Valve documents no other status here: assume a passing fault
+                raise Problem(ServerError, f"status {result.status}: {result.statusDetail or 'no detail'}")
             return [_to_details(m) for m in result.matches]
 
         params = {"start_at_match_seq_num": start_at_match_seq_num, "matches_requested": max(1, min(count, MAX_PER_CALL))}
         return self.http.call("matches_by_sequence", BY_SEQUENCE, parse, params=params)
 
+    def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
+        if self.use_match_details:
+            return super().details_groups(requests)
+        return sequence_groups(requests)
+
+    def match_details_group(self, group: Sequence[DetailsRequest]) -> list[DetailsOutcome]:
+        """One feed call per group (more when the feed's answer stops short of the group's end)."""
+        if self.use_match_details:
+            return super().match_details_group(group)
+        outcomes: list[DetailsOutcome] = []
+        todo = sorted(group, key=lambda r: r.match_seq_num or 0)
+        while todo:
+            first = todo[0]
+            if first.match_seq_num is None:
+                outcomes.append((first.match_id, self._no_sequence(first.match_id)))
+                todo = todo[1:]
+                continue
+            span = (todo[-1].match_seq_num or 0) - first.match_seq_num + 1
+            try:
+                answer = self.matches_by_sequence(first.match_seq_num, min(span, MAX_PER_CALL))
+            except APIError as error:
+                outcomes.extend((r.match_id, error) for r in todo)
+                break
+            by_id = {m.match_id: m for m in answer}
+            reached = max((m.match_seq_num or 0 for m in answer), default=first.match_seq_num - 1)
+            later: list[DetailsRequest] = []
+            for request in todo:
+                found = by_id.get(request.match_id)
+                if found is not None:
+                    outcomes.append((request.match_id, found))
+                elif (request.match_seq_num or 0) > reached and answer:
+                    later.append(request)  # the answer stopped short: ask again from here
+                else:
+                    outcomes.append((request.match_id, NotFound(
+                        f"match {request.match_id} is not in the sequence feed at {request.match_seq_num}",
+                        provider=PROVIDER, endpoint="matches_by_sequence",
+                    )))
+            todo = later
+        return outcomes
+
+    def _no_sequence(self, match_id: int) -> APIError:
+        return UnsupportedOperation(
+            f"match {match_id} has no match_seq_num: Steam serves details from its sequence feed only; "
+            "route match_history to steam or stratz (their pages carry it) or match_details to opendota or stratz",
+            provider=PROVIDER, endpoint="matches_by_sequence",
+        )
+
     def match_details(self, match_id: int) -> MatchDetails:
+        """GetMatchDetails, broken at Valve since 2024 (500 for every match); see the module doc."""
+
         def parse(payload: Any) -> MatchDetails:
             result = _result(payload)
             error = _DetailsResult.model_validate(result).error

@@ -22,8 +22,10 @@ from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, Mat
 PROVIDER = "stratz"
 RATE_GROUP = "graphql"
 PATH = "/graphql"
+USER_AGENT = "STRATZ_API"  # Stratz asks API clients to send exactly this
 MAX_TAKE = 100
 MAX_HERO_PAGES = 100  # 10,000 matches: more than any account plays
+MAX_ALIASES = 10  # aliased sub-selections per request: heavier queries are rejected as too complex
 
 # Stratz enum names -> Valve ids (the ids dotaconstants and the other providers use).
 LOBBY_TYPES = {
@@ -70,10 +72,10 @@ MATCH_QUERY = f"""query Match($id: Long!) {{
 }}"""
 
 
-def _more_heroes_query(pages: int) -> str:
+def _more_heroes_query(pages: range) -> str:
     selections = "\n".join(
         f"    p{i}: heroesPerformance(request: {{take: {MAX_TAKE}, skip: {i * MAX_TAKE}}}) {{ {HERO_FIELDS} }}"
-        for i in range(1, pages)
+        for i in pages
     )
     return f"query MoreHeroes($id: Long!) {{\n  player(steamAccountId: $id) {{\n{selections}\n  }}\n}}"
 
@@ -91,8 +93,8 @@ class _SteamAccount(Wire):
 
 class _HeroRow(Wire):
     heroId: int
-    matchCount: int
-    winCount: int
+    matchCount: int = Field(ge=0)
+    winCount: int = Field(ge=0)
     # checked here, not when merged after the call, so a bad value is a MalformedResponse
     lastPlayedDateTime: int | None = Field(default=None, ge=0, le=MAX_EPOCH_SECONDS)
 
@@ -210,13 +212,14 @@ class StratzSource(BaseSource):
 
         total, rows = self._query("hero_stats", HEROES_QUERY, {"id": account_id}, parse_first)
         pages = min(MAX_HERO_PAGES, -(-total // MAX_TAKE))
-        if pages > 1:
+        for first in range(1, pages, MAX_ALIASES):  # the rest in requests of at most MAX_ALIASES selections
+            chunk = range(first, min(pages, first + MAX_ALIASES))
 
-            def parse_more(payload: Any) -> list[_HeroRow]:
+            def parse_more(payload: Any, chunk: range = chunk) -> list[_HeroRow]:
                 data = _data(payload).get("player") or {}
-                return [_HeroRow.model_validate(row) for i in range(1, pages) for row in data.get(f"p{i}") or []]
+                return [_HeroRow.model_validate(row) for i in chunk for row in data.get(f"p{i}") or []]
 
-            rows += self._query("hero_stats", _more_heroes_query(pages), {"id": account_id}, parse_more)
+            rows += self._query("hero_stats", _more_heroes_query(chunk), {"id": account_id}, parse_more)
         merged: dict[int, list[int]] = {}
         for row in rows:
             entry = merged.setdefault(row.heroId, [0, 0, 0])

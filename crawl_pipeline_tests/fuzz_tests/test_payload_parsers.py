@@ -23,17 +23,18 @@ from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound
 from crawl_pipeline.sources.http import RetryPolicy
+from crawl_pipeline.sources.models import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 SEED = 293053907
-KEYS = {"opendota": "sim-opendota-key", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1"}
+KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1"}
 CALLS = {  # (provider, method, argument)
     "opendota.player_profile": ("opendota", "player_profile", SEED),
     "opendota.hero_stats": ("opendota", "hero_stats", SEED),
     "opendota.match_page": ("opendota", "match_page", SEED),
     "opendota.match_details": ("opendota", "match_details", None),
     "steam.match_page": ("steam", "match_page", SEED),
-    "steam.match_details": ("steam", "match_details", None),
+    "steam.match_details": ("steam", "match_details_group", None),  # the sequence feed (GetMatchDetails is broken)
     "steam.player_bans": ("steam", "player_bans", [SEED]),
     "stratz.player_profile": ("stratz", "player_profile", SEED),
     "stratz.hero_stats": ("stratz", "hero_stats", SEED),
@@ -53,9 +54,15 @@ def client(provider: str, base_url: str, transport: httpx.BaseTransport | None =
     return build_source(provider, config, limiter=None, accounting=RequestAccounting(None), transport=transport)
 
 
-def call(name: str, source, match_id: int):
+def call(name: str, source, match: tuple[int, int]):
+    """``match``: (match_id, match_seq_num) of a real match."""
     _, method, argument = CALLS[name]
-    return getattr(source, method)(match_id if argument is None else argument)
+    if method == "match_details_group":
+        [(_, outcome)] = source.match_details_group([DetailsRequest(match_id=match[0], match_seq_num=match[1])])
+        if isinstance(outcome, APIError):
+            raise outcome
+        return outcome
+    return getattr(source, method)(match[0] if argument is None else argument)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +71,8 @@ def real_payloads() -> dict[str, list[Any]]:
     recorded: dict[str, list[Any]] = {}
     with start_simulator(rate_limits={"enabled": False}) as sim:
         world = sim.world
-        match_id = int(world.match_id([int(world.matches_of(world.account_index(SEED))[0])])[0])
+        index = int(world.matches_of(world.account_index(SEED))[0])
+        match = (int(world.match_id([index])[0]), int(world.match_seq_num([index])[0]))
         for name, (provider, _, _) in CALLS.items():
             bodies: list[Any] = []
 
@@ -75,9 +83,9 @@ def real_payloads() -> dict[str, list[Any]]:
                 bodies.append(json.loads(response.content))
                 return httpx.Response(response.status_code, content=response.content, headers=response.headers)
 
-            call(name, client(provider, sim.url, httpx.MockTransport(record)), match_id)
+            call(name, client(provider, sim.url, httpx.MockTransport(record)), match)
             recorded[name] = bodies
-    recorded["_match_id"] = [match_id]
+    recorded["_match"] = [match]
     return recorded
 
 
@@ -139,7 +147,7 @@ def test_mutated_payloads_give_a_model_or_a_typed_error(name, real_payloads, dat
 
     source = client(CALLS[name][0], "http://fuzz", httpx.MockTransport(serve))
     try:
-        result = call(name, source, real_payloads["_match_id"][0])
+        result = call(name, source, real_payloads["_match"][0])
     except ALLOWED as error:
         if isinstance(error, MalformedResponse):
             assert "field" in error.message or "JSON" in error.message, error.message
@@ -153,7 +161,7 @@ def test_mutated_payloads_give_a_model_or_a_typed_error(name, real_payloads, dat
 def test_unmutated_payloads_parse(name, real_payloads):
     served = iter(real_payloads[name])
     source = client(CALLS[name][0], "http://fuzz", httpx.MockTransport(lambda r: httpx.Response(200, json=next(served))))
-    assert isinstance(call(name, source, real_payloads["_match_id"][0]), BaseModel)
+    assert isinstance(call(name, source, real_payloads["_match"][0]), BaseModel)
 
 
 TIME_FIELDS = {"start_time", "last_played", "startDateTime", "lastPlayedDateTime", "last_login"}
@@ -174,6 +182,6 @@ def test_out_of_range_timestamps_are_malformed_not_crashes(name, real_payloads, 
     served = iter(bodies)
     source = client(CALLS[name][0], "http://fuzz", httpx.MockTransport(lambda r: httpx.Response(200, json=next(served, bodies[-1]))))
     try:
-        call(name, source, real_payloads["_match_id"][0])
+        call(name, source, real_payloads["_match"][0])
     except ALLOWED:
         pass

@@ -15,7 +15,7 @@ from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig
 
 SEED = 293053907
 STEAM_KEY = "sim-steam-key"
-OPENDOTA_KEY = "sim-opendota-key"
+OPENDOTA_KEY = "00000000-0000-4000-8000-00000000da7a"
 STRATZ_TOKENS = ("sim-stratz-token-1", "sim-stratz-token-2")
 FAST_RETRY = RetryPolicy(max_retries=4, base_delay=0.01, max_delay=0.05, max_budget_wait=5.0)
 
@@ -55,3 +55,8 @@ def some_match_ids(sim: SimulatorHandle, count: int) -> list[int]:
     """Match ids that exist in the simulated world (the newest ``count``)."""
     world = sim.world
     return [int(m) for m in world.match_id(list(range(world.num_matches - count, world.num_matches)))]
+
+
+def first_seq(sim: SimulatorHandle) -> int:
+    """The sequence number of the world's first match (the start of Steam's feed)."""
+    return int(sim.world.match_seq_num([0])[0])

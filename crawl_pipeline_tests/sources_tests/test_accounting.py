@@ -5,24 +5,21 @@ from __future__ import annotations
 from crawl_pipeline.sources.accounting import RequestAccounting, snapshot_delta
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import SEED, sim_config, some_match_ids
+from .conftest import SEED, first_seq, sim_config, some_match_ids
 
 
 def test_flush_at_close_writes_per_minute_rows(sim, db):
     with open_sources(sim_config(sim, accounting_flush_seconds=3600), db) as sources:
         sources.provider("opendota").player_profile(SEED)
         sources.provider("opendota").match_details(some_match_ids(sim, 1)[0])
-        try:
-            sources.provider("steam").match_details(1)
-        except Exception:
-            pass
+        sources.provider("steam").matches_by_sequence(first_seq(sim), 1)
         assert db.fetch_value("SELECT count(*) FROM api_requests") == 0  # nothing written per call
         before_close = sources.snapshot()
     rows = db.fetch_all("SELECT provider, endpoint_group, status, requests, total_latency_ms FROM api_requests ORDER BY 1, 2")
     assert [(r["provider"], r["endpoint_group"], r["status"], r["requests"]) for r in rows] == [
         ("opendota", "match_details", "200", 1),
         ("opendota", "player_profile", "200", 1),
-        ("steam", "match_details", "200", 1),
+        ("steam", "matches_by_sequence", "200", 1),
     ]
     assert before_close["api_calls"] == 3 and before_close["api_calls_by_status"] == {"200": 3}
 

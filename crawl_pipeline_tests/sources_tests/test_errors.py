@@ -18,19 +18,26 @@ from crawl_pipeline.sources.errors import (
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import SEED, sim_config, some_match_ids
+from crawl_pipeline.sources.models import DetailsRequest
+
+from .conftest import SEED, first_seq, sim_config, some_match_ids
 
 NO_RETRY = RetryPolicy(max_retries=0, max_budget_wait=1.0)
 
 
 def test_not_found(sim):
     with open_sources(sim_config(sim), None) as sources:
-        for provider in ("opendota", "steam", "stratz"):
+        for provider in ("opendota", "stratz"):
             with pytest.raises(NotFound) as info:
                 sources.provider(provider).match_details(123)
             assert not info.value.retriable and info.value.provider == provider
         with pytest.raises(NotFound):
             sources.provider("opendota").player_profile(5)
+        # Steam's details come from the sequence feed: a match not at its sequence number is not found
+        [(match_id, outcome)] = sources.provider("steam").match_details_group(
+            [DetailsRequest(match_id=123, match_seq_num=first_seq(sim))]
+        )
+        assert match_id == 123 and isinstance(outcome, NotFound) and "sequence feed" in outcome.message
 
 
 @pytest.mark.parametrize("provider", ["opendota", "steam", "stratz"])

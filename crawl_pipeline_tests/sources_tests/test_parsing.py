@@ -10,10 +10,12 @@ import pytest
 
 from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID
-from crawl_pipeline.sources.errors import MalformedResponse, NotFound, UnsupportedOperation
+from crawl_pipeline.sources.errors import DetailsNotReady, MalformedResponse, NotFound, UnsupportedOperation
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.http import RetryPolicy
+from crawl_pipeline.sources.models import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
+from crawl_pipeline.sources.steam import sequence_groups
 
 from .conftest import SEED, sim_config, some_match_ids
 
@@ -56,11 +58,35 @@ def test_match_history_pages_to_the_end(sources, shared_sim, provider):
     assert seen == sorted(seen, reverse=True)  # newest first
 
 
+def request_of(sim, match_id: int) -> DetailsRequest:
+    index = sim.world.match_index(match_id)
+    return DetailsRequest(match_id=match_id, match_seq_num=int(sim.world.match_seq_num([index])[0]))
+
+
+def test_steam_details_come_from_the_sequence_feed_with_region(sources, shared_sim):
+    """GetMatchDetails answers 500 for every match (Valve, since 2024); the sequence feed serves the
+    same match, with ``cluster`` mapped to the region OpenDota reports."""
+    match_id = some_match_ids(shared_sim, 1)[0]
+    steam = sources.provider("steam")
+    with pytest.raises(DetailsNotReady):
+        steam.match_details(match_id)
+    [(_, details)] = steam.match_details_group([request_of(shared_sim, match_id)])
+    assert details.region is not None
+    assert details.region == sources.provider("opendota").match_details(match_id).region
+
+
+def test_steam_groups_close_sequence_numbers_into_one_call():
+    requests = [DetailsRequest(match_id=i, match_seq_num=s) for i, s in enumerate([500, 10, 99, 109, 110, 400])]
+    requests.append(DetailsRequest(match_id=99, match_seq_num=None))
+    groups = sequence_groups(requests)
+    assert [[r.match_seq_num for r in g] for g in groups] == [[None], [10, 99, 109], [110], [400], [500]]
+
+
 @pytest.mark.parametrize("provider", ["opendota", "steam", "stratz"])
 def test_match_details_normalized_alike(sources, shared_sim, provider):
     match_id = some_match_ids(shared_sim, 1)[0]
     reference = sources.provider("opendota").match_details(match_id)
-    details = sources.provider(provider).match_details(match_id)
+    [(_, details)] = sources.provider(provider).match_details_group([request_of(shared_sim, match_id)])
     assert details.match_id == match_id and len(details.players) == 10
     assert [(p.player_slot, p.account_id, p.hero_id, p.is_radiant, p.win, p.kills) for p in details.players] == [
         (p.player_slot, p.account_id, p.hero_id, p.is_radiant, p.win, p.kills) for p in reference.players
@@ -71,8 +97,12 @@ def test_match_details_normalized_alike(sources, shared_sim, provider):
 def test_anonymous_players_and_unknown_heroes_are_kept_and_counted(sources, shared_sim):
     """Scan matches until one has an anonymous player and one an unknown hero (both exist)."""
     anonymous = unknown = 0
-    for match_id in some_match_ids(shared_sim, 400):
-        d = sources.provider("steam").match_details(match_id)
+    steam = sources.provider("steam")
+    requests = [request_of(shared_sim, m) for m in some_match_ids(shared_sim, 400)]
+    groups = steam.details_groups(requests)
+    seqs = sorted(r.match_seq_num for r in requests)
+    assert len(groups) <= (seqs[-1] - seqs[0]) // 100 + 1 < len(requests) / 10  # a feed call per 100 sequence numbers
+    for match_id, d in (outcome for group in groups for outcome in steam.match_details_group(group)):
         assert len(d.players) == 10
         anonymous += sum(p.account_id is None for p in d.players)
         unknown += d.unknown_heroes
@@ -88,6 +118,8 @@ def test_private_history(sources, shared_sim):
     assert sources.provider("steam").match_page(private).is_private
     assert sources.provider("stratz").match_page(private).is_private
     assert sources.provider("opendota").match_page(private).matches == []
+    assert sources.provider("opendota").player_profile(private).is_private  # profile.fh_unavailable
+    assert sources.provider("opendota").player_profile(SEED).is_private is False
 
 
 def test_bans_in_chunks_of_100_with_not_found(sources, shared_sim):

@@ -16,7 +16,7 @@ from crawl_pipeline.sources.registry import open_sources
 from .conftest import SEED, sim_config, some_match_ids
 
 STEAM = "steam-secret-KEY-0001"
-OPENDOTA = "opendota-secret-KEY-0002"
+OPENDOTA = "0d0d0d0d-5ec2-4e7a-8b1d-000000000002"  # OpenDota keys are UUIDs
 TOKENS = ("stratz-secret-TOKEN-0003", "stratz-secret-TOKEN-0004")
 WRONG = "wrong-secret-KEY-0005"
 SECRETS = (STEAM, OPENDOTA, *TOKENS, WRONG)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.sources.models import MatchStub
+from crawl_pipeline.sources.models import DetailsRequest, MatchStub
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,11 +38,6 @@ class PhaseResult:
             self.errors.append(f"{item}: {describe(error)}")
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _fetch_and_write(
     items: Sequence[T],
     fetch: Callable[[T], R],
@@ -55,6 +50,19 @@ def _fetch_and_write(
 ) -> None:
     """Fetch ``items`` concurrently; every ``chunk_size`` outcomes, write successes and record
     failures. What was fetched before a crash is already committed."""
+    _write_outcomes(
+        fetch_concurrently(fetch, items, max_workers=max_workers), write, record_failures, result, chunk_size=chunk_size
+    )
+
+
+def _write_outcomes(
+    outcomes: Iterable[tuple[T, R | APIError]],
+    write: Callable[[list[R]], None],
+    record_failures: Callable[[list[tuple[T, str, str]]], None],
+    result: PhaseResult,
+    *,
+    chunk_size: int,
+) -> None:
     ok: list[R] = []
     failed: list[tuple[T, str, str]] = []
 
@@ -66,7 +74,7 @@ def _fetch_and_write(
         ok.clear()
         failed.clear()
 
-    for item, outcome in fetch_concurrently(fetch, items, max_workers=max_workers):
+    for item, outcome in outcomes:
         if isinstance(outcome, APIError):
             kind = outcome_of(outcome)
             result.failed(item, outcome, kind)
@@ -82,10 +90,12 @@ def _fetch_and_write(
     flush()
 
 
-def _account_failures_writer(db: Database, phase: str) -> Callable[[list[tuple[Any, str, str]]], None]:
+def _account_failures_writer(
+    db: Database, phase: str, run_id: str | None
+) -> Callable[[list[tuple[Any, str, str]]], None]:
     def record(failures: list[tuple[Any, str, str]]) -> None:
         with db.transaction() as conn:
-            crawl_db.record_account_failures(conn, phase, [(t.account_id, e, o) for t, e, o in failures])
+            crawl_db.record_account_failures(conn, phase, [(t.account_id, e, o) for t, e, o in failures], run_id=run_id)
 
     return record
 
@@ -102,6 +112,7 @@ def _unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
 def _account_phase(
     db: Database, batch_key: str, phase: str, *, refresh: bool, fetch: Callable[[crawl_db.AccountTodo], R],
     write: Callable[[list[R], PhaseResult], None], chunk_size: int, max_workers: int, log: logging.Logger,
+    run_id: str | None = None,
 ) -> PhaseResult:
     """One per-account phase of a batch: its pending accounts (all with ``refresh``) fetched, written
     in chunks, failures recorded; ``unsettled`` counts the accounts that failed with attempts left."""
@@ -110,7 +121,7 @@ def _account_phase(
         todo = crawl_db.accounts_to_fetch(conn, batch_key, phase, refresh=refresh)
     result.counts["accounts"] = len(todo)
     _fetch_and_write(
-        todo, fetch, lambda items: write(items, result), _account_failures_writer(db, phase), result,
+        todo, fetch, lambda items: write(items, result), _account_failures_writer(db, phase, run_id), result,
         max_workers=max_workers, chunk_size=chunk_size,
     )
     log.info(
@@ -122,7 +133,8 @@ def _account_phase(
 
 
 def fetch_profiles(
-    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
+    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
+    run_id: str | None = None,
 ) -> PhaseResult:
     def write(profiles: list, result: PhaseResult) -> None:
         with db.transaction() as conn:
@@ -131,12 +143,13 @@ def fetch_profiles(
 
     return _account_phase(
         db, batch_key, "profile", refresh=refresh, fetch=lambda t: source.player_profile(t.account_id), write=write,
-        chunk_size=50, max_workers=max_workers, log=log,
+        chunk_size=50, max_workers=max_workers, log=log, run_id=run_id,
     )
 
 
 def fetch_hero_stats(
-    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger
+    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
+    run_id: str | None = None,
 ) -> PhaseResult:
     def write(stats: list, result: PhaseResult) -> None:
         with db.transaction() as conn:  # old rows of these accounts go, new rows come, in one commit
@@ -146,7 +159,7 @@ def fetch_hero_stats(
 
     return _account_phase(
         db, batch_key, "hero_stats", refresh=refresh, fetch=lambda t: source.hero_stats(t.account_id), write=write,
-        chunk_size=25, max_workers=max_workers, log=log,
+        chunk_size=25, max_workers=max_workers, log=log, run_id=run_id,
     )
 
 
@@ -166,6 +179,10 @@ def read_history(
     cursor: int | None = None
     total: int | None = None
     stop_at = account.newest_match_id if incremental else None
+    if account.is_private and incremental:
+        # the profile said the history is not shared (OpenDota's fh_unavailable): it would list
+        # nothing, so flag the account instead of spending a call on it
+        return History(account.account_id, [], None, True)
     while len(stubs) < max_matches:
         page = source.match_page(account.account_id, cursor, page_size=min(page_size, max_matches - len(stubs)))
         if page.is_private:
@@ -195,7 +212,7 @@ def store_history(db: Database, history: History, *, owner_batch: str | None) ->
 
 def fetch_match_stubs(
     db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_matches: int, page_size: int,
-    max_workers: int, log: logging.Logger,
+    max_workers: int, log: logging.Logger, run_id: str | None = None,
 ) -> PhaseResult:
     def write(histories: list[History], result: PhaseResult) -> None:
         for history in histories:
@@ -208,17 +225,23 @@ def fetch_match_stubs(
 
     return _account_phase(
         db, batch_key, "matches", refresh=refresh, fetch=fetch, write=write, chunk_size=10,
-        max_workers=max_workers, log=log,
+        max_workers=max_workers, log=log, run_id=run_id,
     )
 
 
 def fetch_details(
     db: Database, source: DotaSource, match_ids: Sequence[int], *, discovery_depth: int, chunk_size: int,
-    max_workers: int, log: logging.Logger, label: str,
+    max_workers: int, log: logging.Logger, label: str, run_id: str | None = None,
 ) -> PhaseResult:
-    """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches."""
+    """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches.
+
+    Matches already detailed are skipped. The source groups the rest into calls (Steam: one
+    sequence-feed call per run of close sequence numbers) and reports an outcome per match."""
     result = PhaseResult()
     result.counts["stubs"] = len(match_ids)
+    with db.transaction() as conn:
+        requests = crawl_db.detail_requests(conn, match_ids)
+    result.counts["already_detailed"] = len(set(match_ids)) - len(requests)
 
     def write(details: list) -> None:
         with db.transaction() as conn:
@@ -227,28 +250,47 @@ def fetch_details(
         result.counts["players_stored"] += written.players
         result.counts["new_accounts"] += written.new_accounts
         result.counts["unknown_heroes"] += sum(d.unknown_heroes for d in details)
-        log.info("details for %s: %s", label, progress_label(result.counts["fetched"], len(match_ids)))
+        log.info("details for %s: %s", label, progress_label(result.counts["fetched"], len(requests)))
 
     def record(failures: list[tuple[int, str, str]]) -> None:
         with db.transaction() as conn:
-            crawl_db.record_detail_failures(conn, failures)
+            crawl_db.record_detail_failures(conn, failures, run_id=run_id)
 
-    _fetch_and_write(match_ids, source.match_details, write, record, result, max_workers=max_workers, chunk_size=chunk_size)
+    groups = source.details_groups(requests)
+    result.counts["details_calls_planned"] = len(groups)
+    _write_outcomes(
+        _per_match(fetch_concurrently(source.match_details_group, groups, max_workers=max_workers)),
+        write, record, result, chunk_size=chunk_size,
+    )
     return result
+
+
+def _per_match(
+    outcomes: Iterable[tuple[Sequence[DetailsRequest], list[tuple[int, Any]] | APIError]],
+) -> Iterator[tuple[int, Any]]:
+    """Group outcomes as one outcome per match (a group that failed whole fails each of its matches)."""
+    for group, outcome in outcomes:
+        if isinstance(outcome, APIError):
+            yield from ((request.match_id, outcome) for request in group)
+        else:
+            yield from outcome
 
 
 def fetch_batch_details(
     db: Database, source: DotaSource, batch_key: str, *, depth: int, chunk_size: int, max_workers: int,
-    log: logging.Logger,
+    log: logging.Logger, run_id: str | None = None,
 ) -> PhaseResult:
     with db.transaction() as conn:
         todo = crawl_db.stubs_to_fetch(conn, batch_key)
     result = fetch_details(
         db, source, todo, discovery_depth=depth + 1, chunk_size=chunk_size, max_workers=max_workers, log=log,
-        label=batch_key,
+        label=batch_key, run_id=run_id,
     )
+    # failed with attempts left, or left pending by an error that was not the match's fault (an
+    # outage, a rate limit, a bad key): either way the batch is not finished and its partition fails
     result.unsettled = db.fetch_value(
-        "SELECT count(*) FROM matches WHERE owner_batch = %s AND has_details = false AND retry_count < %s",
+        "SELECT count(*) FROM matches WHERE owner_batch = %s AND ((has_details = false AND retry_count < %s) "
+        "OR (has_details IS NULL AND fetch_error IS NOT NULL))",
         (batch_key, MAX_ATTEMPTS),
     )
     result.counts["still_pending"] = db.fetch_value(
