@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from crawl_pipeline.db import urls
-from crawl_pipeline.db.embedded import start_embedded
+from crawl_pipeline.db.embedded import EmbeddedServerError, start_embedded
 from crawl_pipeline.settings import Settings
 
 CRAWL_DATABASE = "crawl"
@@ -64,7 +64,10 @@ def resolve_database_url(settings: Settings) -> str:
         url = urls.to_libpq(settings.database_url)
         check_connection(url)
         return url
-    server_url = start_embedded(settings.pgdata_dir)
+    try:
+        server_url = start_embedded(settings.pgdata_dir)
+    except EmbeddedServerError as exc:
+        raise DatabaseUnavailable(str(exc)) from None
     return ensure_database(server_url, CRAWL_DATABASE)
 
 

@@ -23,12 +23,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from crawl_pipeline.db.pool import Database
+from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.ratelimit import WINDOW_NAMES, smallest_active_backoff
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9108
 DEFAULT_CACHE_SECONDS = 5.0
+
+ACCOUNT_STATES = ("done", "failed", "pending")
 
 # Progress columns of accounts per phase: (done timestamp, error column).
 ACCOUNT_PHASES = {
@@ -132,17 +135,22 @@ class CrawlCollector(Collector):
             "Accounts per crawl phase (profile, hero_stats, matches) and state (done, failed, pending), by depth.",
             labels=["depth", "phase", "state"],
         )
-        for row in db.fetch_all(ACCOUNTS_SQL):
-            depth = str(row["depth"])
-            accounts.add_metric([depth], row["accounts"])
-            batched.add_metric([depth], row["batched"])
+        # Prometheus convention: every known series is present, with 0 when there is nothing to count
+        # (an empty crawl shows depth 0 with zeros, a depth without batches yet shows crawl_batches 0).
+        by_depth = {row["depth"]: row for row in db.fetch_all(ACCOUNTS_SQL)}
+        batch_rows = {row["depth"]: row["batches"] for row in db.fetch_all(BATCHES_SQL)}
+        depths = sorted(set(by_depth) | set(batch_rows) | {0})
+        for depth in depths:
+            row = by_depth.get(depth, {})
+            accounts.add_metric([str(depth)], row.get("accounts", 0))
+            batched.add_metric([str(depth)], row.get("batched", 0))
             for phase in ACCOUNT_PHASES:
-                for state in ("done", "failed", "pending"):
-                    phases.add_metric([depth, phase, state], row[f"{phase}_{state}"])
+                for state in ACCOUNT_STATES:
+                    phases.add_metric([str(depth), phase, state], row.get(f"{phase}_{state}", 0))
 
         batches = GaugeMetricFamily("crawl_batches", "Account batches (dynamic partitions), by depth.", labels=["depth"])
-        for row in db.fetch_all(BATCHES_SQL):
-            batches.add_metric([str(row["depth"])], row["batches"])
+        for depth in depths:
+            batches.add_metric([str(depth)], batch_rows.get(depth, 0))
 
         s = db.fetch_all(STUBS_SQL)[0]
         stubs = GaugeMetricFamily(
@@ -174,13 +182,18 @@ class CrawlCollector(Collector):
             "crawl_api_latency_seconds", "Summed latency of provider API calls (divide by crawl_api_requests_total).",
             labels=["provider"],
         )
-        by_provider: dict[str, list[int]] = {}
+        by_provider: dict[str, list[int]] = {provider: [0, 0] for provider in PROVIDERS}
+        seen = set()
         for row in db.fetch_all(REQUESTS_SQL):
             requests.add_metric([row["provider"], row["status"]], row["requests"])
+            seen.add(row["provider"])
             entry = by_provider.setdefault(row["provider"], [0, 0])
             entry[0] += row["latency_ms"]
             if row["status"] == "429":
                 entry[1] += row["requests"]
+        for provider in PROVIDERS:
+            if provider not in seen:  # a provider never called yet: its 200 series starts at 0
+                requests.add_metric([provider, "200"], 0)
         for provider, (latency_ms, rate_limited) in sorted(by_provider.items()):
             latency.add_metric([provider], latency_ms / 1000)
             limited.add_metric([provider], rate_limited)

@@ -190,3 +190,45 @@ def test_metrics_command_serves_until_terminated(cli_env, db):
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "/metrics" in err and "password" not in err.lower()
+
+
+def test_every_family_is_exposed_with_zeros_on_an_empty_database(db):
+    """Prometheus convention: families and their known series exist before anything happened."""
+    import re
+
+    from crawl_pipeline.ops import metrics as metrics_module
+    from crawl_pipeline.sources.base import PROVIDERS
+
+    source = (PROJECT_ROOT / "crawl_pipeline" / "ops" / "metrics.py").read_text()
+    declared = set(re.findall(r'MetricFamily\(\s*"(crawl_[a-z_]+)"', source))
+    server, _ = start_metrics_server(db, port=free_port(), cache_seconds=0)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10)
+    finally:
+        server.shutdown()
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert declared - set(families) == set(), "families missing on an empty database"
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert samples[("crawl_up", ())] == 1
+    assert samples[("crawl_accounts", (("depth", "0"),))] == 0
+    assert samples[("crawl_accounts_batched", (("depth", "0"),))] == 0
+    assert samples[("crawl_batches", (("depth", "0"),))] == 0
+    for phase in metrics_module.ACCOUNT_PHASES:
+        for state in ("done", "failed", "pending"):
+            assert samples[("crawl_account_phase", (("depth", "0"), ("phase", phase), ("state", state)))] == 0
+    for state in ("pending", "detailed", "failed"):
+        assert samples[("crawl_match_stubs", (("state", state),))] == 0
+    for provider in PROVIDERS:
+        assert samples[("crawl_api_requests_total", (("provider", provider), ("status", "200")))] == 0
+        assert samples[("crawl_api_rate_limited_total", (("provider", provider),))] == 0
+        assert samples[("crawl_api_latency_seconds_total", (("provider", provider),))] == 0
+    for name in ("crawl_match_details_gave_up", "crawl_aggregation_lag_matches", "crawl_smurfs_flagged",
+                 "crawl_rate_limit_backoffs_active", "crawl_rate_limit_smallest_backoff_seconds"):
+        assert samples[(name, ())] == 0
+
+
+def test_a_depth_without_batches_yet_reports_zero_batches(db):
+    insert_known_rows(db)  # accounts at depth 2, no batch at depth 2
+    families = {f.name: f for f in CrawlCollector(db, cache_seconds=0).collect()}
+    batches = {s.labels["depth"]: s.value for s in families["crawl_batches"].samples}
+    assert batches == {"0": 1, "1": 2, "2": 0}
