@@ -289,6 +289,57 @@ def track(account_ids: tuple[int, ...], untrack: bool) -> None:
     click.echo(f"{changed} account(s) {'untracked' if untrack else 'now tracked'}")
 
 
+class ErrorClassType(click.ParamType):
+    name = "KIND"
+
+    def convert(self, value, param, ctx) -> str:
+        from crawl_pipeline.db.retry import ERROR_CLASS
+
+        if not ERROR_CLASS.match(value):
+            self.fail(f"{value!r} is not an error class name such as NotFound or ServerError", param, ctx)
+        return value
+
+
+@main.command()
+@click.option("--accounts", "only_accounts", is_flag=True, help="Only account phases (profile, hero_stats, matches).")
+@click.option("--matches", "only_matches", is_flag=True, help="Only match details.")
+@click.option(
+    "--errors", "error_kinds", multiple=True, type=ErrorClassType(),
+    help="Only items whose stored error starts with this error class name (prefix; repeatable), e.g. NotFound.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be re-opened; change nothing.")
+@handles_user_errors
+def retry(only_accounts: bool, only_matches: bool, error_kinds: tuple[str, ...], dry_run: bool) -> None:
+    """Re-open items that used all their attempts: their attempt counts go back to 0.
+
+    The stored error is kept until the item succeeds (success clears it) or fails again. Their
+    batches have work left again: retry_failed_schedule re-runs them, or re-execute the partitions.
+    """
+    from crawl_pipeline.db.pool import Database
+    from crawl_pipeline.db.retry import KINDS, reopen_exhausted
+
+    kinds = [k for k, chosen in (("accounts", only_accounts), ("matches", only_matches)) if chosen] or list(KINDS)
+    stack = _stack()
+    with Database(stack.database_url, max_size=1) as database, database.transaction() as conn:
+        result = reopen_exhausted(conn, kinds=kinds, error_prefixes=error_kinds, dry_run=dry_run)
+    verb = "would re-open" if dry_run else "re-opened"
+    matching = f" with errors {' or '.join(k + '*' for k in error_kinds)}" if error_kinds else ""
+    lines = []
+    if "accounts" in kinds:
+        phases = ", ".join(f"{phase} {n}" for phase, n in result.account_phases.items())
+        lines.append(f"accounts: {verb} {result.accounts} account phase(s){matching} ({phases})")
+    if "matches" in kinds:
+        lines.append(f"matches: {verb} {result.matches} match(es){matching} (details)")
+    for line in lines:
+        click.echo(line)
+    if result.batches:
+        shown = ", ".join(sorted(result.batches)[:10]) + (" ..." if len(result.batches) > 10 else "")
+        click.echo(
+            f"{len(result.batches)} batch(es) {'would have' if dry_run else 'have'} work again: {shown}"
+            + ("" if dry_run else "; retry_failed_schedule re-runs them (or re-execute the partitions)")
+        )
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""
