@@ -84,7 +84,7 @@ def demo(max_depth: int, max_accounts: int, matches_per_account: int, smurf_cand
 
     Needs no network and no key; `make dev` afterwards shows the runs in the Dagster UI.
     """
-    from crawl_pipeline.db.stack import check_instance_config
+    from crawl_pipeline.db.stack import check_instance_template
     from crawl_pipeline.demo import DemoOptions, run_demo
 
     options = DemoOptions(
@@ -94,9 +94,8 @@ def demo(max_depth: int, max_accounts: int, matches_per_account: int, smurf_cand
         smurf_candidates=smurf_candidates,
         **_simulator_fields(**simulated),
     )
-    stack = _stack()
-    check_instance_config(stack.settings.dagster_home / "dagster.yaml")
-    report = run_demo(stack, options)
+    check_instance_template()
+    report = run_demo(_stack(), options)
     if report["failed_partitions"] or not report["analytics_ok"]:
         sys.exit(1)
 
@@ -117,6 +116,7 @@ def dev(host: str, port: int, with_simulator: bool, **simulated) -> None:
         raise click.UsageError("--seed, --world-accounts, --fault-rate and --latency-ms need --simulator")
     # SIGTERM (service managers, `kill`) and SIGHUP (the terminal closed) stop like Ctrl-C; before
     # this they killed this process alone and left the webserver, daemon and code servers running.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopped)
     # Started in the background by a shell (`cmd &`), this process inherits SIGINT ignored, and so
@@ -128,14 +128,15 @@ def dev(host: str, port: int, with_simulator: bool, **simulated) -> None:
         with socket.socket() as probe:
             if probe.connect_ex((host, port)) == 0:
                 fail(f"{host}:{port} is already in use: is another `crawl-pipeline dev` running? (try --port)")
+        from crawl_pipeline.db.stack import check_instance_template
+
+        check_instance_template()  # before anything starts: a broken dagster.yaml is named, never copied
         stack = _stack()
         import dagster as dg
 
-        from crawl_pipeline.db.stack import check_instance_config
         from crawl_pipeline.defs.pools import ensure_pool_limits
         from crawl_pipeline.ops.orphans import fail_orphaned_runs
 
-        check_instance_config(stack.settings.dagster_home / "dagster.yaml")
         with dg.DagsterInstance.from_config(str(stack.settings.dagster_home)) as instance:
             ensure_pool_limits(instance)  # before any run: concurrent first uses of a pool collide in Dagster
             orphans = fail_orphaned_runs(instance)  # runs of an earlier dev or demo that was stopped or killed
@@ -168,6 +169,8 @@ def dev(host: str, port: int, with_simulator: bool, **simulated) -> None:
         if process is not None:
             _stop_group(process)  # whatever dagster dev left behind, too
             _fail_runs_of_stopped_workers()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if code:
         click.echo("stopped" if code >= 128 else f"dagster dev exited with code {code}", err=True)
     sys.exit(code)

@@ -72,6 +72,12 @@ def check_instance_config(path: Path, *, schema: bool = True) -> None:
         raise InstanceConfigError(f"{path} cannot be loaded by Dagster: {type(exc).__name__}") from None
 
 
+def check_instance_template() -> None:
+    """Dagster's schema check of the project's dagster.yaml (the copy in DAGSTER_HOME is identical):
+    for the commands that load the instance (`dev`, `demo`), before they do."""
+    check_instance_config(INSTANCE_TEMPLATE)
+
+
 def write_instance_config(dagster_home: Path) -> Path:
     """Install the project's dagster.yaml into DAGSTER_HOME (kept in step with the repo).
 
