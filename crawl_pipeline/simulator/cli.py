@@ -104,4 +104,7 @@ def serve(
     click.echo(f"valid OpenDota premium keys: {', '.join(config.opendota_keys)} (no key = free tier)")
     click.echo(f"valid Stratz tokens: {', '.join(config.stratz_tokens)}")
     click.echo(f"rate limits: {'on' if config.rate_limits.enabled else 'off'}; fault rate {config.fault_rate}")
-    server_for(create_app(world, config), host=host, port=port, http="h11").run()
+    try:
+        server_for(create_app(world, config), host=host, port=port, http="h11").run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the server has stopped
+        click.echo("simulator stopped")
