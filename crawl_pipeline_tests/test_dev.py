@@ -9,6 +9,7 @@ import time
 
 import httpx
 import psutil
+import pytest
 
 from crawl_pipeline.db.stack import PROJECT_ROOT
 
@@ -45,3 +46,83 @@ def test_dev_serves_the_ui_and_ctrl_c_stops_everything_it_started(cli_env):
     finally:
         if dev.poll() is None:
             dev.kill()
+
+
+def _wait_for_ui(dev: subprocess.Popen, port: int, lines: list[str]) -> None:
+    """Read dev's output (kept in ``lines``) until the UI answers."""
+    import threading
+
+    def pump() -> None:
+        lines.extend(dev.stdout)  # appended line by line as they arrive
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while True:
+        assert dev.poll() is None, "".join(lines)
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, "the UI did not come up"
+            time.sleep(1)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_stops_dev_like_ctrl_c_quietly(cli_env, dagster_instance, stop_signal):
+    """A service manager's SIGTERM or a closed terminal's SIGHUP stops the whole group, with no
+    traceback; dev serves the simulator with the world options given; and runs of an earlier dev
+    whose workers are gone are marked failed when dev starts."""
+    import re
+
+    import dagster as dg
+    from dagster._core.test_utils import create_run_for_test
+
+    from crawl_pipeline.ops.orphans import WORKER_HOST_TAG, WORKER_PID_TAG, this_host
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    interrupted = [
+        create_run_for_test(
+            dagster_instance, status=dg.DagsterRunStatus.STARTED,
+            tags={WORKER_PID_TAG: str(gone.pid), WORKER_HOST_TAG: this_host()},
+        )
+        for _ in range(2)
+    ]
+    port = _free_port()
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "crawl_pipeline.cli", "dev", "--port", str(port), "--simulator",
+         "--world-accounts", "1000", "--seed", "7", "--fault-rate", "0.25", "--latency-ms", "3"],
+        cwd=PROJECT_ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        _wait_for_ui(dev, port, lines)
+        output = "".join(lines)
+        assert "marked 2 earlier run(s) failed" in output
+        assert {dagster_instance.get_run_by_id(r.run_id).status for r in interrupted} == {dg.DagsterRunStatus.FAILURE}
+        sim_url = re.search(r"simulated OpenDota, Steam and Stratz on (http://\S+)", output).group(1)
+        health = httpx.get(f"{sim_url}/_sim/health", timeout=5).json()
+        settings = httpx.get(f"{sim_url}/_sim/stats", timeout=5).json()["settings"]
+        assert health["accounts"] == 1000
+        assert settings["fault_rate"] == 0.25 and settings["latency_ms"] == 3
+        started = psutil.Process(dev.pid).children(recursive=True)
+        assert len(started) >= 3
+        dev.send_signal(stop_signal)
+        assert dev.wait(timeout=90) == 128 + stop_signal
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert alive == [], [p.cmdline()[:4] for p in alive]
+        time.sleep(0.5)  # the reader thread drains the pipe
+        output = "".join(lines)
+        assert "Traceback" not in output, output[-3000:]
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+
+
+def test_simulator_options_need_simulator():
+    from click.testing import CliRunner
+
+    from crawl_pipeline.cli import main
+
+    result = CliRunner().invoke(main, ["dev", "--fault-rate", "0.1"])
+    assert result.exit_code == 2 and "need --simulator" in result.output
