@@ -21,6 +21,7 @@ from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.errors import APIError
+from crawl_pipeline.sources.models import DetailsRequest
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
@@ -34,9 +35,14 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     args = parser.parse_args()
     database_url = prepare_stack(export=False).database_url
-    with start_simulator(fault_rate=args.fault_rate, steam_details_error_rate=0.05, slow_ms=500, timeout_s=5, latency_ms=20) as sim:
+    with start_simulator(fault_rate=args.fault_rate, slow_ms=500, timeout_s=5, latency_ms=20) as sim:
         world = sim.world
-        ids = [int(m) for m in world.match_id(list(range(world.num_matches - args.items, world.num_matches)))] + MISSING_IDS
+        newest = list(range(world.num_matches - args.items, world.num_matches))
+        requests = [
+            DetailsRequest(match_id=int(m), match_seq_num=int(s))
+            for m, s in zip(world.match_id(newest), world.match_seq_num(newest))
+        ] + [DetailsRequest(match_id=m) for m in MISSING_IDS]
+        ids = [r.match_id for r in requests]
         config = SourcesConfig(
             opendota=ProviderConfig(sim.url, (Secret("00000000-0000-4000-8000-00000000da7a"),)),
             steam=ProviderConfig(sim.url, (Secret("sim-steam-key"),), RateTier.of("steam-bench", per_second=50)),
@@ -52,11 +58,13 @@ def main() -> None:
                 before = sources.snapshot()
                 started = time.monotonic()
                 fetched, failed = 0, Counter()
-                for _, result in sources.fetch_concurrently(sources.provider(provider).match_details, ids):
-                    if isinstance(result, APIError):
-                        failed[type(result).__name__] += 1
-                    else:
-                        fetched += 1
+                source = sources.provider(provider)  # each provider's real details path (Steam: the sequence feed)
+                for group, outcomes in sources.fetch_concurrently(source.match_details_group, source.details_groups(requests)):
+                    for result in ([outcomes] * len(group) if isinstance(outcomes, APIError) else [r for _, r in outcomes]):
+                        if isinstance(result, APIError):
+                            failed[type(result).__name__] += 1
+                        else:
+                            fetched += 1
                 after = sources.snapshot()
                 lost = len(ids) - fetched - sum(failed.values())
                 total_lost += lost

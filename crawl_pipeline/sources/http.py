@@ -331,11 +331,11 @@ class _Malformed:
     error: MalformedResponse
 
 
-_REMAINING_HEADERS = (
-    ("x-rate-limit-remaining-day", 86_400),
-    ("x-rate-limit-remaining-hour", 3600),
-    ("x-rate-limit-remaining-minute", 60),
-    ("x-rate-limit-remaining-second", 1),
+# OpenDota spells them X-Rate-Limit-Remaining-*, Stratz X-RateLimit-Remaining-* (docs/providers.md).
+_REMAINING_HEADERS = tuple(
+    (f"{prefix}-{name}", seconds)
+    for name, seconds in (("day", 86_400), ("hour", 3600), ("minute", 60), ("second", 1))
+    for prefix in ("x-rate-limit-remaining", "x-ratelimit-remaining")
 )
 
 

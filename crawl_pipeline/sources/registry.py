@@ -134,7 +134,8 @@ SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
         "opendota": ProviderSpec(opendota.OpenDotaSource, opendota.RATE_GROUP, "bearer", "key", opendota.error_hook, True),
         "steam": ProviderSpec(steam.SteamSource, steam.RATE_GROUP, "query:key", "key", steam.error_hook, False),
         "stratz": ProviderSpec(
-            stratz.StratzSource, stratz.RATE_GROUP, "bearer", "token", None, False, user_agent=stratz.USER_AGENT
+            stratz.StratzSource, stratz.RATE_GROUP, "bearer", "token", stratz.error_hook, False,
+            user_agent=stratz.USER_AGENT,
         ),
     }
 )

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import httpx
 from pydantic import Field
 
 from crawl_pipeline.sources.common import MAX_EPOCH_SECONDS, BaseSource, Wire, account_or_none, details, epoch, from_epoch, known_heroes
-from crawl_pipeline.sources.errors import BadRequest, NotFound
+from crawl_pipeline.sources.errors import APIError, BadRequest, NotFound, ServerError
 from crawl_pipeline.sources.http import Problem
 from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
 
@@ -70,6 +71,14 @@ MATCH_QUERY = f"""query Match($id: Long!) {{
     }}
   }}
 }}"""
+
+
+def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None:
+    """A 403 that is not JSON is Cloudflare's challenge page (no or a blocked User-Agent), not a
+    rejected token: retry it, and do not disable the token. A bad token is a JSON 403 from Kong."""
+    if response.status_code == 403 and "json" not in response.headers.get("content-type", ""):
+        return ServerError
+    return None
 
 
 def _more_heroes_query(pages: range) -> str:

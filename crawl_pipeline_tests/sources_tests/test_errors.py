@@ -127,7 +127,7 @@ def test_retries_get_through_intermittent_faults():
 
 
 def test_steam_details_not_ready_is_not_retried():
-    with start_simulator(steam_details_error_rate=1.0) as sim:
+    with start_simulator(steam_match_details_enabled=True, steam_details_error_rate=1.0) as sim:
         with open_sources(sim_config(sim), None) as sources:
             with pytest.raises(DetailsNotReady) as info:
                 sources.provider("steam").match_details(some_match_ids(sim, 1)[0])
