@@ -32,7 +32,7 @@ def build_definitions(settings: Settings, **resource_overrides: dg.ConfigurableR
             *identity.asset_checks,
         ],
         jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job, *analytics.jobs, *smurf.jobs, *identity.jobs],
-        sensors=[crawl_sensors.crawl_discovery_sensor, *smurf.sensors, *identity.sensors],
+        sensors=[crawl_sensors.crawl_discovery_sensor, *analytics.sensors, *smurf.sensors, *identity.sensors],
         schedules=[
             crawl_sensors.retry_failed_schedule,
             crawl_sensors.stale_recrawl_schedule,

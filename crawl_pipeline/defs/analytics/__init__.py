@@ -2,12 +2,11 @@
 
     from crawl_pipeline.defs import analytics
     dg.Definitions(assets=[..., *analytics.assets], asset_checks=[..., *analytics.asset_checks],
-                   jobs=[..., *analytics.jobs], schedules=[..., *analytics.schedules], ...)
+                   jobs=[..., *analytics.jobs], schedules=[..., *analytics.schedules],
+                   sensors=[..., *analytics.sensors], ...)
 """
 
 from __future__ import annotations
-
-import dagster as dg
 
 from crawl_pipeline.defs.analytics.assets import (
     analytics_duckdb,
@@ -21,12 +20,17 @@ from crawl_pipeline.defs.analytics.assets import (
     player_match_type_stats_consistent,
     player_match_type_stats_lag,
 )
+from crawl_pipeline.defs.analytics.automation import (
+    analytics_automation_sensor,
+    freshness_checks,
+    freshness_checks_job,
+    freshness_checks_sensor,
+)
 from crawl_pipeline.defs.analytics.jobs import (
     analytics_export_job,
     leaderboards_job,
     player_match_type_stats_job,
     player_match_type_stats_rebuild_job,
-    player_match_type_stats_schedule,
 )
 
 assets = [hero_top100, leaderboards_asset, player_match_type_stats, analytics_duckdb, analytics_report]
@@ -36,8 +40,13 @@ asset_checks = [
     player_match_type_stats_lag,
     player_match_type_stats_consistent,
     analytics_duckdb_drift,
+    *freshness_checks,
 ]
-jobs = [player_match_type_stats_job, player_match_type_stats_rebuild_job, leaderboards_job, analytics_export_job]
-schedules = [player_match_type_stats_schedule]
+jobs = [
+    player_match_type_stats_job, player_match_type_stats_rebuild_job, leaderboards_job, analytics_export_job,
+    freshness_checks_job,
+]
+schedules: list = []  # the aggregation's 5-minute clock is its automation condition now
+sensors = [analytics_automation_sensor, freshness_checks_sensor]
 
-__all__ = ["assets", "asset_checks", "jobs", "schedules"]
+__all__ = ["asset_checks", "assets", "jobs", "schedules", "sensors"]

@@ -9,11 +9,10 @@ metadata shows each hero's leader instead.
 
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-
-from crawl_pipeline.defs.pools import DUCKDB_POOL
 import psycopg
 from pydantic import Field
 
@@ -26,8 +25,9 @@ from crawl_pipeline.analytics.duckdb_export import (
 from crawl_pipeline.analytics.report import write_report
 from crawl_pipeline.analytics.views import VIEWS
 from crawl_pipeline.db import aggregates, leaderboards
-from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.defs.metadata import markdown_table
+from crawl_pipeline.defs.pools import DUCKDB_POOL
+from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import get_settings
 
 GROUP = "analytics"
@@ -37,6 +37,10 @@ HERO_STATS_KEY = dg.AssetKey("hero_stats")
 MATCH_DETAILS_KEY = dg.AssetKey("match_details")
 
 LEADERBOARD_CRON = "*/10 * * * *"
+# Stale after (see automation.py, whose freshness checks use the same windows)
+LEADERBOARD_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=30))
+EXPORT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2))
+AGGREGATION_CRON = "*/5 * * * *"
 EXPORT_CRON = "0 * * * *"
 
 
@@ -52,6 +56,7 @@ class HeroTop100Config(dg.Config):
     kinds={"postgres"},
     deps=[HERO_STATS_KEY],
     automation_condition=dg.AutomationCondition.cron_tick_passed(LEADERBOARD_CRON) & ~dg.AutomationCondition.in_progress(),
+    freshness_policy=LEADERBOARD_FRESHNESS,
     description=(
         "Top 100 accounts per hero by matches (ties: wins, then account id) with wins and win rate, from "
         "hero_stats. One set-based statement (LATERAL top-N per hero over the hero_stats_leaderboard index) "
@@ -91,6 +96,7 @@ class LeaderboardsConfig(dg.Config):
     kinds={"postgres"},
     deps=[hero_top100, HERO_STATS_KEY],
     automation_condition=dg.AutomationCondition.eager().ignore(dg.AssetSelection.assets(HERO_STATS_KEY)),
+    freshness_policy=LEADERBOARD_FRESHNESS,
     description=(
         "Leaderboards: most matches over all heroes (hero_id 0) and per hero, best win rate over all heroes "
         "(at least min_games matches) and per hero (at least min_hero_games). One atomic statement; "
@@ -178,6 +184,7 @@ def _with_deadlock_retry(db, func, attempts: int = 3):
     group_name=GROUP,
     kinds={"postgres"},
     deps=[MATCH_DETAILS_KEY, dg.AssetKey("heroes")],
+    automation_condition=dg.AutomationCondition.cron_tick_passed(AGGREGATION_CRON) & ~dg.AutomationCondition.in_progress(),
     description=(
         "Per account x hero x match type (ranked = lobby_type 7, normal = lobby_type 0, all = every lobby type): "
         "games, wins, kills, deaths, assists, GPM/XPM and last-hit sums, first and last match time. Folds in "
@@ -287,6 +294,7 @@ def _duckdb_path(config_path: str | None) -> Path:
     automation_condition=dg.AutomationCondition.on_cron(EXPORT_CRON).ignore(
         dg.AssetSelection.assets(HERO_STATS_KEY, MATCH_DETAILS_KEY)
     ),
+    freshness_policy=EXPORT_FRESHNESS,
     check_specs=[
         dg.AssetCheckSpec("row_counts_match_postgres", asset="analytics_duckdb",
                           description="Every table holds the rows PostgreSQL had in the export snapshot."),

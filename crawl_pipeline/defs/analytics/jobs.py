@@ -1,7 +1,7 @@
 """Jobs and schedules of the analytics subject.
 
-The aggregation has a clock of its own (fold new matches every 5 minutes): a schedule.
-Leaderboards, the DuckDB copy and the report follow by declarative automation (see assets.py).
+Every downstream asset is kept fresh by declarative automation (automation.py: the aggregation
+every 5 minutes, leaderboards, the DuckDB copy and the report); these jobs are for running them by hand.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from crawl_pipeline.defs.analytics.assets import (
     leaderboards_asset,
     player_match_type_stats,
 )
-
-AGGREGATION_CRON = "*/5 * * * *"
 
 player_match_type_stats_job = dg.define_asset_job(
     "player_match_type_stats_job",
@@ -41,12 +39,4 @@ analytics_export_job = dg.define_asset_job(
     "analytics_export_job",
     selection=dg.AssetSelection.assets(analytics_duckdb, analytics_report),
     description="Rebuild the DuckDB copy for analysts, then the HTML report.",
-)
-
-player_match_type_stats_schedule = dg.ScheduleDefinition(
-    name="player_match_type_stats_every_5_minutes",
-    job=player_match_type_stats_job,
-    cron_schedule=AGGREGATION_CRON,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Aggregate detailed matches every 5 minutes.",
 )
