@@ -54,4 +54,24 @@ VIEWS: dict[str, str] = {
         FROM smurf_scores s
         LEFT JOIN accounts a USING (account_id)
         WHERE s.is_smurf""",
+    "v_smurf_ban_outcomes": """
+        SELECT s.account_id, a.personaname, a.rank_tier, s.model_version, s.total_score, s.threshold, s.is_smurf,
+               s.matches_used, s.scored_at, b.checked_at, b.vac_banned, b.number_of_vac_bans,
+               b.number_of_game_bans, b.community_banned, b.economy_ban, b.days_since_last_ban, b.not_found,
+               CASE WHEN b.account_id IS NULL THEN 'not checked'
+                    WHEN b.not_found THEN 'account gone'
+                    WHEN coalesce(b.vac_banned, false) OR coalesce(b.number_of_vac_bans, 0) > 0
+                         OR coalesce(b.number_of_game_bans, 0) > 0 THEN 'banned'
+                    ELSE 'not banned' END AS ban_outcome
+        FROM smurf_scores s
+        LEFT JOIN ban_checks b USING (account_id)
+        LEFT JOIN accounts a USING (account_id)""",
+    "v_smurf_ban_summary": """
+        SELECT model_version, is_smurf, count(*) AS accounts,
+               count(*) FILTER (WHERE ban_outcome <> 'not checked') AS checked,
+               count(*) FILTER (WHERE ban_outcome = 'banned') AS banned,
+               count(*) FILTER (WHERE ban_outcome = 'banned')
+                   / nullif(count(*) FILTER (WHERE ban_outcome IN ('banned', 'not banned')), 0) AS ban_rate
+        FROM v_smurf_ban_outcomes
+        GROUP BY model_version, is_smurf""",
 }

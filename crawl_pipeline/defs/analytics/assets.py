@@ -302,8 +302,9 @@ def _duckdb_path(config_path: str | None) -> Path:
                           description="Every analyst view answers a query."),
     ],
     description=(
-        "The analysts' DuckDB file (DUCKDB_PATH): accounts, matches, match_players, hero_stats, hero_top100, "
-        "leaderboards, player_match_type_stats, heroes, smurf_scores, reference tables and friendly views "
+        "The analysts' DuckDB file (DUCKDB_PATH): every domain table of PostgreSQL (crawl, leaderboards, "
+        "aggregates, smurf scores, ban checks, encounters, rank snapshots, identity roles, sync log), reference "
+        "tables and friendly views, smurf flags joined to ban outcomes included "
         "(docs/analyst-queries.md). Bulk copy via COPY ... TO STDOUT into Arrow batches from one PostgreSQL "
         "snapshot, written to a temporary file and swapped in with os.replace. One writer (pool duckdb_writer); "
         "open it with read_only=True. Rebuilt hourly."
