@@ -24,6 +24,18 @@ from crawl_pipeline.sources.models import (
 )
 
 DetailsOutcome = tuple[int, "MatchDetails | APIError"]
+ItemOutcome = tuple[int, Any]  # (account or match id, its record or the APIError it met)
+
+
+def each(fetch: Any, ids: Sequence[int]) -> list[ItemOutcome]:
+    """One call per id, an outcome per id: the default of every batched call."""
+    outcomes: list[ItemOutcome] = []
+    for item in ids:
+        try:
+            outcomes.append((item, fetch(item)))
+        except APIError as error:
+            outcomes.append((item, error))
+    return outcomes
 
 
 class Wire(BaseModel):
@@ -73,9 +85,25 @@ def in_date_range(start_time: datetime | None, after: datetime | None, before: d
 
 
 class BaseSource:
-    """A provider client: its HTTP path plus 'this provider cannot do that' defaults."""
+    """A provider client: its HTTP path plus 'this provider cannot do that' defaults.
+
+    Every call family also has a batched form taking many ids and returning an outcome per id
+    (``profiles_many``, ``hero_stats_many``, ``match_pages_many``, ``details_groups`` +
+    ``match_details_group``). ``batch_sizes`` says how many ids one request of a family covers;
+    the defaults make one request per id.
+    """
 
     provider: str
+    batch_sizes: dict[str, int] = {}  # call family ("profiles", "hero_stats", ...) -> ids per request
+
+    def batch_size(self, call: str) -> int:
+        return self.batch_sizes.get(call, 1)
+
+    def supports(self, call: str) -> bool:
+        """Whether this provider has an endpoint for the call family."""
+        method = {"profiles": "player_profile", "hero_stats": "hero_stats", "match_history": "match_page",
+                  "match_details": "match_details", "bans": "player_bans"}[call]  # fmt: skip
+        return getattr(type(self), method) is not getattr(BaseSource, method)
 
     def __init__(self, http: ProviderHTTP) -> None:
         self.http = http
@@ -112,18 +140,24 @@ class BaseSource:
         self._unsupported("match_details")
 
     def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
-        """How ``requests`` are split into calls: one match per call unless the provider batches."""
-        return [[r] for r in requests]
+        """How ``requests`` are split into calls: ``batch_size("match_details")`` matches per call."""
+        size = self.batch_size("match_details")
+        return [list(requests[i : i + size]) for i in range(0, len(requests), size)]
 
     def match_details_group(self, group: Sequence[DetailsRequest]) -> list[DetailsOutcome]:
         """Details of one group from ``details_groups``: an outcome per match, errors per match."""
-        outcomes: list[DetailsOutcome] = []
-        for request in group:
-            try:
-                outcomes.append((request.match_id, self.match_details(request.match_id)))
-            except APIError as error:
-                outcomes.append((request.match_id, error))
-        return outcomes
+        return each(self.match_details, [r.match_id for r in group])
+
+    def profiles_many(self, account_ids: Sequence[int]) -> list[ItemOutcome]:
+        """Profiles of at most ``batch_size("profiles")`` accounts: an outcome per account."""
+        return each(self.player_profile, account_ids)
+
+    def hero_stats_many(self, account_ids: Sequence[int]) -> list[ItemOutcome]:
+        return each(self.hero_stats, account_ids)
+
+    def match_pages_many(self, account_ids: Sequence[int], *, page_size: int = 100) -> list[ItemOutcome]:
+        """The first history page of each account (later pages go one account at a time)."""
+        return each(lambda account_id: self.match_page(account_id, page_size=page_size), account_ids)
 
     def player_bans(self, account_ids: Sequence[int]) -> BanResults:
         self._unsupported("player_bans")

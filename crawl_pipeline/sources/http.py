@@ -301,7 +301,7 @@ class ProviderHTTP:
             return problem.kind(problem.message, **context)
         except pydantic.ValidationError as exc:
             return _Malformed(
-                MalformedResponse(_validation_message(exc), excerpt=_excerpt(response), **context)
+                MalformedResponse(validation_message(exc), excerpt=_excerpt(response), **context)
             )
         except (TypeError, KeyError, AttributeError, IndexError) as exc:
             # JSON of the wrong shape where the parser walks it by hand (a number where a list
@@ -398,7 +398,7 @@ def _excerpt(response: httpx.Response) -> str:
     return response.content[:EXCERPT_CHARS].decode("utf-8", errors="replace")
 
 
-def _validation_message(exc: pydantic.ValidationError) -> str:
+def validation_message(exc: pydantic.ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     if first["type"] == "missing":

@@ -1,7 +1,10 @@
 """Stratz GraphQL (``POST /graphql`` with a Bearer token), field names as in its schema.
 
 GraphQL reports problems as ``errors`` beside (possibly null) ``data`` with status 200:
-"not found" messages become ``NotFound``, anything else ``BadRequest``. Enums (lobby type,
+"not found" messages become ``NotFound``, anything else ``BadRequest``. Profiles, hero stats,
+first history pages and match details go ``BATCH_IDS`` accounts or matches per request through
+``players(steamAccountIds:)`` and ``matches(ids:)``; each id's outcome comes from the entry that
+carries that id (an id the answer lacks is NotFound; order and nulls are not trusted). Enums (lobby type,
 game mode, lane) come as names and are mapped back to the numeric ids the rest of the
 project uses. ``heroesPerformance`` covers at most 100 matches per selection, so a long
 history is read as several aliased selections in one follow-up request and summed.
@@ -9,16 +12,38 @@ history is read as several aliased selections in one follow-up request and summe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pydantic
 from pydantic import Field
 
-from crawl_pipeline.sources.common import MAX_EPOCH_SECONDS, BaseSource, Wire, account_or_none, details, epoch, from_epoch, known_heroes
-from crawl_pipeline.sources.errors import APIError, BadRequest, NotFound, ServerError
-from crawl_pipeline.sources.http import Problem
-from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
+from crawl_pipeline.sources.common import (
+    MAX_EPOCH_SECONDS,
+    BaseSource,
+    DetailsOutcome,
+    ItemOutcome,
+    Wire,
+    account_or_none,
+    details,
+    epoch,
+    from_epoch,
+    known_heroes,
+)
+from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound, ServerError
+from crawl_pipeline.sources.http import Problem, validation_message
+from crawl_pipeline.sources.models import (
+    DetailsRequest,
+    HeroStat,
+    HeroStats,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    MatchStub,
+    PlayerProfile,
+)
 
 PROVIDER = "stratz"
 RATE_GROUP = "graphql"
@@ -27,6 +52,9 @@ USER_AGENT = "STRATZ_API"  # Stratz asks API clients to send exactly this
 MAX_TAKE = 100
 MAX_HERO_PAGES = 100  # 10,000 matches: more than any account plays
 MAX_ALIASES = 10  # aliased sub-selections per request: heavier queries are rejected as too complex
+# ids per players(steamAccountIds:)/matches(ids:) request. Stratz publishes no maximum; 10 keeps each
+# answer small (ten full matches) and under any complexity limit, and is already 10x fewer calls.
+BATCH_IDS = 10
 
 # Stratz enum names -> Valve ids (the ids dotaconstants and the other providers use).
 LOBBY_TYPES = {
@@ -42,15 +70,14 @@ GAME_MODES = {
 }  # fmt: skip
 LANES = {"SAFE_LANE": 1, "MID_LANE": 2, "OFF_LANE": 3, "JUNGLE": 4}
 
-PROFILE_QUERY = """query Profile($id: Long!) {
-  player(steamAccountId: $id) {
-    steamAccountId
-    steamAccount { id name avatar countryCode isDotaPlusSubscriber seasonRank seasonLeaderboardRank }
-  }
-}"""
+STEAM_ACCOUNT_FIELDS = "id name avatar countryCode isDotaPlusSubscriber seasonRank seasonLeaderboardRank"
+PLAYERS_PROFILE_QUERY = f"""query Profiles($ids: [Long]!) {{
+  players(steamAccountIds: $ids) {{ steamAccountId steamAccount {{ {STEAM_ACCOUNT_FIELDS} }} }}
+}}"""
 HERO_FIELDS = "heroId matchCount winCount lastPlayedDateTime"
-HEROES_QUERY = f"""query Heroes($id: Long!) {{
-  player(steamAccountId: $id) {{
+PLAYERS_HEROES_QUERY = f"""query Heroes($ids: [Long]!) {{
+  players(steamAccountIds: $ids) {{
+    steamAccountId
     matchCount
     heroesPerformance(request: {{take: {MAX_TAKE}, skip: 0}}) {{ {HERO_FIELDS} }}
   }}
@@ -62,8 +89,15 @@ MATCHES_QUERY = f"""query Matches($id: Long!, $request: PlayerMatchesRequestType
     matches(request: $request) {{ {MATCH_FIELDS} }}
   }}
 }}"""
-MATCH_QUERY = f"""query Match($id: Long!) {{
-  match(id: $id) {{
+PLAYERS_MATCHES_QUERY = f"""query Histories($ids: [Long]!, $request: PlayerMatchesRequestType!) {{
+  players(steamAccountIds: $ids) {{
+    steamAccountId
+    steamAccount {{ isAnonymous }}
+    matches(request: $request) {{ {MATCH_FIELDS} }}
+  }}
+}}"""
+MATCHES_MANY_QUERY = f"""query Matches($ids: [Long]!) {{
+  matches(ids: $ids) {{
     {MATCH_FIELDS}
     players {{
       playerSlot steamAccountId heroId isRadiant isVictory kills deaths assists goldPerMinute
@@ -190,58 +224,165 @@ def _stub(m: _Match) -> MatchStub:
     )
 
 
+def _profile(account: _SteamAccount, account_id: int) -> PlayerProfile:
+    return PlayerProfile(
+        account_id=account_id,
+        source=PROVIDER,
+        personaname=account.name,
+        avatar=account.avatar,
+        loccountrycode=account.countryCode,
+        plus=account.isDotaPlusSubscriber,
+        rank_tier=account.seasonRank,
+        leaderboard_rank=account.seasonLeaderboardRank,
+    )
+
+
+def _hero_stats(account_id: int, rows: list[_HeroRow]) -> HeroStats:
+    """Per-hero rows of several ``heroesPerformance`` selections summed into one HeroStats."""
+    merged: dict[int, list[int]] = {}
+    for row in rows:
+        entry = merged.setdefault(row.heroId, [0, 0, 0])
+        entry[0] += row.matchCount
+        entry[1] += row.winCount
+        entry[2] = max(entry[2], row.lastPlayedDateTime or 0)
+    stats = [
+        HeroStat(hero_id=h, matches=n, wins=w, last_played=from_epoch(last or None, "lastPlayed"))
+        for h, (n, w, last) in sorted(merged.items())
+        if n > 0
+    ]
+    kept, skipped = known_heroes(stats)
+    return HeroStats(account_id=account_id, source=PROVIDER, heroes=kept, unknown_heroes_skipped=skipped)
+
+
+def _details(m: _FullMatch) -> MatchDetails:
+    players = [
+        MatchPlayer(
+            player_slot=p.playerSlot,
+            account_id=account_or_none(p.steamAccountId),
+            hero_id=p.heroId,
+            is_radiant=p.isRadiant if p.isRadiant is not None else p.playerSlot < 128,
+            win=p.isVictory,
+            kills=p.kills,
+            deaths=p.deaths,
+            assists=p.assists,
+            gold_per_min=p.goldPerMinute,
+            xp_per_min=p.experiencePerMinute,
+            last_hits=p.numLastHits,
+            denies=p.numDenies,
+            net_worth=p.networth,
+            hero_damage=p.heroDamage,
+            lane_role=LANES.get(p.lane or ""),
+            rank_tier=p.steamAccount.seasonRank if p.steamAccount else None,
+        )
+        for p in m.players
+    ]
+    stub = _stub(m)
+    return details(
+        players,
+        match_id=m.id,
+        source=PROVIDER,
+        match_seq_num=m.sequenceNum,
+        start_time=stub.start_time,
+        duration=m.durationSeconds,
+        lobby_type=stub.lobby_type,
+        game_mode=stub.game_mode,
+        radiant_win=m.didRadiantWin,
+        region=m.regionId,
+    )
+
+
+def _history_request(
+    skip: int, take: int, lobby_type: int | None, date_after: datetime | None, date_before: datetime | None
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"take": take, "skip": skip}
+    if lobby_type is not None:
+        request["lobbyTypeIds"] = [lobby_type]
+    if date_after is not None:
+        request["startDateTime"] = epoch(date_after)
+    if date_before is not None:
+        request["endDateTime"] = epoch(date_before)
+    return request
+
+
+def _page(player: _Player, account_id: int, skip: int, take: int) -> MatchPage:
+    matches = [_stub(m) for m in player.matches or []]
+    return MatchPage(
+        account_id=account_id,
+        source=PROVIDER,
+        matches=matches,
+        next_cursor=skip + len(matches) if len(matches) == take else None,
+        is_private=bool(player.steamAccount and player.steamAccount.isAnonymous),
+    )
+
+
+def _by_id(items: list[Any] | None, key: str) -> dict[int, dict[str, Any]]:
+    """The entries of a ``players``/``matches`` answer by their own id (order and nulls not trusted)."""
+    found: dict[int, dict[str, Any]] = {}
+    for item in items or []:
+        if isinstance(item, dict) and isinstance(item.get(key), int):
+            found[item[key]] = item
+    return found
+
+
 class StratzSource(BaseSource):
+    """One token's GraphQL client. ``players(steamAccountIds:)`` and ``matches(ids:)`` answer many
+    accounts or matches per request (``BATCH_IDS`` of them), which is where its budget goes furthest."""
+
     provider = PROVIDER
+    batch_sizes = {"profiles": BATCH_IDS, "hero_stats": BATCH_IDS, "match_history": BATCH_IDS, "match_details": BATCH_IDS}
 
     def _query(self, endpoint: str, query: str, variables: dict[str, Any], parse: Any) -> Any:
         return self.http.call(endpoint, PATH, parse, method="POST", json_body={"query": query, "variables": variables})
 
-    def player_profile(self, account_id: int) -> PlayerProfile:
-        def parse(payload: Any) -> PlayerProfile:
-            account = _player(payload, account_id).steamAccount
-            if account is None:
-                raise Problem(NotFound, f"Stratz has no Steam account {account_id}")
-            return PlayerProfile(
-                account_id=account.id or account_id,
-                source=PROVIDER,
-                personaname=account.name,
-                avatar=account.avatar,
-                loccountrycode=account.countryCode,
-                plus=account.isDotaPlusSubscriber,
-                rank_tier=account.seasonRank,
-                leaderboard_rank=account.seasonLeaderboardRank,
-            )
+    def _many(self, endpoint: str, query: str, field: str, key: str, ids: Sequence[int], build: Any,
+              variables: dict[str, Any] | None = None) -> list[ItemOutcome]:
+        """One ``players``/``matches`` request for ``ids``; each id's outcome built from its own entry.
+        An id the answer does not carry is NotFound, whatever else the answer holds."""
+        wanted = list(dict.fromkeys(ids))
 
-        return self._query("player_profile", PROFILE_QUERY, {"id": account_id}, parse)
+        def parse(payload: Any) -> list[ItemOutcome]:
+            entries = _by_id(_data(payload).get(field), key)
+            outcomes: list[ItemOutcome] = []
+            for item in wanted:
+                entry = entries.get(item)
+                if entry is None:
+                    outcomes.append((item, NotFound(f"Stratz has no {field[:-1]} {item}", provider=PROVIDER, endpoint=endpoint)))
+                    continue
+                try:
+                    outcomes.append((item, build(item, entry)))
+                except Problem as problem:
+                    outcomes.append((item, problem.kind(problem.message, provider=PROVIDER, endpoint=endpoint)))
+                except pydantic.ValidationError as exc:
+                    message = f"{field} entry {item}: {validation_message(exc)}"
+                    outcomes.append((item, MalformedResponse(message, provider=PROVIDER, endpoint=endpoint)))
+                except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                    message = f"{field} entry {item}: JSON of an unexpected shape ({type(exc).__name__})"
+                    outcomes.append((item, MalformedResponse(message, provider=PROVIDER, endpoint=endpoint)))
+            return outcomes
+
+        try:
+            return self._query(endpoint, query, {"ids": wanted, **(variables or {})}, parse)
+        except APIError as error:
+            return [(item, error) for item in wanted]
+
+    # ------------------------------------------------------------------ one id
+    def player_profile(self, account_id: int) -> PlayerProfile:
+        [(_, outcome)] = self.profiles_many([account_id])
+        if isinstance(outcome, APIError):
+            raise outcome
+        return outcome
 
     def hero_stats(self, account_id: int) -> HeroStats:
-        def parse_first(payload: Any) -> tuple[int, list[_HeroRow]]:
-            player = _player(payload, account_id)
-            return player.matchCount or 0, list(player.heroesPerformance or [])
+        [(_, outcome)] = self.hero_stats_many([account_id])
+        if isinstance(outcome, APIError):
+            raise outcome
+        return outcome
 
-        total, rows = self._query("hero_stats", HEROES_QUERY, {"id": account_id}, parse_first)
-        pages = min(MAX_HERO_PAGES, -(-total // MAX_TAKE))
-        for first in range(1, pages, MAX_ALIASES):  # the rest in requests of at most MAX_ALIASES selections
-            chunk = range(first, min(pages, first + MAX_ALIASES))
-
-            def parse_more(payload: Any, chunk: range = chunk) -> list[_HeroRow]:
-                data = _data(payload).get("player") or {}
-                return [_HeroRow.model_validate(row) for i in chunk for row in data.get(f"p{i}") or []]
-
-            rows += self._query("hero_stats", _more_heroes_query(chunk), {"id": account_id}, parse_more)
-        merged: dict[int, list[int]] = {}
-        for row in rows:
-            entry = merged.setdefault(row.heroId, [0, 0, 0])
-            entry[0] += row.matchCount
-            entry[1] += row.winCount
-            entry[2] = max(entry[2], row.lastPlayedDateTime or 0)
-        stats = [
-            HeroStat(hero_id=h, matches=n, wins=w, last_played=from_epoch(last or None, "lastPlayed"))
-            for h, (n, w, last) in sorted(merged.items())
-            if n > 0
-        ]
-        kept, skipped = known_heroes(stats)
-        return HeroStats(account_id=account_id, source=PROVIDER, heroes=kept, unknown_heroes_skipped=skipped)
+    def match_details(self, match_id: int) -> MatchDetails:
+        [(_, outcome)] = self.match_details_group([DetailsRequest(match_id=match_id)])
+        if isinstance(outcome, APIError):
+            raise outcome
+        return outcome
 
     def match_page(
         self,
@@ -256,65 +397,64 @@ class StratzSource(BaseSource):
         """``cursor`` is Stratz's ``skip``; all filters are applied by Stratz."""
         skip = cursor or 0
         take = max(1, min(page_size, MAX_TAKE))
-        request: dict[str, Any] = {"take": take, "skip": skip}
-        if lobby_type is not None:
-            request["lobbyTypeIds"] = [lobby_type]
-        if date_after is not None:
-            request["startDateTime"] = epoch(date_after)
-        if date_before is not None:
-            request["endDateTime"] = epoch(date_before)
+        request = _history_request(skip, take, lobby_type, date_after, date_before)
+        return self._query(
+            "match_page", MATCHES_QUERY, {"id": account_id, "request": request},
+            lambda payload: _page(_player(payload, account_id), account_id, skip, take),
+        )
 
-        def parse(payload: Any) -> MatchPage:
-            player = _player(payload, account_id)
-            matches = [_stub(m) for m in player.matches or []]
-            return MatchPage(
-                account_id=account_id,
-                source=PROVIDER,
-                matches=matches,
-                next_cursor=skip + len(matches) if len(matches) == take else None,
-                is_private=bool(player.steamAccount and player.steamAccount.isAnonymous),
-            )
+    # ------------------------------------------------------------------ many ids per request
+    def profiles_many(self, account_ids: Sequence[int]) -> list[ItemOutcome]:
+        def build(account_id: int, entry: dict[str, Any]) -> PlayerProfile:
+            player = _Player.model_validate(entry)
+            if player.steamAccount is None:
+                raise Problem(NotFound, f"Stratz has no Steam account {account_id}")
+            if player.steamAccount.id is not None and player.steamAccount.id != account_id:
+                raise Problem(MalformedResponse, f"answer for account {account_id} names account {player.steamAccount.id}")
+            return _profile(player.steamAccount, account_id)
 
-        return self._query("match_page", MATCHES_QUERY, {"id": account_id, "request": request}, parse)
+        return self._many("player_profile", PLAYERS_PROFILE_QUERY, "players", "steamAccountId", account_ids, build)
 
-    def match_details(self, match_id: int) -> MatchDetails:
-        def parse(payload: Any) -> MatchDetails:
-            m = _Data.model_validate(_data(payload)).match
-            if m is None:
-                raise Problem(NotFound, f"Stratz has no match {match_id}")
-            players = [
-                MatchPlayer(
-                    player_slot=p.playerSlot,
-                    account_id=account_or_none(p.steamAccountId),
-                    hero_id=p.heroId,
-                    is_radiant=p.isRadiant if p.isRadiant is not None else p.playerSlot < 128,
-                    win=p.isVictory,
-                    kills=p.kills,
-                    deaths=p.deaths,
-                    assists=p.assists,
-                    gold_per_min=p.goldPerMinute,
-                    xp_per_min=p.experiencePerMinute,
-                    last_hits=p.numLastHits,
-                    denies=p.numDenies,
-                    net_worth=p.networth,
-                    hero_damage=p.heroDamage,
-                    lane_role=LANES.get(p.lane or ""),
-                    rank_tier=p.steamAccount.seasonRank if p.steamAccount else None,
-                )
-                for p in m.players
-            ]
-            stub = _stub(m)
-            return details(
-                players,
-                match_id=m.id,
-                source=PROVIDER,
-                match_seq_num=m.sequenceNum,
-                start_time=stub.start_time,
-                duration=m.durationSeconds,
-                lobby_type=stub.lobby_type,
-                game_mode=stub.game_mode,
-                radiant_win=m.didRadiantWin,
-                region=m.regionId,
-            )
+    def hero_stats_many(self, account_ids: Sequence[int]) -> list[ItemOutcome]:
+        """The first 100 matches of every account in one request; longer histories are read on
+        with aliased selections (at most ``MAX_ALIASES`` a request), one account at a time."""
+        firsts = self._many(
+            "hero_stats", PLAYERS_HEROES_QUERY, "players", "steamAccountId", account_ids,
+            lambda account_id, entry: _Player.model_validate(entry),
+        )
+        outcomes: list[ItemOutcome] = []
+        for account_id, first in firsts:
+            if isinstance(first, APIError):
+                outcomes.append((account_id, first))
+                continue
+            rows = list(first.heroesPerformance or [])
+            pages = min(MAX_HERO_PAGES, -(-(first.matchCount or 0) // MAX_TAKE))
+            try:
+                for start in range(1, pages, MAX_ALIASES):
+                    chunk = range(start, min(pages, start + MAX_ALIASES))
 
-        return self._query("match_details", MATCH_QUERY, {"id": match_id}, parse)
+                    def parse_more(payload: Any, chunk: range = chunk) -> list[_HeroRow]:
+                        data = _data(payload).get("player") or {}
+                        return [_HeroRow.model_validate(row) for i in chunk for row in data.get(f"p{i}") or []]
+
+                    rows += self._query("hero_stats", _more_heroes_query(chunk), {"id": account_id}, parse_more)
+                outcomes.append((account_id, _hero_stats(account_id, rows)))
+            except APIError as error:
+                outcomes.append((account_id, error))
+            except Problem as problem:
+                outcomes.append((account_id, problem.kind(problem.message, provider=PROVIDER, endpoint="hero_stats")))
+        return outcomes
+
+    def match_pages_many(self, account_ids: Sequence[int], *, page_size: int = 100) -> list[ItemOutcome]:
+        take = max(1, min(page_size, MAX_TAKE))
+        return self._many(
+            "match_page", PLAYERS_MATCHES_QUERY, "players", "steamAccountId", account_ids,
+            lambda account_id, entry: _page(_Player.model_validate(entry), account_id, 0, take),
+            {"request": {"take": take, "skip": 0}},
+        )
+
+    def match_details_group(self, group: Sequence[DetailsRequest]) -> list[DetailsOutcome]:
+        def build(match_id: int, entry: dict[str, Any]) -> MatchDetails:
+            return _details(_FullMatch.model_validate(entry))
+
+        return self._many("match_details", MATCHES_MANY_QUERY, "matches", "id", [r.match_id for r in group], build)

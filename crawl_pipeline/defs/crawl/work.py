@@ -18,8 +18,8 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
-from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.sources.models import DetailsRequest, MatchStub
+from crawl_pipeline.sources.errors import APIError, MalformedResponse
+from crawl_pipeline.sources.models import DetailsRequest, MatchPage, MatchStub
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,23 +36,6 @@ class PhaseResult:
         self.counts[f"failed_{outcome}"] += 1
         if len(self.errors) < 10:
             self.errors.append(f"{item}: {describe(error)}")
-
-
-def _fetch_and_write(
-    items: Sequence[T],
-    fetch: Callable[[T], R],
-    write: Callable[[list[R]], None],
-    record_failures: Callable[[list[tuple[T, str, str]]], None],
-    result: PhaseResult,
-    *,
-    max_workers: int,
-    chunk_size: int,
-) -> None:
-    """Fetch ``items`` concurrently; every ``chunk_size`` outcomes, write successes and record
-    failures. What was fetched before a crash is already committed."""
-    _write_outcomes(
-        fetch_concurrently(fetch, items, max_workers=max_workers), write, record_failures, result, chunk_size=chunk_size
-    )
 
 
 def _write_outcomes(
@@ -109,20 +92,26 @@ def _unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
     )
 
 
+AccountGroupFetch = Callable[[list[crawl_db.AccountTodo]], list[tuple[int, Any]]]
+
+
 def _account_phase(
-    db: Database, batch_key: str, phase: str, *, refresh: bool, fetch: Callable[[crawl_db.AccountTodo], R],
+    db: Database, batch_key: str, phase: str, *, refresh: bool, fetch_group: AccountGroupFetch, group_size: int,
     write: Callable[[list[R], PhaseResult], None], chunk_size: int, max_workers: int, log: logging.Logger,
     run_id: str | None = None,
 ) -> PhaseResult:
-    """One per-account phase of a batch: its pending accounts (all with ``refresh``) fetched, written
-    in chunks, failures recorded; ``unsettled`` counts the accounts that failed with attempts left."""
+    """One per-account phase of a batch: its pending accounts (all with ``refresh``) fetched in
+    groups of ``group_size`` per request, written in chunks, failures recorded; ``unsettled``
+    counts the accounts that failed with attempts left (or wait, not by their fault)."""
     result = PhaseResult()
     with db.transaction() as conn:
         todo = crawl_db.accounts_to_fetch(conn, batch_key, phase, refresh=refresh)
     result.counts["accounts"] = len(todo)
-    _fetch_and_write(
-        todo, fetch, lambda items: write(items, result), _account_failures_writer(db, phase, run_id), result,
-        max_workers=max_workers, chunk_size=chunk_size,
+    groups = [todo[i : i + max(1, group_size)] for i in range(0, len(todo), max(1, group_size))]
+    result.counts["requests_planned"] = len(groups)
+    _write_outcomes(
+        _per_account(fetch_concurrently(fetch_group, groups, max_workers=max_workers)),
+        lambda items: write(items, result), _account_failures_writer(db, phase, run_id), result, chunk_size=chunk_size,
     )
     log.info(
         "%s of %s: %s accounts (%s)", phase, batch_key, progress_label(result.counts["fetched"], len(todo)),
@@ -130,6 +119,23 @@ def _account_phase(
     )
     result.unsettled = _unsettled_accounts(db, batch_key, phase)
     return result
+
+
+def _per_account(
+    outcomes: Iterable[tuple[list[crawl_db.AccountTodo], list[tuple[int, Any]] | APIError]],
+) -> Iterator[tuple[crawl_db.AccountTodo, Any]]:
+    """Group outcomes as one (account, outcome) each; an id the group did not answer is an error."""
+    for group, outcome in outcomes:
+        if isinstance(outcome, APIError):
+            yield from ((todo, outcome) for todo in group)
+            continue
+        by_id = dict(outcome)
+        for todo in group:
+            yield todo, by_id.get(todo.account_id, _unanswered(todo.account_id))
+
+
+def _unanswered(account_id: int) -> APIError:
+    return MalformedResponse(f"no outcome for account {account_id} in its group's answer", provider="crawl", endpoint="group")
 
 
 def fetch_profiles(
@@ -142,8 +148,9 @@ def fetch_profiles(
         result.counts["rank_snapshots"] += snapshots
 
     return _account_phase(
-        db, batch_key, "profile", refresh=refresh, fetch=lambda t: source.player_profile(t.account_id), write=write,
-        chunk_size=50, max_workers=max_workers, log=log, run_id=run_id,
+        db, batch_key, "profile", refresh=refresh, write=write, chunk_size=50, max_workers=max_workers, log=log,
+        fetch_group=lambda group: source.profiles_many([t.account_id for t in group]),
+        group_size=source.batch_size("profiles"), run_id=run_id,
     )
 
 
@@ -158,8 +165,9 @@ def fetch_hero_stats(
         result.counts["unknown_heroes_skipped"] += skipped
 
     return _account_phase(
-        db, batch_key, "hero_stats", refresh=refresh, fetch=lambda t: source.hero_stats(t.account_id), write=write,
-        chunk_size=25, max_workers=max_workers, log=log, run_id=run_id,
+        db, batch_key, "hero_stats", refresh=refresh, write=write, chunk_size=25, max_workers=max_workers, log=log,
+        fetch_group=lambda group: source.hero_stats_many([t.account_id for t in group]),
+        group_size=source.batch_size("hero_stats"), run_id=run_id,
     )
 
 
@@ -172,9 +180,11 @@ class History:
 
 
 def read_history(
-    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool
+    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool,
+    first_page: MatchPage | None = None,
 ) -> History:
-    """Page through an account's history, newest first, until a known match or ``max_matches``."""
+    """Page through an account's history, newest first, until a known match or ``max_matches``.
+    ``first_page``: the first page, already read with other accounts' in one request."""
     stubs: list[MatchStub] = []
     cursor: int | None = None
     total: int | None = None
@@ -184,7 +194,10 @@ def read_history(
         # nothing, so flag the account instead of spending a call on it
         return History(account.account_id, [], None, True)
     while len(stubs) < max_matches:
-        page = source.match_page(account.account_id, cursor, page_size=min(page_size, max_matches - len(stubs)))
+        if first_page is not None:
+            page, first_page = first_page, None
+        else:
+            page = source.match_page(account.account_id, cursor, page_size=min(page_size, max_matches - len(stubs)))
         if page.is_private:
             return History(account.account_id, [], page.total, True)
         total = page.total if page.total is not None else total
@@ -196,6 +209,37 @@ def read_history(
             break
         cursor = page.next_cursor
     return History(account.account_id, stubs[:max_matches], total, False)
+
+
+def read_histories(
+    source: DotaSource, group: Sequence[crawl_db.AccountTodo], *, max_matches: int, page_size: int, incremental: bool,
+) -> list[tuple[int, History | APIError]]:
+    """Histories of a group: first pages in one request where the provider batches, the rest per account."""
+    outcomes: list[tuple[int, History | APIError]] = []
+    ask = []
+    for todo in group:
+        if todo.is_private and incremental:
+            outcomes.append((todo.account_id, History(todo.account_id, [], None, True)))
+        else:
+            ask.append(todo)
+    if not ask:
+        return outcomes
+    firsts: dict[int, Any] = {}
+    if len(ask) > 1 or source.batch_size("match_history") > 1:
+        firsts = dict(source.match_pages_many([t.account_id for t in ask], page_size=min(page_size, max_matches)))
+    for todo in ask:
+        first = firsts.get(todo.account_id)
+        if isinstance(first, APIError):
+            outcomes.append((todo.account_id, first))
+            continue
+        try:
+            history = read_history(
+                source, todo, max_matches=max_matches, page_size=page_size, incremental=incremental, first_page=first
+            )
+            outcomes.append((todo.account_id, history))
+        except APIError as error:
+            outcomes.append((todo.account_id, error))
+    return outcomes
 
 
 def store_history(db: Database, history: History, *, owner_batch: str | None) -> int:
@@ -220,12 +264,12 @@ def fetch_match_stubs(
             result.counts["stubs_seen"] += len(history.stubs)
             result.counts["private_accounts"] += history.is_private
 
-    def fetch(account: crawl_db.AccountTodo) -> History:
-        return read_history(source, account, max_matches=max_matches, page_size=page_size, incremental=not refresh)
+    def fetch_group(group: list[crawl_db.AccountTodo]) -> list[tuple[int, Any]]:
+        return read_histories(source, group, max_matches=max_matches, page_size=page_size, incremental=not refresh)
 
     return _account_phase(
-        db, batch_key, "matches", refresh=refresh, fetch=fetch, write=write, chunk_size=10,
-        max_workers=max_workers, log=log, run_id=run_id,
+        db, batch_key, "matches", refresh=refresh, write=write, chunk_size=10, max_workers=max_workers, log=log,
+        fetch_group=fetch_group, group_size=source.batch_size("match_history"), run_id=run_id,
     )
 
 
