@@ -40,8 +40,12 @@ def export(parquet_dir: Path | None, duckdb_path: Path | None) -> None:
     try:
         with Database(stack.database_url, max_size=1, application_name="crawl_pipeline.export") as db, db.transaction() as conn:
             result = export_duckdb(conn, target, parquet_dir=parquet_dir)
-    except OSError as exc:
-        click.echo(f"crawl-pipeline: error: cannot write {exc.filename or target}: {exc.strerror or exc}", err=True)
+    except OSError as exc:  # a full disk too (ExportWriteError wraps DuckDB's IOException/FatalException)
+        click.echo(
+            f"crawl-pipeline: error: cannot write {exc.filename or target}: {exc.strerror or exc}; "
+            "the previous file is unchanged",
+            err=True,
+        )
         raise SystemExit(2) from None
     seconds = sum(result.seconds.values())
     for table, rows in result.rows.items():

@@ -15,6 +15,7 @@ connection still holding the old file keeps reading it (POSIX keeps the unlinked
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 import uuid
@@ -28,6 +29,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.views import VIEWS
 from crawl_pipeline.domain.heroes import game_modes, lobby_types, regions
 
@@ -88,7 +90,7 @@ class Column:
     @property
     def select_expr(self) -> str:
         """What PostgreSQL sends for this column (arrays and JSON as JSON text)."""
-        ident = f'"{self.name}"'
+        ident = sql_quote(self.name, identifier=True)
         if self.pg_type in _ARRAY_ELEMENTS:
             return f"array_to_json({ident})::text"
         if self.pg_type == "numeric":
@@ -104,12 +106,26 @@ class Column:
     @property
     def duck_expr(self) -> str:
         """How DuckDB turns the Arrow column into its final type."""
-        ident = f'"{self.name}"'
+        ident = sql_quote(self.name, identifier=True)
         if self.pg_type in _ARRAY_ELEMENTS:
             return f"CAST(CAST({ident} AS JSON) AS {_ARRAY_ELEMENTS[self.pg_type]}) AS {ident}"
         if self.pg_type in ("json", "jsonb"):
             return f"CAST({ident} AS JSON) AS {ident}"
         return ident
+
+
+# What DuckDB raises when its file cannot be written (a full disk is an IOException, or a
+# FatalException that invalidates the database); neither is an OSError.
+DUCKDB_WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, duckdb.OutOfMemoryException)
+
+
+class ExportWriteError(OSError):
+    """The export could not write its file; the previous file (if any) is untouched."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        message = " ".join(str(cause).split()) or type(cause).__name__
+        code = errno.ENOSPC if "no space left" in message.lower() else errno.EIO
+        super().__init__(code, f"{type(cause).__name__}: {message}", str(path))
 
 
 @dataclass
@@ -191,7 +207,7 @@ def copy_table(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table:
     )
     read_options = pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=COPY_BLOCK_BYTES)
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
-    with conn.cursor() as cur, cur.copy(f'COPY (SELECT {select} FROM "{table}") TO STDOUT (FORMAT csv)') as copy:
+    with conn.cursor() as cur, cur.copy(f"COPY (SELECT {select} FROM {sql_quote(table, identifier=True)}) TO STDOUT (FORMAT csv)") as copy:
         source = _CopyReader(copy)
         if source.at_end():  # Arrow refuses an empty CSV stream: an empty table of the same schema
             batches: pa.RecordBatchReader | pa.Table = schema.empty_table()
@@ -200,11 +216,12 @@ def copy_table(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table:
         duck.register("_pg_stream", batches)
         try:
             duck.execute(
-                f'CREATE TABLE "{target}" AS SELECT {", ".join(c.duck_expr for c in columns)} FROM _pg_stream'
+                f"CREATE TABLE {sql_quote(target, identifier=True)} AS SELECT {', '.join(c.duck_expr for c in columns)} "
+                "FROM _pg_stream"
             )
         finally:
             duck.unregister("_pg_stream")
-    return duck.execute(f'SELECT count(*) FROM "{target}"').fetchall()[0][0]
+    return duck.execute(f"SELECT count(*) FROM {sql_quote(target, identifier=True)}").fetchall()[0][0]
 
 
 def _reference_tables(duck: duckdb.DuckDBPyConnection) -> None:
@@ -215,7 +232,9 @@ def _reference_tables(duck: duckdb.DuckDBPyConnection) -> None:
     ):
         table = pa.table({key: pa.array(list(mapping), pa.int16()), "name": pa.array(list(mapping.values()), pa.string())})
         duck.register("_ref", table)
-        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM _ref ORDER BY {key}")
+        duck.execute(
+            f"CREATE TABLE {sql_quote(name, identifier=True)} AS SELECT * FROM _ref ORDER BY {sql_quote(key, identifier=True)}"
+        )
         duck.unregister("_ref")
 
 
@@ -253,6 +272,8 @@ def export_duckdb(
     it to one REPEATABLE READ READ ONLY snapshot.
     """
     path = Path(path).absolute()
+    if "\\" in str(path):  # DuckDB opens database files with backslashes read as separators
+        raise OSError(errno.EINVAL, "DuckDB cannot open a database file whose path holds a backslash", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     conn.execute("SET LOCAL TimeZone = 'UTC'")
@@ -271,7 +292,7 @@ def export_duckdb(
                 seconds[table] = time.perf_counter() - started
             _reference_tables(duck)
             for name, body in VIEWS.items():
-                duck.execute(f"CREATE VIEW {name} AS {body}")
+                duck.execute(f"CREATE VIEW {sql_quote(name, identifier=True)} AS {body}")
             manifest = pa.table(
                 {
                     "table_name": pa.array(list(rows), pa.string()),
@@ -288,6 +309,8 @@ def export_duckdb(
             duck.execute("CHECKPOINT")
         _fsync(tmp)
         os.replace(tmp, path)
+    except DUCKDB_WRITE_ERRORS as exc:  # not OSErrors: give callers one kind of "cannot write"
+        raise ExportWriteError(path, exc) from exc
     finally:
         _remove(tmp)
     return ExportResult(
@@ -311,7 +334,7 @@ def _write_parquet(duck: duckdb.DuckDBPyConnection, directory: Path, tables: lis
         final = directory / f"{table}.parquet"
         tmp = temporary_path(final)
         try:
-            duck.execute(f"COPY \"{table}\" TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+            duck.table(sql_quote(table, identifier=True)).write_parquet(str(tmp), compression="zstd")
             os.replace(tmp, final)
         finally:
             if tmp.exists():
@@ -331,8 +354,7 @@ def open_analytics(path: Path | str) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: materialize analytics_duckdb or run `crawl-pipeline export`")
     duck = duckdb.connect(":memory:")
-    escaped = str(path).replace("'", "''")
-    duck.execute(f"ATTACH '{escaped}' AS analytics (READ_ONLY)")
+    duck.execute(f"ATTACH {sql_quote(path)} AS analytics (READ_ONLY)")
     duck.execute("USE analytics")
     return duck
 
@@ -341,5 +363,6 @@ def duckdb_row_counts(duck: duckdb.DuckDBPyConnection) -> dict[str, dict[str, in
     """Per exported table: rows in the file and rows PostgreSQL had in the export's snapshot."""
     counts = {}
     for table, pg_rows in duck.execute("SELECT table_name, pg_rows FROM export_manifest ORDER BY table_name").fetchall():
-        counts[table] = {"duckdb": duck.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0], "postgres": pg_rows}
+        rows = duck.execute(f"SELECT count(*) FROM {sql_quote(table, identifier=True)}").fetchall()[0][0]
+        counts[table] = {"duckdb": rows, "postgres": pg_rows}
     return counts

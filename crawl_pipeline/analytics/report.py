@@ -35,14 +35,23 @@ def _rows(duck: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[
     return columns, result.fetchall()
 
 
-def _fmt(value) -> str:
+ID_COLUMNS = {"leader", "account", "player_slot"}  # besides every column named *_id
+
+
+def is_id_column(column: str | None) -> bool:
+    return column is not None and (column == "id" or column.endswith("_id") or column in ID_COLUMNS)
+
+
+def _fmt(value, column: str | None = None) -> str:
+    """A cell: ids (account, match, hero ids) plain whatever their size; counts of 10,000 and more
+    with thousands separators; floats rounded; times to the minute."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10000 and value < 10**9:
+    if isinstance(value, int) and not isinstance(value, bool) and not is_id_column(column) and abs(value) >= 10000:
         return f"{value:,}"
     return str(value)
 
@@ -51,7 +60,9 @@ def html_table(columns: list[str], rows: list[tuple]) -> str:
     if not rows:
         return "<p class='empty'>No rows yet.</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v, c))}</td>" for c, v in zip(columns, row)) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
@@ -183,9 +194,9 @@ def render_report(duck: duckdb.DuckDBPyConnection, *, min_games: int = 100, hero
         "<title>crawl_pipeline report</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>crawl_pipeline analytics report</h1>",
-        f"<p>{accounts:,} accounts, {matches:,} matches. Data exported {html.escape(_fmt(exported_at))} UTC "
+        (f"<p>{accounts:,} accounts, {matches:,} matches. Data exported {html.escape(_fmt(exported_at))} UTC "
         f"(PostgreSQL snapshot {html.escape(str(snapshot))}); report written "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.</p>",
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.</p>"),
     ]
     for title, content in sections:
         body.append(f"<h2>{html.escape(title)}</h2>\n{content}")

@@ -312,8 +312,17 @@ def _duckdb_path(config_path: str | None) -> Path:
 )
 def analytics_duckdb(config: DuckDBExportConfig, postgres: PostgresResource):
     path = _duckdb_path(config.path)
-    with postgres.db.transaction() as conn:
-        result = export_duckdb(conn, path, parquet_dir=Path(config.parquet_dir) if config.parquet_dir else None)
+    try:
+        with postgres.db.transaction() as conn:
+            result = export_duckdb(conn, path, parquet_dir=Path(config.parquet_dir) if config.parquet_dir else None)
+    except OSError as exc:  # a full disk included (ExportWriteError): one clear line, the old file intact
+        raise dg.Failure(
+            description=(
+                f"analytics_duckdb: cannot write {exc.filename or path}: {exc.strerror or exc}; the previous file "
+                "is unchanged: free space (or fix the path) and materialize again"
+            ),
+            metadata={"path": dg.MetadataValue.path(str(path))},
+        ) from None
     with open_analytics(path) as duck:
         counts = duckdb_row_counts(duck)
         view_errors = {}
