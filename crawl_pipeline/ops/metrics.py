@@ -22,6 +22,17 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from crawl_pipeline.db.metrics import (
+    ACCOUNT_PHASES,
+    ACCOUNT_STATES,
+    ACCOUNTS_SQL,
+    BACKOFFS_SQL,
+    BATCHES_SQL,
+    REQUESTS_SQL,
+    SMURFS_SQL,
+    STUBS_SQL,
+    WINDOWS_SQL,
+)
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.ratelimit import WINDOW_NAMES, smallest_active_backoff
@@ -30,56 +41,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9108
 DEFAULT_CACHE_SECONDS = 5.0
-
-ACCOUNT_STATES = ("done", "failed", "pending")
-
-# Progress columns of accounts per phase: (done timestamp, error column).
-ACCOUNT_PHASES = {
-    "profile": ("profile_fetched_at", "profile_error"),
-    "hero_stats": ("hero_stats_at", "hero_stats_error"),
-    "matches": ("matches_synced_at", "matches_error"),
-}
-
-
-def _phase_columns() -> str:
-    parts = []
-    for phase, (done, error) in ACCOUNT_PHASES.items():
-        parts.append(f"count(*) FILTER (WHERE {done} IS NOT NULL) AS {phase}_done")
-        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NOT NULL) AS {phase}_failed")
-        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NULL) AS {phase}_pending")
-    return ",\n                  ".join(parts)
-
-
-ACCOUNTS_SQL = f"""SELECT depth, count(*) AS accounts,
-                  count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
-                  {_phase_columns()}
-           FROM accounts GROUP BY depth ORDER BY depth"""
-
-BATCHES_SQL = "SELECT depth, count(*) AS batches FROM account_batches GROUP BY depth ORDER BY depth"
-
-STUBS_SQL = """SELECT count(*) FILTER (WHERE has_details IS NULL) AS pending,
-                      count(*) FILTER (WHERE has_details) AS detailed,
-                      count(*) FILTER (WHERE has_details = false) AS failed,
-                      count(*) FILTER (WHERE has_details = false AND retry_count >= 3) AS gave_up,
-                      count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated,
-                      coalesce(extract(epoch FROM now() - min(details_fetched_at)
-                               FILTER (WHERE has_details AND NOT stats_aggregated)), 0)::float8 AS oldest_unaggregated
-               FROM matches"""
-
-SMURFS_SQL = "SELECT count(DISTINCT account_id) FROM smurf_scores WHERE is_smurf"
-
-REQUESTS_SQL = """SELECT provider, status, sum(requests)::bigint AS requests,
-                         sum(total_latency_ms)::bigint AS latency_ms
-                  FROM api_requests GROUP BY provider, status ORDER BY provider, status"""
-
-BACKOFFS_SQL = """SELECT bucket, extract(epoch FROM until - now())::float8 AS seconds_left
-                  FROM rate_limit_backoff WHERE until > now() ORDER BY bucket"""
-
-# Windows in force now: the budget the limiter is leasing from.
-WINDOWS_SQL = """SELECT bucket, window_seconds, used, capacity FROM rate_limit_windows
-                 WHERE window_start <= now() AND now() < window_start + window_seconds * interval '1 second'
-                 ORDER BY bucket, window_seconds"""
-
 
 @dataclass
 class _Cached:
