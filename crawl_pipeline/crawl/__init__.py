@@ -1,0 +1,1 @@
+"""The framework-free engine: fetch loops over provider budgets, no Dagster imports."""

@@ -1,0 +1,1 @@
+"""Dagster wiring of the public match feed (``match_feed``); see ``definitions.py``."""
