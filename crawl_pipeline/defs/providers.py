@@ -30,7 +30,7 @@ from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
 from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources, tier_of
 
-_CALL_HELP = "Provider serving {}: opendota, steam or stratz."
+_CALL_HELP = "Provider serving {}: auto (the cheapest with budget left), opendota, steam or stratz."
 
 
 class ProvidersResource(ConfigurableResource):
@@ -42,11 +42,11 @@ class ProvidersResource(ConfigurableResource):
     steam_api_key: str | None = Field(default=None, description="Steam Web API key (STEAM_API_KEY).")
     stratz_api_url: str = Field(default=DEFAULT_STRATZ_API_URL, description="Stratz base URL (STRATZ_API_URL).")
     stratz_tokens: str | None = Field(default=None, description="Comma-separated Stratz tokens (STRATZ_TOKENS).")
-    profiles: str = Field(default="opendota", description=_CALL_HELP.format("player profiles"))
-    hero_stats: str = Field(default="opendota", description=_CALL_HELP.format("per-hero stats"))
-    match_history: str = Field(default="opendota", description=_CALL_HELP.format("match history pages"))
-    match_details: str = Field(default="opendota", description=_CALL_HELP.format("match details"))
-    bans: str = Field(default="steam", description="Provider serving ban checks (only steam has them).")
+    profiles: str = Field(default="auto", description=_CALL_HELP.format("player profiles"))
+    hero_stats: str = Field(default="auto", description=_CALL_HELP.format("per-hero stats"))
+    match_history: str = Field(default="auto", description=_CALL_HELP.format("match history pages"))
+    match_details: str = Field(default="auto", description=_CALL_HELP.format("match details"))
+    bans: str = Field(default="auto", description="Provider serving ban checks (only steam has them).")
     opendota_tier: str = Field(
         default="auto",
         description="auto (premium with a key), free (60/min, 3,000/day) or premium (300/min) (OPENDOTA_TIER).",

@@ -99,6 +99,11 @@ class BaseSource:
     def batch_size(self, call: str) -> int:
         return self.batch_sizes.get(call, 1)
 
+    def same_provider(self, provider: str) -> BaseSource:
+        """The client of ``provider`` behind this one (a routed source's candidate; else itself):
+        later history pages go where the first came from, since cursors are the provider's own."""
+        return self
+
     def supports(self, call: str) -> bool:
         """Whether this provider has an endpoint for the call family."""
         method = {"profiles": "player_profile", "hero_stats": "hero_stats", "match_history": "match_page",

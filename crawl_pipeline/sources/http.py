@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 USER_AGENT = "crawl_pipeline/0.1"
 TRANSIENT = (ServerError, RequestTimeout, ConnectionFailed)
+OUTAGE_QUIET = 10.0  # seconds without a success before failing calls count as an outage
 EXCERPT_CHARS = 160
 _SECRET_PARAM = "crawl_pipeline.secret_param"  # request extension: (name, Credential)
 
@@ -146,10 +147,13 @@ class ProviderHTTP:
         self._accounting = accounting
         self._auth = auth
         self._error_hook = error_hook
-        # Requests in a row that failed transiently (5xx, timeout, connection): a provider whose
-        # last ``outage_streak`` requests all failed is down, and its errors are outages.
+        # A provider is down when its last ``outage_streak`` requests (one full retry cycle, across
+        # all threads) failed transiently (5xx, timeout, connection) and none succeeded for
+        # OUTAGE_QUIET seconds: its errors are then outages, not the item's fault. A success that
+        # recent means the provider answers, and an item failing alone spends its attempt.
         self._transient_streak = 0
-        self.outage_streak = 2 * (retry.max_retries + 1)
+        self._last_success = float("-inf")
+        self.outage_streak = retry.max_retries + 1
         limits = httpx.Limits(max_connections=http.max_connections, max_keepalive_connections=http.max_connections)
         inner = transport or httpx.HTTPTransport(limits=limits)
         self._client = httpx.Client(
@@ -161,6 +165,15 @@ class ProviderHTTP:
 
     def __repr__(self) -> str:
         return f"ProviderHTTP({self.provider}, {self._client.base_url}, {self.credentials!r})"
+
+    def budget_wait(self) -> float:
+        """Seconds until some healthy key of this provider has a permit (inf: no usable key)."""
+        healthy = self.credentials.healthy()
+        if not healthy:
+            return float("inf")
+        if self._limiter is None:
+            return 0.0
+        return min(self._limiter.peek(self.bucket(c), self.tier) for c in healthy)
 
     def bucket(self, credential: Credential) -> str:
         return bucket_name(self.provider, self.rate_group, credential.fingerprint)
@@ -202,6 +215,7 @@ class ProviderHTTP:
                 self._transient_streak += 1
             elif not isinstance(result, RateLimited):
                 self._transient_streak = 0
+                self._last_success = time.monotonic()
             if not isinstance(result, APIError):
                 return result
             error = result
@@ -219,7 +233,11 @@ class ProviderHTTP:
                 if delay > self.retry.max_budget_wait:  # a daily cap: say so instead of sleeping for hours
                     raise error
             if not error.retriable or retries_left <= 0:
-                error.outage = isinstance(error, TRANSIENT) and self._transient_streak >= self.outage_streak
+                error.outage = (
+                    isinstance(error, TRANSIENT)
+                    and self._transient_streak >= self.outage_streak
+                    and time.monotonic() - self._last_success > OUTAGE_QUIET
+                )
                 raise error
             log.info("%s %s: %s; retry %d in %.1fs", self.provider, endpoint, type(error).__name__, retry + 1, delay)
             self._accounting.record_retry()

@@ -167,6 +167,39 @@ class SharedRateLimiter:
             state.permits -= 1
             return 0.0
 
+    def peek(self, bucket: str, tier: RateTier) -> float:
+        """Seconds until ``bucket`` could grant a permit (0.0: now), without taking one. Reads the
+        shared windows when this process holds no permit, so a spent day elsewhere shows here."""
+        state = self._state(bucket)
+        now = self._clock()
+        starts = tuple(w.start(now) for w in tier.windows)
+        with state.lock:
+            if now < state.paused_until:
+                return state.paused_until - now
+            if starts == state.starts:
+                if state.permits:
+                    return 0.0
+                if now < state.exhausted_until:
+                    return state.exhausted_until - now
+        paused = self._db.fetch_value(
+            "SELECT extract(epoch FROM until)::float8 FROM rate_limit_backoff WHERE bucket = %s AND until > to_timestamp(%s)",
+            (bucket, now),
+        )
+        if paused:
+            return float(paused) - now
+        rows = self._db.fetch_all(
+            """SELECT w.window_seconds, w.capacity - w.used AS free FROM rate_limit_windows w
+               JOIN unnest(%s::int[], %s::float8[]) AS x(s, t) ON w.window_seconds = x.s AND w.window_start = to_timestamp(x.t)
+               WHERE w.bucket = %s""",
+            ([w.seconds for w in tier.windows], list(starts), bucket),
+        )
+        spent = [w for w in tier.windows if any(r["window_seconds"] == w.seconds and r["free"] <= 0 for r in rows)]
+        if not spent:
+            return 0.0
+        until = max(start + w.seconds for start, w in zip(starts, tier.windows) if w in spent)
+        self._say_spent(bucket, spent, until)
+        return until - now
+
     def observe_remaining(self, bucket: str, tier: RateTier, remaining: dict[int, int]) -> None:
         """The server's ``{window seconds: calls remaining}``: kept for the next lease, and
         permits held beyond what the server still allows are dropped."""
@@ -240,9 +273,17 @@ class SharedRateLimiter:
             state.permits += grant
             return 0.0
         # Wait for the latest-ending exhausted window to roll over.
+        spent = [w for w in tier.windows if free[w.seconds] <= 0]
         ends = [s + w.seconds for w, s in zip(tier.windows, state.starts) if free[w.seconds] <= 0]
         state.exhausted_until = max(ends)
+        self._say_spent(bucket, spent, state.exhausted_until)
         return state.exhausted_until - now
+
+    def _say_spent(self, bucket: str, spent: list[RateWindow], until: float) -> None:
+        """An hour's or a day's budget spent: a backoff row until it resets, where ``status`` looks."""
+        if max(w.seconds for w in spent) >= 3600:
+            names = ", ".join(f"{w.limit}/{WINDOW_NAMES.get(w.seconds, f'{w.seconds}s')}" for w in spent)
+            self._write_backoff(bucket, until, f"budget spent ({names}); resets when the window does")
 
     def _release(self, bucket: str, windows: list[tuple[int, int]], permits: int) -> None:
         try:
@@ -276,6 +317,9 @@ class SharedRateLimiter:
         with state.lock:
             state.paused_until = max(state.paused_until, until)
             state.permits = 0  # the server disagrees with our count: what we hold is worthless
+        self._write_backoff(bucket, until, reason)
+
+    def _write_backoff(self, bucket: str, until: float, reason: str) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 """INSERT INTO rate_limit_backoff AS b (bucket, until, attempts, reason, updated_at)

@@ -25,15 +25,15 @@ from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError
 from crawl_pipeline.sources.http import USER_AGENT, HTTPSettings, ProviderHTTP, RetryPolicy
 from crawl_pipeline.sources.ratelimit import TIERS, RateTier, SharedRateLimiter
+from crawl_pipeline.sources.routing import RoutedSource
 from crawl_pipeline.sources.tokens import CredentialPool
 
 I = TypeVar("I")
 R = TypeVar("R")
 
 CALLS = ("profiles", "hero_stats", "match_history", "match_details", "bans")
-DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType(
-    {"profiles": "opendota", "hero_stats": "opendota", "match_history": "opendota", "match_details": "opendota", "bans": "steam"}
-)
+AUTO = "auto"  # the planner: every provider that serves the call and has a usable key, cheapest ready first
+DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType({call: AUTO for call in CALLS})
 SUPPORTED: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "opendota": frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
@@ -72,8 +72,10 @@ class SourcesConfig:
         if unknown:
             raise ValueError(f"unknown calls {sorted(unknown)}; known: {', '.join(CALLS)}")
         for call, provider in self.routes.items():
+            if provider == AUTO:
+                continue
             if provider not in PROVIDERS:
-                raise ValueError(f"{call}: unknown provider {provider!r}; choose from {', '.join(PROVIDERS)}")
+                raise ValueError(f"{call}: unknown provider {provider!r}; choose auto or one of {', '.join(PROVIDERS)}")
             if call not in SUPPORTED[provider]:
                 able = sorted(p for p, calls in SUPPORTED.items() if call in calls)
                 raise ValueError(f"{provider} cannot serve {call}; use one of {', '.join(able)}")
@@ -183,6 +185,7 @@ class Sources:
             name: build_source(name, config, limiter=self.limiter, accounting=self.accounting, transport=transport)
             for name in PROVIDERS
         }
+        self._routed: dict[str, RoutedSource] = {}
 
     def __repr__(self) -> str:
         return f"Sources(routes={dict(self.config.routes)}, limiter={self.limiter!r})"
@@ -191,10 +194,27 @@ class Sources:
         return self._clients[name]
 
     def for_call(self, call: str) -> BaseSource:
-        """The client configured for ``profiles``, ``hero_stats``, ``match_history``, ``match_details`` or ``bans``."""
+        """The client for ``profiles``, ``hero_stats``, ``match_history``, ``match_details`` or ``bans``:
+        the configured provider, or (``auto``) the planner over every provider that can serve it."""
         if call not in CALLS:
             raise ValueError(f"unknown call {call!r}; known: {', '.join(CALLS)}")
-        return self._clients[self.config.routes.get(call, DEFAULT_ROUTES[call])]
+        route = self.config.routes.get(call, DEFAULT_ROUTES[call])
+        if route != AUTO:
+            return self._clients[route]
+        if call not in self._routed:
+            able = [c for name, c in self._clients.items() if call in SUPPORTED[name] and c.http.credentials.healthy()]
+            self._routed[call] = RoutedSource(call, able or [self._clients[n] for n in PROVIDERS if call in SUPPORTED[n]])
+        return self._routed[call]
+
+    def plan(self) -> dict[str, dict[str, int]]:
+        """Where the planner sent items (``"profiles/stratz": 120``) and the requests it planned there."""
+        items: dict[str, int] = {}
+        requests: dict[str, int] = {}
+        for call, routed in sorted(self._routed.items()):
+            plan = routed.plan()
+            items.update({f"{call}/{p}": n for p, n in sorted(plan["items"].items())})
+            requests.update({f"{call}/{p}": n for p, n in sorted(plan["requests_planned"].items())})
+        return {"plan_items": items, "plan_requests": requests}
 
     def fetch_concurrently(self, func: Callable[[I], R], items: Iterable[I]) -> Iterator[tuple[I, R | APIError]]:
         return fetch_concurrently(func, items, self.config.max_concurrency)
@@ -204,7 +224,7 @@ class Sources:
 
     def snapshot(self) -> dict[str, Any]:
         """Accounting totals plus disabled keys: ready for Dagster run metadata."""
-        return {**self.accounting.snapshot(), "disabled_credentials": self.disabled_credentials()}
+        return {**self.accounting.snapshot(), "disabled_credentials": self.disabled_credentials(), **self.plan()}
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -104,11 +104,11 @@ def test_a_spent_budget_is_not_an_attempt(db):
     with start_simulator(rate_limits={"enabled": False}) as sim:
         ids = some_match_ids(sim, 6)
         _stubs(db, ids)
-        tiny = RetryPolicy(max_retries=0, max_budget_wait=0.2)
+        tiny = RetryPolicy(max_retries=0, max_budget_wait=0.2)  # OpenDota alone: its day spent, the rest waits
         config = sim_config(sim, retry=tiny)
         config = SourcesConfig(
             opendota=ProviderConfig(sim.url, config.opendota.keys, RateTier.of("tiny", per_day=2)),
-            steam=config.steam, stratz=config.stratz, retry=tiny,
+            steam=config.steam, stratz=config.stratz, retry=tiny, routes={"match_details": "opendota"},
         )
         with open_sources(config, db) as sources:
             result = work.fetch_batch_details(
@@ -119,6 +119,32 @@ def test_a_spent_budget_is_not_an_attempt(db):
     waiting = [s for s in states if s["has_details"] is not True]
     assert len(waiting) == 4 and all(s["retry_count"] == 0 and "RateLimited" in s["fetch_error"] for s in waiting)
     assert result.unsettled == 4
+
+
+def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
+    """The planner: Stratz (10 matches a request) is cheapest until its day is spent after one
+    request; OpenDota takes the rest. Steam cannot serve stubs without a sequence number."""
+    with start_simulator(rate_limits={"enabled": False}) as sim:
+        ids = some_match_ids(sim, 25)
+        _stubs(db, ids)
+        base = sim_config(sim)
+        config = SourcesConfig(
+            opendota=base.opendota, steam=base.steam,
+            stratz=ProviderConfig(sim.url, base.stratz.keys[:1], RateTier.of("tiny", per_day=1)),
+            retry=RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.05, max_budget_wait=0.5),
+            routes={"match_details": "auto"},
+        )
+        with open_sources(config, db) as sources:
+            result = work.fetch_batch_details(
+                db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=10, max_workers=1, log=LOG
+            )
+            snapshot = sources.snapshot()
+    assert result.counts["details_stored"] == len(ids) and result.unsettled == 0
+    assert snapshot["plan_items"] == {"match_details/stratz": 10, "match_details/opendota": 15}
+    assert snapshot["api_calls_by_provider"] == {"stratz": 1, "opendota": 15}
+    with db.transaction() as conn:
+        status = conn.execute("SELECT reason FROM rate_limit_backoff WHERE bucket LIKE 'stratz:%'").fetchone()
+    assert status and "budget spent (1/day)" in status[0]  # what `status` shows as the active backoff
 
 
 def test_one_run_spends_one_attempt_however_often_its_step_retries(db):

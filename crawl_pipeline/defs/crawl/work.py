@@ -198,6 +198,7 @@ def read_history(
             page, first_page = first_page, None
         else:
             page = source.match_page(account.account_id, cursor, page_size=min(page_size, max_matches - len(stubs)))
+        source = source.same_provider(page.source)  # the cursor is that provider's own
         if page.is_private:
             return History(account.account_id, [], page.total, True)
         total = page.total if page.total is not None else total
