@@ -107,3 +107,12 @@ def test_a_dagster_home_copy_that_cannot_be_written_is_one_line(cli_env):
     result = CliRunner().invoke(main, ["db", "upgrade"], catch_exceptions=False)
     assert result.exit_code == 2
     assert str(copy) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_provider_urls_from_resources_can_be_checked_by_the_same_rule():
+    from crawl_pipeline.settings import check_provider_url
+
+    assert check_provider_url("opendota_api_url", "https://api.opendota.com/") == "https://api.opendota.com"
+    with pytest.raises(SettingsError) as refused:
+        check_provider_url("opendota_api_url", "https://u:hunter2@api.opendota.com")
+    assert "hunter2" not in str(refused.value)
