@@ -66,3 +66,21 @@ def upsert_ban_checks(conn: psycopg.Connection, bans: Sequence[PlayerBan], not_f
     created = sum(1 for (new,) in flags if new)
     banned = sum(1 for b in bans if b.vac_banned or b.number_of_game_bans > 0)
     return BansStored(created, len(flags) - created, sum(1 for r in rows if r[-1]), banned)
+
+
+def ban_totals_by_batch(conn: psycopg.Connection, batch_keys: Sequence[str], since) -> dict[str, dict[str, int]]:
+    """Per batch: its flagged accounts (any model version), those with a ban check (in this run: since
+    ``since``), banned (VAC or game ban) and unknown to Steam."""
+    rows = conn.execute(
+        """WITH flagged AS (SELECT DISTINCT account_id, batch_key FROM smurf_scores
+                            WHERE is_smurf AND batch_key = ANY(%(batches)s))
+           SELECT f.batch_key, count(*) AS flagged, count(b.account_id) AS checked,
+                  count(b.account_id) FILTER (WHERE b.checked_at >= %(since)s) AS checked_this_run,
+                  count(b.account_id) FILTER (WHERE coalesce(b.vac_banned, false) OR coalesce(b.number_of_vac_bans, 0) > 0
+                                                 OR coalesce(b.number_of_game_bans, 0) > 0) AS banned,
+                  count(b.account_id) FILTER (WHERE b.not_found) AS not_found
+           FROM flagged f LEFT JOIN ban_checks b USING (account_id) GROUP BY f.batch_key""",
+        {"batches": list(batch_keys), "since": since},
+    ).fetchall()
+    names = ("flagged", "checked", "checked_this_run", "banned", "not_found")
+    return {r[0]: dict(zip(names, map(int, r[1:]))) for r in rows}

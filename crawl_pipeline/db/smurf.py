@@ -246,3 +246,40 @@ def confusion(verdicts: Iterable[tuple[int, bool]], truth: Mapping[int, bool]) -
         "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "scored": scored,
         "flagged": flagged, "true_smurfs_scored": positives, "true_positives": tp,
     }
+
+
+# ------------------------------------------------------------------ per-partition ledger
+def db_now(conn: psycopg.Connection):
+    """The database's clock (run-start marks compare with timestamps the database wrote)."""
+    return conn.execute("SELECT now()").fetchone()[0]
+
+
+def history_totals_by_batch(conn: psycopg.Connection, batch_keys: Sequence[str], since) -> dict[str, dict[str, int]]:
+    """Per batch: its accounts, ranked-history reads since ``since`` (this run) and what they listed,
+    and the accounts whose ranked history ran out."""
+    rows = conn.execute(
+        """SELECT a.batch_key, count(*) AS accounts,
+                  count(f.account_id) FILTER (WHERE f.fetched_at >= %(since)s) AS histories_read,
+                  coalesce(sum(f.matches_listed) FILTER (WHERE f.fetched_at >= %(since)s), 0) AS matches_listed,
+                  coalesce(sum(f.new_stubs) FILTER (WHERE f.fetched_at >= %(since)s), 0) AS stubs_new,
+                  count(f.account_id) FILTER (WHERE f.exhausted) AS histories_exhausted,
+                  count(f.account_id) AS accounts_with_history
+           FROM accounts a LEFT JOIN smurf_history_fetches f USING (account_id)
+           WHERE a.batch_key = ANY(%(batches)s) GROUP BY a.batch_key""",
+        {"batches": list(batch_keys), "since": since},
+    ).fetchall()
+    names = ("accounts", "histories_read", "matches_listed", "stubs_new", "histories_exhausted", "accounts_with_history")
+    return {r[0]: dict(zip(names, map(int, r[1:]))) for r in rows}
+
+
+def score_totals_by_batch(
+    conn: psycopg.Connection, batch_keys: Sequence[str], model_version: str, since
+) -> dict[str, dict[str, int]]:
+    """Per batch: accounts scored by ``model_version`` (all, and in this run) and flagged as smurfs."""
+    rows = conn.execute(
+        """SELECT batch_key, count(*) AS scored, count(*) FILTER (WHERE scored_at >= %(since)s) AS scored_this_run,
+                  count(*) FILTER (WHERE is_smurf) AS smurfs_found
+           FROM smurf_scores WHERE batch_key = ANY(%(batches)s) AND model_version = %(version)s GROUP BY batch_key""",
+        {"batches": list(batch_keys), "version": model_version, "since": since},
+    ).fetchall()
+    return {r[0]: {"scored": int(r[1]), "scored_this_run": int(r[2]), "smurfs_found": int(r[3])} for r in rows}

@@ -1,9 +1,8 @@
 """The smurf analyzer end to end: a small crawl, then the three phases through real Dagster runs
 against the simulator over HTTP, with the run ledger in metadata and tags."""
 
-import httpx
-import pytest
 import dagster as dg
+import httpx
 
 from crawl_pipeline.db.smurf import measure_against_truth
 from crawl_pipeline.defs.smurf.assets import analyzer_run_request, smurf_analyzer_job
@@ -24,9 +23,16 @@ def run_analyzer(defs, instance, run_config=None, **kwargs):
 
 
 def phase_metadata(result, asset: str) -> dict:
+    """The whole run's ledger of a phase (its ``run_*`` metadata, without the prefix)."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
     assert events, f"{asset} was not materialized"
-    return {k: v.value for k, v in events[0].materialization.metadata.items()}
+    metadata = {k: v.value for k, v in events[0].materialization.metadata.items()}
+    return {**metadata, **{k.removeprefix("run_"): v for k, v in metadata.items() if k.startswith("run_")}}
+
+
+def partition_metadata(result, asset: str) -> dict[str, dict]:
+    return {e.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+            for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)}
 
 
 def materialized_partitions(result, asset: str) -> set[str]:
@@ -118,3 +124,33 @@ def test_rate_limit_ends_the_history_phase_and_the_next_phases_run(crawled, simu
     assert db.fetch_value("SELECT count(*) FROM matches WHERE has_details IS NULL AND owner_batch IS NULL") == 0
 
 
+
+
+def test_each_partition_shows_its_own_batch_counts(crawled, simulator, dagster_instance):
+    """Issue 17.7: one run covers every batch, but each partition's materialization carries that
+    batch's counts (from PostgreSQL), and they add up to the run's ledger."""
+    url, db = crawled
+    defs = analyzer_definitions(url, simulator.url)
+    result = run_analyzer(defs, dagster_instance, run_config=MORE_MATCHES)
+    assert result.success
+    keys = dagster_instance.get_dynamic_partitions("account_batches")
+    assert len(keys) >= 2
+    history = partition_metadata(result, "smurf_match_history")
+    run_history = phase_metadata(result, "smurf_match_history")
+    assert set(history) == set(keys)
+    for key, meta in history.items():
+        assert meta["accounts"] == db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key = %s", (key,))
+        assert meta["histories_read"] == db.fetch_value(
+            "SELECT count(*) FROM smurf_history_fetches JOIN accounts USING (account_id) WHERE batch_key = %s", (key,))
+        assert meta["run_histories_read"] == run_history["histories_read"]  # the run's total, named as such
+    assert sum(m["histories_read"] for m in history.values()) == run_history["histories_read"] > 0
+    assert sum(m["stubs_new"] for m in history.values()) == run_history["stubs_new"]
+    assert len({m["accounts"] for m in history.values()}) > 1 or len({m["histories_read"] for m in history.values()}) > 1
+    scores = partition_metadata(result, "smurf_scores")
+    for key, meta in scores.items():
+        assert meta["scored"] == db.fetch_value("SELECT count(*) FROM smurf_scores WHERE batch_key = %s", (key,))
+        assert meta["smurfs_found"] == db.fetch_value(
+            "SELECT count(*) FROM smurf_scores WHERE batch_key = %s AND is_smurf", (key,))
+    assert sum(m["scored"] for m in scores.values()) == phase_metadata(result, "smurf_scores")["scored"]
+    bans = partition_metadata(result, "ban_checks")
+    assert sum(m["checked_this_run"] for m in bans.values()) == phase_metadata(result, "ban_checks")["ban_checks_done"]

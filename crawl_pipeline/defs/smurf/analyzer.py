@@ -59,6 +59,16 @@ class FilteredHistory:
         self.provider = source.provider
         self._filters = {"lobby_type": lobby_type, "date_after": date_after, "date_before": date_before}
 
+    def same_provider(self, provider: str) -> FilteredHistory:
+        """The same filters over the client of ``provider`` (later pages follow the first one's
+        provider: cursors are the provider's own)."""
+        inner = self._source.same_provider(provider) if hasattr(self._source, "same_provider") else self._source
+        if inner is self._source:
+            return self
+        filtered = FilteredHistory(inner)
+        filtered._filters = dict(self._filters)
+        return filtered
+
     def match_page(self, account_id: int, cursor: int | None = None, *, page_size: int = 100, **_: Any) -> MatchPage:
         """A page with at least one match in range, or the last page: pages whose matches all
         fall outside the range (newer than ``date_before``, filtered by the client) are skipped,

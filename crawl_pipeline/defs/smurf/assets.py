@@ -3,22 +3,25 @@
 ``smurf_match_history`` (phase 1) -> ``smurf_scores`` (phase 2) -> ``ban_checks`` (phase 3).
 All three use a single-run backfill policy: one run covers any range of batches (the
 5-minute schedule asks for all of them), so baselines are fitted once per run on the whole
-scorable population. Each asset's materialization metadata is its part of the run ledger;
-the totals also go on the run as ``smurf/*`` tags.
+scorable population. Each partition's materialization shows that batch's own counts (read from
+PostgreSQL for the batch) next to the whole run's ledger under ``run_*``; the run totals also go
+on the run as ``smurf/*`` tags.
 """
 
 
 import dagster as dg
 from pydantic import Field
 
+from crawl_pipeline.db import bans as bans_db
+from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.defs.crawl.assets import provider_call
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.defs.smurf import analyzer
-from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.domain.smurf import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, SmurfModel
 
 GROUP = "smurf"
@@ -51,13 +54,29 @@ class BanCheckConfig(dg.Config):
 
 
 def _ledger_metadata(ledger: analyzer.Ledger) -> dict[str, dg.MetadataValue]:
-    metadata: dict[str, dg.MetadataValue] = {k: dg.MetadataValue.int(int(v)) for k, v in sorted(ledger.counts.items())}
+    """The whole run's ledger: counts as ``run_*`` (they cover every batch of the run; each partition's
+    own counts are added per partition by ``_per_partition``)."""
+    metadata: dict[str, dg.MetadataValue] = {
+        f"run_{k}": dg.MetadataValue.int(int(v)) for k, v in sorted(ledger.counts.items())
+    }
     metadata["rate_limited"] = dg.MetadataValue.bool(ledger.rate_limited is not None)
     if ledger.rate_limited:
         metadata["rate_limit"] = dg.MetadataValue.text(ledger.rate_limited)
     if ledger.errors:
         metadata["error_sample"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in ledger.errors))
     return metadata
+
+
+def _per_partition(context: dg.AssetExecutionContext, totals: dict[str, dict[str, int]], names: tuple[str, ...]) -> None:
+    """Each partition's own counts (read from PostgreSQL for its batch), on that partition's materialization."""
+    for key in context.partition_keys:
+        counts = totals.get(key, {})
+        context.add_asset_metadata({n: dg.MetadataValue.int(counts.get(n, 0)) for n in names}, partition_key=key)
+
+
+def _run_started(postgres: PostgresResource):
+    with postgres.db.transaction() as conn:
+        return smurf_db.db_now(conn)
 
 
 def _tag_run(context: dg.AssetExecutionContext, values: dict[str, int]) -> None:
@@ -83,6 +102,7 @@ def smurf_match_history(
     providers: ProvidersResource, crawl: CrawlConfig,
 ) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
+    started = _run_started(postgres)
     with provider_call(context, providers, postgres, "match_history") as (history, history_usage), \
             provider_call(context, providers, postgres, "match_details") as (details, details_usage):
         ledger = analyzer.fetch_ranked_histories(
@@ -94,10 +114,14 @@ def smurf_match_history(
         h, d = history_usage(), details_usage()
     api_requests = int(h["api_calls"].value) + int(d["api_calls"].value) if "api_calls" in h else 0
     metadata = _ledger_metadata(ledger)
-    metadata["api_requests"] = dg.MetadataValue.int(api_requests)
-    metadata["history_api"] = dg.MetadataValue.json({k: v.value for k, v in h.items()})
-    metadata["details_api"] = dg.MetadataValue.json({k: v.value for k, v in d.items()})
-    metadata["batches"] = dg.MetadataValue.int(len(keys))
+    metadata["run_api_requests"] = dg.MetadataValue.int(api_requests)
+    metadata["run_history_api"] = dg.MetadataValue.json({k: v.value for k, v in h.items()})
+    metadata["run_details_api"] = dg.MetadataValue.json({k: v.value for k, v in d.items()})
+    metadata["run_batches"] = dg.MetadataValue.int(len(keys))
+    with postgres.db.transaction() as conn:
+        totals = smurf_db.history_totals_by_batch(conn, keys, started)
+    _per_partition(context, totals, ("accounts", "histories_read", "matches_listed", "stubs_new",
+                                     "histories_exhausted", "accounts_with_history"))
     _tag_run(context, {"api_requests_history": api_requests, "records_created_matches": ledger.counts["stubs_new"],
                        "players_fetched": ledger.counts["histories_read"],
                        "players_skipped_history": ledger.counts["players_skipped"]})
@@ -121,8 +145,13 @@ def smurf_scores(
 ) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
     model = config.model()
+    started = _run_started(postgres)
     scored = analyzer.score_accounts(postgres.db, keys, model, log=context.log)
     metadata = _ledger_metadata(scored.ledger)
+    metadata["run_batches"] = dg.MetadataValue.int(len(keys))
+    with postgres.db.transaction() as conn:
+        totals = smurf_db.score_totals_by_batch(conn, keys, model.version, started)
+    _per_partition(context, totals, ("scored", "scored_this_run", "smurfs_found"))
     metadata["model_version"] = dg.MetadataValue.text(model.version)
     metadata["threshold"] = dg.MetadataValue.float(model.threshold)
     metadata["weights"] = dg.MetadataValue.json(model.normalized_weights())
@@ -136,7 +165,7 @@ def smurf_scores(
         ],
     ))
     if scored.baselines is not None:
-        metadata["baseline_population"] = dg.MetadataValue.int(scored.ledger.counts["population"])
+        metadata["run_baseline_population"] = dg.MetadataValue.int(scored.ledger.counts["population"])
     _tag_run(context, {"players_analyzed": scored.ledger.counts["players_analyzed"],
                        "smurfs_found": scored.ledger.counts["smurfs_found"],
                        "records_created_scores": scored.ledger.counts["records_created"],
@@ -161,6 +190,7 @@ def ban_checks(
     context: dg.AssetExecutionContext, config: BanCheckConfig, postgres: PostgresResource, providers: ProvidersResource
 ) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
+    started = _run_started(postgres)
     with provider_call(context, providers, postgres, "bans") as (source, usage):
         ledger = analyzer.check_bans(
             postgres.db, source, model_version=config.model_version, max_age_days=config.max_age_days,
@@ -168,9 +198,13 @@ def ban_checks(
         )
         api = usage()
     metadata = _ledger_metadata(ledger)
-    metadata.update(api)
+    metadata.update({f"run_{k}": v for k, v in api.items()})
     api_requests = int(api["api_calls"].value) if "api_calls" in api else 0
-    metadata["api_requests"] = dg.MetadataValue.int(api_requests)
+    metadata["run_api_requests"] = dg.MetadataValue.int(api_requests)
+    metadata["run_batches"] = dg.MetadataValue.int(len(keys))
+    with postgres.db.transaction() as conn:
+        totals = bans_db.ban_totals_by_batch(conn, keys, started)
+    _per_partition(context, totals, ("flagged", "checked", "checked_this_run", "banned", "not_found"))
     _tag_run(context, {"api_requests_bans": api_requests, "ban_checks_done": ledger.counts["ban_checks_done"],
                        "records_created_bans": ledger.counts["records_created"],
                        "records_updated_bans": ledger.counts["records_updated"]})
