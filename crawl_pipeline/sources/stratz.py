@@ -75,13 +75,6 @@ PLAYERS_PROFILE_QUERY = f"""query Profiles($ids: [Long]!) {{
   players(steamAccountIds: $ids) {{ steamAccountId steamAccount {{ {STEAM_ACCOUNT_FIELDS} }} }}
 }}"""
 HERO_FIELDS = "heroId matchCount winCount lastPlayedDateTime"
-PLAYERS_HEROES_QUERY = f"""query Heroes($ids: [Long]!) {{
-  players(steamAccountIds: $ids) {{
-    steamAccountId
-    matchCount
-    heroesPerformance(request: {{take: {MAX_TAKE}, skip: 0}}) {{ {HERO_FIELDS} }}
-  }}
-}}"""
 MATCH_FIELDS = "id sequenceNum startDateTime durationSeconds lobbyType gameMode didRadiantWin regionId"
 MATCHES_QUERY = f"""query Matches($id: Long!, $request: PlayerMatchesRequestType!) {{
   player(steamAccountId: $id) {{
@@ -115,12 +108,17 @@ def error_hook(response: httpx.Response, endpoint: str) -> type[APIError] | None
     return None
 
 
-def _more_heroes_query(pages: range) -> str:
+def _players_heroes_query(pages: range, *, with_count: bool) -> str:
+    """``players`` with one aliased ``heroesPerformance`` selection per page of 100 matches."""
     selections = "\n".join(
         f"    p{i}: heroesPerformance(request: {{take: {MAX_TAKE}, skip: {i * MAX_TAKE}}}) {{ {HERO_FIELDS} }}"
         for i in pages
     )
-    return f"query MoreHeroes($id: Long!) {{\n  player(steamAccountId: $id) {{\n{selections}\n  }}\n}}"
+    count = "matchCount" if with_count else ""
+    return (
+        "query Heroes($ids: [Long]!) {\n  players(steamAccountIds: $ids) {\n"
+        f"    steamAccountId {count}\n{selections}\n  }}\n}}"
+    )
 
 
 class _SteamAccount(Wire):
@@ -410,37 +408,49 @@ class StratzSource(BaseSource):
             if player.steamAccount is None:
                 raise Problem(NotFound, f"Stratz has no Steam account {account_id}")
             if player.steamAccount.id is not None and player.steamAccount.id != account_id:
-                raise Problem(MalformedResponse, f"answer for account {account_id} names account {player.steamAccount.id}")
+                raise Problem(
+                    MalformedResponse,
+                    f"wrong identity: field 'steamAccount.id' is {player.steamAccount.id} in the answer for account {account_id}",
+                )
             return _profile(player.steamAccount, account_id)
 
         return self._many("player_profile", PLAYERS_PROFILE_QUERY, "players", "steamAccountId", account_ids, build)
 
     def hero_stats_many(self, account_ids: Sequence[int]) -> list[ItemOutcome]:
-        """The first 100 matches of every account in one request; longer histories are read on
-        with aliased selections (at most ``MAX_ALIASES`` a request), one account at a time."""
-        firsts = self._many(
-            "hero_stats", PLAYERS_HEROES_QUERY, "players", "steamAccountId", account_ids,
-            lambda account_id, entry: _Player.model_validate(entry),
-        )
+        """Hero stats of many accounts: each request reads ``MAX_ALIASES`` pages of 100 matches of
+        every account in it (aliased ``heroesPerformance`` selections on ``players``), so most
+        histories take one request for ten accounts; longer ones go on with the accounts that need it."""
+        wanted = list(dict.fromkeys(account_ids))
+        rows: dict[int, list[_HeroRow]] = {a: [] for a in wanted}
+        totals: dict[int, int] = {}
+        failed: dict[int, APIError] = {}
+        todo, first = wanted, 0
+        while todo and first < MAX_HERO_PAGES:
+            pages = range(first, min(MAX_HERO_PAGES, first + MAX_ALIASES))
+            answers = self._many(
+                "hero_stats", _players_heroes_query(pages, with_count=first == 0), "players", "steamAccountId", todo,
+                lambda account_id, entry, pages=pages: (
+                    entry.get("matchCount"),
+                    [_HeroRow.model_validate(row) for i in pages for row in entry.get(f"p{i}") or []],
+                ),
+            )
+            for account_id, answer in answers:
+                if isinstance(answer, APIError):
+                    failed[account_id] = answer
+                    continue
+                count, found = answer
+                if first == 0:
+                    totals[account_id] = count if isinstance(count, int) and count >= 0 else 0
+                rows[account_id] += found
+            first = pages.stop
+            todo = [a for a in todo if a not in failed and totals.get(a, 0) > first * MAX_TAKE]
         outcomes: list[ItemOutcome] = []
-        for account_id, first in firsts:
-            if isinstance(first, APIError):
-                outcomes.append((account_id, first))
+        for account_id in wanted:
+            if account_id in failed:
+                outcomes.append((account_id, failed[account_id]))
                 continue
-            rows = list(first.heroesPerformance or [])
-            pages = min(MAX_HERO_PAGES, -(-(first.matchCount or 0) // MAX_TAKE))
             try:
-                for start in range(1, pages, MAX_ALIASES):
-                    chunk = range(start, min(pages, start + MAX_ALIASES))
-
-                    def parse_more(payload: Any, chunk: range = chunk) -> list[_HeroRow]:
-                        data = _data(payload).get("player") or {}
-                        return [_HeroRow.model_validate(row) for i in chunk for row in data.get(f"p{i}") or []]
-
-                    rows += self._query("hero_stats", _more_heroes_query(chunk), {"id": account_id}, parse_more)
-                outcomes.append((account_id, _hero_stats(account_id, rows)))
-            except APIError as error:
-                outcomes.append((account_id, error))
+                outcomes.append((account_id, _hero_stats(account_id, rows[account_id])))
             except Problem as problem:
                 outcomes.append((account_id, problem.kind(problem.message, provider=PROVIDER, endpoint="hero_stats")))
         return outcomes
