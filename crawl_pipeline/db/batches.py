@@ -158,3 +158,18 @@ def batch_lock(db: Database, batch_key: str, *, wait_seconds: float = 1800, on_w
                 conn.commit()
             except psycopg.Error:
                 pass  # the session ends with the connection: the lock goes with it
+
+
+def batches_to_recrawl(db: Database, *, older_than, limit: int) -> list[str]:
+    """Batches to crawl again from scratch: an account synced longer than ``older_than`` ago, or one whose
+    history was never synced although its match phase was asked for longer than ``older_than`` ago
+    (it gave up after every attempt, or a run died); the longest-waiting first."""
+    rows = db.fetch_all(
+        """SELECT a.batch_key FROM accounts a JOIN account_batches b USING (batch_key)
+           WHERE a.matches_synced_at < now() - %(age)s
+              OR (a.matches_synced_at IS NULL AND b.matches_requested_at < now() - %(age)s)
+           GROUP BY a.batch_key ORDER BY min(coalesce(a.matches_synced_at, b.matches_requested_at)), a.batch_key
+           LIMIT %(limit)s""",
+        {"age": older_than, "limit": limit},
+    )
+    return [r["batch_key"] for r in rows]

@@ -124,7 +124,7 @@ def scorable_accounts(
 
 def load_histories(conn: psycopg.Connection, account_ids: Sequence[int], *, max_matches: int = 100) -> list[AccountHistory]:
     """The scorer's input for many accounts in four queries (docs/smurf-model.md, "Inputs")."""
-    ids = sorted(set(int(a) for a in account_ids))
+    ids = sorted({int(a) for a in account_ids})
     if not ids:
         return []
     matches: dict[int, list[MatchRow]] = defaultdict(list)

@@ -178,3 +178,42 @@ def test_sensor_and_retry_schedule_skip_a_batch_with_a_run_in_flight(db, databas
         dagster_instance.delete_run(backfill_run.run_id)
     second = _evaluate(dagster_instance, database_url, crawl)
     assert [r.partition_key for r in second.run_requests] == ["d00-000001"]
+
+
+def test_stale_recrawl_covers_accounts_whose_history_was_never_synced(db, database_url, dagster_instance, clean_simulator):
+    """Issue 17.3: an account that gave up on its history (or whose run died) is re-crawled a week after its
+    match phase was requested, like an account synced a week ago; fresh or not-yet-requested ones are not."""
+    from crawl_pipeline.defs.crawl.sensors import stale_recrawl_schedule
+
+    with db.transaction() as conn:
+        add_seeds(conn, [SEED, 2, 3, 4])
+        conn.execute(
+            """INSERT INTO account_batches (batch_key, depth, batch_number, account_count, heroes_requested_at,
+                                            matches_requested_at) VALUES
+               ('d00-000000', 0, 0, 1, now() - interval '9 days', now() - interval '9 days'),
+               ('d00-000001', 0, 1, 1, now() - interval '9 days', now() - interval '9 days'),
+               ('d00-000002', 0, 2, 1, now() - interval '1 day', now() - interval '1 day'),
+               ('d00-000003', 0, 3, 1, now() - interval '9 days', NULL)""")
+        conn.execute("UPDATE accounts SET batch_key = 'd00-000000', matches_attempts = 3, matches_error = 'gave up' "
+                     "WHERE account_id = %s", (SEED,))  # never synced: gave up on every attempt
+        conn.execute("UPDATE accounts SET batch_key = 'd00-000001', matches_synced_at = now() - interval '8 days' "
+                     "WHERE account_id = 2")  # synced long ago
+        conn.execute("UPDATE accounts SET batch_key = 'd00-000002' WHERE account_id = 3")  # asked for yesterday
+        conn.execute("UPDATE accounts SET batch_key = 'd00-000003' WHERE account_id = 4")  # match phase not asked for
+    dagster_instance.add_dynamic_partitions("account_batches", ["d00-000000", "d00-000001", "d00-000002", "d00-000003"])
+    with dg.build_schedule_context(
+        instance=dagster_instance, resources={"postgres": PostgresResource(database_url=database_url)},
+        scheduled_execution_time=datetime(2026, 11, 23, 3, 43),
+    ) as context:
+        requests = stale_recrawl_schedule(context)
+    assert [r.partition_key for r in requests] == ["d00-000000", "d00-000001"]
+    # the request re-crawls the never-synced account from scratch (refresh), through a real run
+    job = crawl_definitions(database_url, clean_simulator.url).resolve_job_def(crawl_batch_job.name)
+    request = requests[0]
+    result = job.execute_in_process(
+        partition_key=request.partition_key, instance=dagster_instance, tags=request.tags,
+        run_config={**QUIET_LOGGING, **request.run_config},
+    )
+    assert result.success
+    assert db.fetch_value("SELECT matches_synced_at IS NOT NULL FROM accounts WHERE account_id = %s", (SEED,))
+    assert db.fetch_value("SELECT count(*) FROM matches WHERE owner_batch = 'd00-000000'") > 0

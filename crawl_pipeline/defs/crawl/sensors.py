@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.accounts import add_seeds
 from crawl_pipeline.db.pool import Database
@@ -20,6 +21,7 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.CANCELING,
 ]
 PARTITION_TAG = "dagster/partition"
+STALE_AFTER = timedelta(days=7)
 
 
 def batch_runs_in_flight(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
@@ -116,11 +118,14 @@ def retry_failed_schedule(context: dg.ScheduleEvaluationContext, postgres: Postg
     job=crawl_batch_job,
     cron_schedule="43 3 * * *",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Daily: re-crawl batches whose accounts were last synced more than stale_after_days ago.",
+    description=(
+        "Daily: re-crawl (refresh) batches with an account synced more than 7 days ago, or never synced 7 days "
+        "after its match phase was requested (gave up on every attempt, or its run died)."
+    ),
 )
 def stale_recrawl_schedule(context: dg.ScheduleEvaluationContext, postgres: PostgresResource):
     busy = partitions_in_flight(context.instance)
-    keys = [k for k in frontier.stale_batches(postgres.db, older_than=timedelta(days=7), limit=50) if k not in busy]
+    keys = [k for k in batches_db.batches_to_recrawl(postgres.db, older_than=STALE_AFTER, limit=50) if k not in busy]
     tick = context.scheduled_execution_time.strftime("%Y%m%d")
     run_config = {"ops": {"crawl_batch": {"config": {"refresh": True}}}}
     return [

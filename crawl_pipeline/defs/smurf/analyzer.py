@@ -13,6 +13,7 @@ error rolls the transaction back and propagates, failing the run.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.defs.crawl import work
 from crawl_pipeline.domain.failures import describe
-from crawl_pipeline.domain.smurf import Baselines, SmurfModel, SmurfScore, score_many
+from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, SmurfScore, match_features, score
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
@@ -180,8 +181,9 @@ def score_accounts(db: Database, batch_keys: Sequence[str] | None, model: SmurfM
     ledger.counts["players_analyzed"] = len(selected)
     if not histories:
         return Scored(ledger, [], None)
-    baselines, scores = score_many(histories, model)
-    scores = [s for s in scores if s.account_id in selected]
+    baselines, scores = _score_guarded(histories, selected, model, ledger, log)
+    if baselines is None:
+        return Scored(ledger, [], None)
     with db.transaction() as conn:  # one transaction: a database error leaves the old scores whole
         batch_of = smurf_db.batch_keys_of(conn, [s.account_id for s in scores])
         written = smurf_db.upsert_scores(conn, scores, batch_of)
@@ -192,6 +194,61 @@ def score_accounts(db: Database, batch_keys: Sequence[str] | None, model: SmurfM
     log.info("smurf scores: %d scored, %d flagged (population %d)", len(scores), ledger.counts["smurfs_found"],
              len(population))
     return Scored(ledger, scores, baselines)
+
+
+def _valid(score: SmurfScore) -> str | None:
+    """Why a score cannot be stored (the table's CHECKs would reject the whole upsert), or None."""
+    bad = {k: v for k, v in score.signals.items() if v is not None and not (math.isfinite(v) and 0 <= v <= 1)}
+    if bad:
+        return f"signals outside [0, 1]: {', '.join(f'{k}={v}' for k, v in sorted(bad.items()))}"
+    if not (math.isfinite(score.total_score) and 0 <= score.total_score <= 1):
+        return f"total_score {score.total_score} outside [0, 1]"
+    return None
+
+
+def _score_guarded(
+    histories: Sequence[AccountHistory], selected: set[int], model: SmurfModel, ledger: Ledger, log: logging.Logger
+) -> tuple[Baselines | None, list[SmurfScore]]:
+    """Baselines from every history whose features could be computed, then each selected account
+    scored on its own: an account that raises or yields an unstorable score is recorded
+    (``players_failed``, its error in the sample and the log) and the others go on."""
+
+    def failed(account_id: int, error: BaseException | str) -> None:
+        ledger.counts["players_failed"] += 1
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if len(ledger.errors) < 10:
+            ledger.errors.append(f"{account_id}: {message}")
+        log.warning("smurf score of %s skipped: %s", account_id, message)
+
+    features = []
+    for history in histories:
+        try:
+            features.append((history, match_features(history, model)))
+        except Exception as error:  # noqa: BLE001 - one bad account must not stop the phase
+            if history.account_id in selected:
+                failed(history.account_id, error)
+    try:
+        baselines = Baselines.fit_features([f for _, f in features], model)
+    except ValueError as error:  # no significant match at all: nothing to score yet
+        log.info("smurf scores: %s", error)
+        return None, []
+    scores: list[SmurfScore] = []
+    for history, feats in features:
+        if history.account_id not in selected:
+            continue
+        try:
+            result = score(history, baselines, model, features=feats)
+        except Exception as error:  # noqa: BLE001
+            failed(history.account_id, error)
+            continue
+        if result is None:
+            continue
+        problem = _valid(result)
+        if problem:
+            failed(history.account_id, problem)
+            continue
+        scores.append(result)
+    return baselines, scores
 
 
 # ------------------------------------------------------------------ phase 3

@@ -169,7 +169,8 @@ def smurf_scores(
     _tag_run(context, {"players_analyzed": scored.ledger.counts["players_analyzed"],
                        "smurfs_found": scored.ledger.counts["smurfs_found"],
                        "records_created_scores": scored.ledger.counts["records_created"],
-                       "records_updated_scores": scored.ledger.counts["records_updated"]})
+                       "records_updated_scores": scored.ledger.counts["records_updated"],
+                       "players_failed_scores": scored.ledger.counts["players_failed"]})
     return dg.MaterializeResult(metadata=metadata)
 
 
