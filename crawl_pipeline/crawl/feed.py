@@ -18,6 +18,8 @@ apart, 2 s more after a 429, on top of the HTTP layer's own retries and shared 4
 of fewer than ~90% of what was asked means the live end: the scanner sleeps 5 s there, this run
 ends and the next one (the sensor's next tick) continues. A page's matches at or beyond the range
 end are left to the next range, whose first call reads them again (at most one call per range).
+The next page is fetched while the current one is committed (its start is known by then), and
+used only once that commit succeeded.
 
 No Dagster imports here: the asset in ``defs/feed`` wraps this with partitions and metadata.
 """
@@ -28,6 +30,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -128,6 +131,7 @@ class FeedOptions:
     call_retries: int = 3  # retries of a failed call after the HTTP layer's own (the scanner retries forever)
     retry_wait_seconds: float = 1.0  # the scanner's 1 s between attempts ...
     rate_limited_wait_seconds: float = 2.0  # ... plus 2 s after a 429
+    prefetch: bool = True  # fetch the next page while committing this one
 
 
 @dataclass
@@ -183,6 +187,11 @@ def _fetch(
             sleep(wait)
 
 
+def _asked(seq_range: SeqRange, cursor: int) -> int:
+    """Matches to ask for from ``cursor``: more than ``end - cursor`` cannot lie in the range."""
+    return min(MAX_PER_CALL, seq_range.end - cursor)
+
+
 def read_range(
     db: Database,
     source: FeedSource,
@@ -214,50 +223,72 @@ def read_range(
                             seq_range.key, state.next_seq_num, start_at)
     run = FeedRun(seq_range.key, state.next_seq_num, state.next_seq_num, seq_range.end, existing is None)
     cursor = state.next_seq_num
-    while True:
-        if cursor >= seq_range.end:
-            run.stop_reason = "range_complete"
-            break
-        if run.calls >= options.max_calls:
-            run.stop_reason = "max_calls"
-            break
-        asked = min(MAX_PER_CALL, seq_range.end - cursor)  # more than that many cannot lie in the range
-        try:
-            page = _fetch(source, cursor, asked, options, run, log, sleep)
-        except APIError as error:
-            run.stop_reason, run.error = "error", describe(error)
-            break
-        run.calls += 1
-        run.matches_returned += len(page)
-        numbered = sorted((m for m in page if m.match_seq_num is not None and m.match_seq_num >= cursor),
-                          key=lambda m: m.match_seq_num or 0)
-        in_range = [m for m in numbered if (m.match_seq_num or 0) < seq_range.end]
-        beyond = len(in_range) < len(numbered)
-        if not in_range and not beyond:
-            run.stop_reason = "caught_up"  # nothing new after the cursor yet
-            break
-        # every match in [cursor, end) came in this page when it reached past the range's end
-        end = seq_range.end if beyond else (in_range[-1].match_seq_num or 0) + 1
-        with db.transaction() as conn:
-            written = crawl_db.store_details(conn, in_range, discovery_depth=options.discovery_depth)
-            feed_db.record_call(conn, seq_range.key, feed_db.CallRecord(
-                start_seq_num=cursor, end_seq_num=end, matches_returned=len(page), matches_in_range=len(in_range),
-                matches_stored=written.stored, players_stored=written.players, new_accounts=written.new_accounts,
-                first_match_seq_num=in_range[0].match_seq_num if in_range else None,
-                last_match_seq_num=in_range[-1].match_seq_num if in_range else None,
-            ), run_id=run_id)
-        cursor = run.cursor_after = end
-        run.matches_in_range += len(in_range)
-        run.matches_stored += written.stored
-        run.players_stored += written.players
-        run.new_accounts += written.new_accounts
-        run.unknown_heroes += sum(m.unknown_heroes for m in in_range)
-        run.per_call.append(written.stored)
-        log.debug("match feed %s: [%s, %s) stored %s of %s", seq_range.key, run.cursor_before, cursor, written.stored,
-                  len(page))
-        if not beyond and len(page) < SHORT_PAGE_SHARE * asked:
-            run.stop_reason = "caught_up"  # the live end: the scanner waits 5 s here, the next run continues
-            break
+    # One call ahead: the next page is fetched while this one is committed (the next start is known
+    # once this page is in). A prefetched page is used only after its predecessor's commit.
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-feed")
+    prefetched: tuple[int, Future[list[MatchDetails]]] | None = None
+
+    def fetch_later(start: int) -> tuple[int, Future[list[MatchDetails]]]:
+        return start, ahead.submit(_fetch, source, start, _asked(seq_range, start), options, run, log, sleep)
+
+    try:
+        while True:
+            if cursor >= seq_range.end:
+                run.stop_reason = "range_complete"
+                break
+            if run.calls >= options.max_calls:
+                run.stop_reason = "max_calls"
+                break
+            asked = _asked(seq_range, cursor)
+            try:
+                if prefetched is not None and prefetched[0] == cursor:
+                    page = prefetched[1].result()
+                else:
+                    page = _fetch(source, cursor, asked, options, run, log, sleep)
+            except APIError as error:
+                run.stop_reason, run.error = "error", describe(error)
+                break
+            finally:
+                prefetched = None
+            run.calls += 1
+            run.matches_returned += len(page)
+            numbered = sorted((m for m in page if m.match_seq_num is not None and m.match_seq_num >= cursor),
+                              key=lambda m: m.match_seq_num or 0)
+            in_range = [m for m in numbered if (m.match_seq_num or 0) < seq_range.end]
+            beyond = len(in_range) < len(numbered)
+            if not in_range and not beyond:
+                run.stop_reason = "caught_up"  # nothing new after the cursor yet
+                break
+            # every match in [cursor, end) came in this page when it reached past the range's end
+            end = seq_range.end if beyond else (in_range[-1].match_seq_num or 0) + 1
+            short = not beyond and len(page) < SHORT_PAGE_SHARE * asked
+            if options.prefetch and end < seq_range.end and run.calls < options.max_calls and not short:
+                prefetched = fetch_later(end)
+            with db.transaction() as conn:
+                written = crawl_db.store_details(conn, in_range, discovery_depth=options.discovery_depth)
+                feed_db.record_call(conn, seq_range.key, feed_db.CallRecord(
+                    start_seq_num=cursor, end_seq_num=end, matches_returned=len(page),
+                    matches_in_range=len(in_range), matches_stored=written.stored, players_stored=written.players,
+                    new_accounts=written.new_accounts,
+                    first_match_seq_num=in_range[0].match_seq_num if in_range else None,
+                    last_match_seq_num=in_range[-1].match_seq_num if in_range else None,
+                ), run_id=run_id)
+            cursor = run.cursor_after = end
+            run.matches_in_range += len(in_range)
+            run.matches_stored += written.stored
+            run.players_stored += written.players
+            run.new_accounts += written.new_accounts
+            run.unknown_heroes += sum(m.unknown_heroes for m in in_range)
+            run.per_call.append(written.stored)
+            log.debug("match feed %s: [%s, %s) stored %s of %s", seq_range.key, run.cursor_before, cursor,
+                      written.stored, len(page))
+            if short:
+                run.stop_reason = "caught_up"  # the live end: the scanner waits 5 s here, the next run continues
+                break
+    finally:
+        if prefetched is not None:  # a page fetched for a commit that did not happen (or not needed): dropped
+            prefetched[1].cancel()
+        ahead.shutdown(wait=True)
     run.elapsed_seconds = round(time.monotonic() - started, 3)
     log.info(
         "match feed %s: cursor %s -> %s, %s calls, %s matches stored (%.1f per call), %s new accounts; %s",
