@@ -1,8 +1,13 @@
 """Without DATABASE_URL the CLI starts the embedded PostgreSQL under CRAWL_DATA_DIR."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from crawl_pipeline.db.migrate import available_migrations
 
@@ -23,6 +28,19 @@ print(open(data_dir + "/postmaster.pid").readline().strip())
 with psycopg.connect(stack.dagster_postgres_url.replace("+psycopg2", "")) as conn:  # Dagster's own database
     print(conn.execute("SELECT current_database() = 'dagster'").fetchone()[0])
 """
+
+
+@pytest.fixture
+def tmp_path():
+    """A directory of this test's own that the unprivileged server user can reach when we are root.
+
+    pytest's tmp_path sits under /tmp/pytest-of-root (mode 0700), whose permissions concurrent
+    pytest sessions reset while pgserver widens them: initdb then fails with "Permission denied".
+    """
+    root = Path(tempfile.mkdtemp(prefix="crawl_embedded_test_", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _env(data_dir):
