@@ -70,7 +70,7 @@ def test_faulty_provider_loses_nothing_and_reruns_converge(db, database_url, dag
         defs = crawl_definitions(database_url, faulty.url, max_retries=1)
         runs = crawl_locally(defs, dagster_instance, db, SMALL_CRAWL, retry_rounds=6)
         faults = faulty.stats()["faults_total"]
-    assert faults > 20  # the faults really happened ...
+    assert faults > 5  # the faults really happened (batched calls: a few dozen requests in all) ...
     failed_once = db.fetch_value("SELECT count(*) FROM matches WHERE retry_count > 0") + db.fetch_value(
         "SELECT count(*) FROM accounts WHERE profile_attempts + hero_stats_attempts + matches_attempts > 0"
     )
