@@ -9,6 +9,7 @@ from crawl_pipeline.defs.crawl import assets as crawl_assets
 from crawl_pipeline.defs.crawl import checks as crawl_checks
 from crawl_pipeline.defs.crawl import sensors as crawl_sensors
 from crawl_pipeline.defs.crawl import tracked
+from crawl_pipeline.defs.feed import definitions as feed
 from crawl_pipeline.defs.reference import assets as reference_assets
 from crawl_pipeline.defs.resources import build_resources
 from crawl_pipeline.settings import Settings, get_settings
@@ -23,6 +24,7 @@ def build_definitions(settings: Settings, **resource_overrides: dg.ConfigurableR
             *analytics.assets,
             *smurf.assets,
             *identity.assets,
+            *feed.assets,
         ],
         asset_checks=[
             *dg.load_asset_checks_from_modules([reference_assets]),
@@ -31,8 +33,8 @@ def build_definitions(settings: Settings, **resource_overrides: dg.ConfigurableR
             *smurf.asset_checks,
             *identity.asset_checks,
         ],
-        jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job, *analytics.jobs, *smurf.jobs, *identity.jobs],
-        sensors=[crawl_sensors.crawl_discovery_sensor, *analytics.sensors, *smurf.sensors, *identity.sensors],
+        jobs=[crawl_assets.crawl_batch_job, tracked.tracked_accounts_job, *analytics.jobs, *smurf.jobs, *identity.jobs, *feed.jobs],
+        sensors=[crawl_sensors.crawl_discovery_sensor, *analytics.sensors, *smurf.sensors, *identity.sensors, *feed.sensors],
         schedules=[
             crawl_sensors.retry_failed_schedule,
             crawl_sensors.stale_recrawl_schedule,

@@ -133,3 +133,17 @@ def test_a_failed_run_keeps_what_it_stored_and_the_sensor_backs_off(db, database
     assert feed_tick(dagster_instance, db, backoff=0).run_requests[0].partition_key == R1.key
     assert _run(defs, dagster_instance, R1.key, max_calls=1000).success
     assert stored(db, R1.start, R1.end) == truth(clean_simulator.world, R1.start, R1.end)
+
+
+def test_the_project_definitions_carry_the_feed_and_the_runbook_lists_its_sensor():
+    import re
+
+    from crawl_pipeline.db.stack import PROJECT_ROOT
+    from crawl_pipeline.definitions import defs as project_defs
+
+    sensors = {s.name: s for s in project_defs.sensors}
+    assert sensors["match_feed_sensor"].default_status == dg.DefaultSensorStatus.STOPPED
+    assert match_feed_job.name in {j.name for j in project_defs.jobs}
+    text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    section = text.split("## Turning the crawl on", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^\| `match_feed_sensor` \| sensor \| [^|]+ \| \*\*STOPPED\*\*", section, re.MULTILINE)
