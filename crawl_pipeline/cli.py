@@ -206,8 +206,8 @@ def _stop_group(process: subprocess.Popen, grace_seconds: float = 30) -> None:
         pass
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # children of the leader finish exiting on their own
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # children of the leader finish exiting; run workers do not
         if not _group_alive(process.pid):
             return
         time.sleep(0.2)

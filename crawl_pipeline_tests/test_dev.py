@@ -126,3 +126,61 @@ def test_simulator_options_need_simulator():
 
     result = CliRunner().invoke(main, ["dev", "--fault-rate", "0.1"])
     assert result.exit_code == 2 and "need --simulator" in result.output
+
+
+LAUNCH_RUN = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+def test_ctrl_c_of_dev_during_two_runs_marks_them_failed(cli_env, db, dagster_instance):
+    """Runs launched by dev's daemon and cut off by Ctrl-C are failed, not left STARTED for ever."""
+    import dagster as dg
+
+    from crawl_pipeline.db.accounts import add_seeds
+
+    keys = ["d00-000000", "d00-000001"]
+    with db.transaction() as conn:
+        add_seeds(conn, [293053907, 293053908])
+        for number, (key, account) in enumerate(zip(keys, (293053907, 293053908), strict=True)):
+            conn.execute(
+                "INSERT INTO account_batches (batch_key, depth, batch_number, account_count) VALUES (%s, 0, %s, 1)",
+                (key, number),
+            )
+            conn.execute("UPDATE accounts SET batch_key = %s WHERE account_id = %s", (key, account))
+    dagster_instance.add_dynamic_partitions("account_batches", keys)
+    port = _free_port()
+    dev = subprocess.Popen(  # every provider answer takes seconds: the runs are still going at Ctrl-C
+        [sys.executable, "-m", "crawl_pipeline.cli", "dev", "--port", str(port), "--simulator",
+         "--world-accounts", "1000", "--latency-ms", "4000"],
+        cwd=PROJECT_ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        _wait_for_ui(dev, port, lines)
+        run_ids = []
+        for key in keys:
+            params = {
+                "selector": {"repositoryLocationName": "crawl_pipeline", "repositoryName": "__repository__",
+                             "jobName": "crawl_batch_job"},
+                "runConfigData": {"ops": {"crawl_batch": {"config": {"refresh": True}}}},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+            }
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": LAUNCH_RUN, "variables": {"p": params}}, timeout=60
+            ).json()["data"]["launchRun"]
+            assert answer["__typename"] == "LaunchRunSuccess", answer
+            run_ids.append(answer["run"]["runId"])
+        deadline = time.monotonic() + 180
+        while {dagster_instance.get_run_by_id(r).status for r in run_ids} != {dg.DagsterRunStatus.STARTED}:
+            assert time.monotonic() < deadline, [dagster_instance.get_run_by_id(r).status for r in run_ids]
+            time.sleep(0.5)
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=120) == 130
+        time.sleep(0.5)  # the reader thread drains the pipe
+        output = "".join(lines)
+        assert "Traceback" not in output, output[-3000:]
+        assert {dagster_instance.get_run_by_id(r).status for r in run_ids} == {dg.DagsterRunStatus.FAILURE}, output[-3000:]
+        assert "marked 2 interrupted run(s) failed" in output
+    finally:
+        if dev.poll() is None:
+            dev.kill()
