@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WORKER_PID_TAG = "crawl_pipeline/worker_pid"
 WORKER_HOST_TAG = "crawl_pipeline/worker_host"
+WORKER_STARTED_TAG = "crawl_pipeline/worker_started"  # the worker process's start time (Unix seconds)
 # QUEUED runs have no worker yet (the daemon starts them); CANCELING ones are dagster's run monitoring's.
 ORPHAN_CANDIDATE_STATUSES = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -45,15 +46,20 @@ def this_host() -> str:
 
 
 def worker_tags() -> dict[str, str]:
-    """Tags naming this process as the worker of a run executed in-process."""
-    return {WORKER_PID_TAG: str(os.getpid()), WORKER_HOST_TAG: this_host()}
+    """Tags naming this process (pid, host, start time) as the worker of a run executed in-process."""
+    return {
+        WORKER_PID_TAG: str(os.getpid()),
+        WORKER_HOST_TAG: this_host(),
+        WORKER_STARTED_TAG: f"{psutil.Process().create_time():.2f}",
+    }
 
 
-def process_alive(pid: int, *, existed_at: float | None = None) -> bool:
-    """Is ``pid`` a live process, and (with ``existed_at``, a Unix time) the one that lived then?
+def process_alive(pid: int, *, existed_at: float | None = None, started_at: float | None = None) -> bool:
+    """Is ``pid`` a live process, and the one that was the worker?
 
-    A pid reused by a process created after ``existed_at`` is not the worker. A zombie is dead.
-    A process we may not inspect counts as alive: never fail a run on a guess.
+    ``started_at`` (the worker's own start time) must match; else a process created after
+    ``existed_at`` (a Unix time when the worker certainly lived) is a reuse of the pid. A zombie is
+    dead. A process we may not inspect counts as alive: never fail a run on a guess.
     """
     try:
         process = psutil.Process(pid)
@@ -64,13 +70,16 @@ def process_alive(pid: int, *, existed_at: float | None = None) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+    if started_at is not None:
+        return abs(created - started_at) < _CLOCK_SLACK_SECONDS
     return existed_at is None or created <= existed_at + _CLOCK_SLACK_SECONDS
 
 
 @dataclass(frozen=True)
 class Worker:
     pid: int
-    existed_at: float  # a Unix time at which the worker process certainly existed
+    existed_at: float | None = None  # a Unix time (this host's clock) at which the worker certainly lived
+    started_at: float | None = None  # the worker's start time, as its tag recorded it
 
 
 def run_worker(instance: dg.DagsterInstance, record) -> Worker | None:
@@ -79,22 +88,28 @@ def run_worker(instance: dg.DagsterInstance, record) -> Worker | None:
     if run.tags.get(WORKER_HOST_TAG) != this_host():
         return None
     pid = run.tags.get(WORKER_PID_TAG)
-    if pid is not None:  # in-process: the worker created the run
-        return Worker(int(pid), record.create_timestamp.timestamp()) if pid.isdigit() else None
+    if pid is not None:  # in-process: the worker tagged the run with its pid and start time
+        if not pid.isdigit():
+            return None
+        try:
+            started = float(run.tags.get(WORKER_STARTED_TAG, ""))
+        except ValueError:
+            started = None  # tagged by an older version: the pid alone decides
+        return Worker(int(pid), started_at=started)
     # launched by the daemon: the run worker names its pid in an engine event once it runs
     for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         message = entry.dagster_event.message if entry.dagster_event else None
         if message and message.startswith(_STARTED_PROCESS):
             digits = message[len(_STARTED_PROCESS):].split(")", 1)[0]
             if digits.isdigit():
-                return Worker(int(digits), entry.timestamp)
+                return Worker(int(digits), existed_at=entry.timestamp)  # the worker's own clock
     return None
 
 
 def orphan_reason(instance: dg.DagsterInstance, record) -> str | None:
     """Why the run's worker is known to be gone, or None while it may be alive."""
     worker = run_worker(instance, record)
-    if worker is None or process_alive(worker.pid, existed_at=worker.existed_at):
+    if worker is None or process_alive(worker.pid, existed_at=worker.existed_at, started_at=worker.started_at):
         return None
     return (
         f"worker process {worker.pid} on {this_host()} is gone (killed, or its `crawl-pipeline` command stopped) "

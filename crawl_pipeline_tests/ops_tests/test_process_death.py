@@ -34,9 +34,11 @@ from crawl_pipeline.defs.crawl.sensors import partitions_in_flight, runs_in_flig
 from crawl_pipeline.ops.orphans import (
     WORKER_HOST_TAG,
     WORKER_PID_TAG,
+    WORKER_STARTED_TAG,
     fail_orphaned_runs,
     process_alive,
     this_host,
+    worker_tags,
 )
 from crawl_pipeline.ops.run_launcher import LocalRunLauncher
 from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
@@ -96,6 +98,7 @@ def test_a_sigkilled_local_run_is_marked_failed_and_stops_counting_as_in_flight(
     run = dagster_instance.get_run_by_id(started[0].run_id)
     assert run.status == dg.DagsterRunStatus.STARTED  # nothing else will ever finish it
     assert run.tags[WORKER_PID_TAG] == str(worker.pid) and run.tags[WORKER_HOST_TAG] == this_host()
+    assert float(run.tags[WORKER_STARTED_TAG]) > 0
     assert runs_in_flight(dagster_instance) == 1
     assert run.tags["dagster/partition"] in partitions_in_flight(dagster_instance)
 
@@ -138,10 +141,20 @@ def test_only_runs_of_this_host_with_a_dead_worker_are_failed(dagster_instance):
     }
 
 
-def test_a_reused_pid_does_not_keep_a_run_alive():
+def test_a_reused_pid_does_not_keep_a_run_alive(dagster_instance):
     assert process_alive(os.getpid())
     assert not process_alive(os.getpid(), existed_at=time.time() - 10 * 86_400)  # this process is younger
     assert not process_alive(dead_pid())
+    # an in-process run whose pid now belongs to another process (this one, started at another time)
+    mine = worker_tags()
+    assert process_alive(os.getpid(), started_at=float(mine[WORKER_STARTED_TAG]))
+    reused = create_run_for_test(
+        dagster_instance, status=dg.DagsterRunStatus.STARTED,
+        tags={**mine, WORKER_STARTED_TAG: f"{float(mine[WORKER_STARTED_TAG]) - 3600:.2f}"},
+    )
+    live = create_run_for_test(dagster_instance, status=dg.DagsterRunStatus.STARTED, tags=mine)
+    assert fail_orphaned_runs(dagster_instance) == [reused.run_id]
+    assert dagster_instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
 
 
 def test_run_monitoring_fails_a_daemon_launched_run_whose_worker_died(make_database, tmp_path, monkeypatch):
