@@ -196,8 +196,8 @@ def _stop_group(process: subprocess.Popen, grace_seconds: float = 30) -> None:
     """SIGINT dagster dev (it stops its webserver, daemon and code servers cleanly), wait, then
     SIGKILL whatever of its process group remains.
 
-    Only the leader gets SIGINT: signalling the whole group at once made every child raise
-    KeyboardInterrupt at the same moment and print its traceback.
+    Only the leader gets SIGINT: dagster dev stops its webserver and daemon in order through their
+    shutdown pipes; a group-wide SIGINT would interrupt every process at once, mid-shutdown.
     """
     try:
         process.send_signal(signal.SIGINT)
