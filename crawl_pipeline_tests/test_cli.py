@@ -67,7 +67,7 @@ def test_db_upgrade_reports_version(cli_env):
 def test_unreachable_database_is_one_clear_line_without_password(tmp_path, url, expected):
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "CRAWL_DATA_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "crawl_pipeline.cli", "status"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "crawl_pipeline.cli", "status"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 from threading import Barrier, Thread
 
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPlayer, MatchStub, PlayerProfile
+from crawl_pipeline.sources.models import (
+    HeroStat,
+    HeroStats,
+    MatchDetails,
+    MatchPlayer,
+    MatchStub,
+    PlayerProfile,
+)
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.accounts import add_seeds
