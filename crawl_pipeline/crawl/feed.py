@@ -44,6 +44,7 @@ from crawl_pipeline.sources.models import MatchDetails
 MAX_PER_CALL = 100  # Valve's cap, and what the scanner asks for
 SHORT_PAGE_SHARE = 0.9  # the scanner's "fewer than 90": the live end of the feed
 DEFAULT_RANGE_WIDTH = 10_000  # sequence numbers per range (about 100 calls of Valve's dense feed)
+_log = logging.getLogger(__name__)
 KEY_DIGITS = 13  # sequence numbers are about 6.6e9 today; 13 digits last far beyond Dota's lifetime
 _KEY = re.compile(rf"^seq-(\d{{{KEY_DIGITS}}})-(\d{{{KEY_DIGITS}}})$")
 
@@ -207,7 +208,7 @@ def read_range(
 
     Raises ``feed_db.CursorMoved`` when another run advanced the cursor; provider errors that
     outlast the retries end the run with ``stop_reason`` "error" (everything before is committed)."""
-    log = log or logging.getLogger(__name__)
+    log = log or _log
     started = time.monotonic()
     with db.transaction() as conn:
         existing = feed_db.range_state(conn, seq_range.key)
@@ -229,7 +230,8 @@ def read_range(
     prefetched: tuple[int, Future[list[MatchDetails]]] | None = None
 
     def fetch_later(start: int) -> tuple[int, Future[list[MatchDetails]]]:
-        return start, ahead.submit(_fetch, source, start, _asked(seq_range, start), options, run, log, sleep)
+        # the module logger off the main thread (a framework's run logger may not expect other threads)
+        return start, ahead.submit(_fetch, source, start, _asked(seq_range, start), options, run, _log, sleep)
 
     try:
         while True:

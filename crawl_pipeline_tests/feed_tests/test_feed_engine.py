@@ -207,3 +207,11 @@ def test_the_database_forbids_a_cursor_going_back_and_overlapping_calls(db):
     assert {p.severity for p in problems} == {"error"}
     assert any("previous call ended at" in p.problem for p in problems)
     assert any("cursor" in p.problem for p in problems)
+
+
+def test_the_engine_and_the_sql_are_framework_free():
+    from pathlib import Path
+
+    for module in (feed_engine, feed_db):
+        source = Path(module.__file__).read_text()
+        assert "import dagster" not in source and "from dagster" not in source, module.__name__
