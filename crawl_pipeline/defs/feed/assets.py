@@ -26,7 +26,11 @@ Feed-discovered accounts: participants not yet known become accounts at ``discov
 default the crawl's ``max_depth``: inside the BFS frontier (they are batched and crawled), behind
 the seed's own neighbourhood (batches are cut in depth order), and in the largest batches the crawl
 cuts. Depth 0 would put up to a thousand strangers per call ahead of the seed's BFS in the smallest
-batches (some 500 partitions per 100-call run). Accounts already known keep their depth.
+batches (some 500 partitions per 100-call run). Accounts already known keep their depth. The feed
+finds up to ~1,000 new accounts per call at first and fewer as the population becomes known, so
+the total is bounded by Dota's players (~15M a month): at depth 2's 800 accounts per batch that is
+~19,000 account_batches partitions; raise ``batch_size`` / ``max_batch_size`` or set ``max_accounts``
+for fewer, or give ``discovery_depth`` > ``max_depth`` to store them without crawling them.
 """
 
 from collections.abc import Iterator
