@@ -80,3 +80,63 @@ def test_sigkill_mid_run_resumes_with_no_gap_and_no_duplicate(db, database_url, 
     assert len(calls) == committed + resumed[1].calls
     with db.transaction() as conn:
         assert feed_db.coverage_problems(conn) == []
+
+
+DAGSTER_RUN = """
+import sys
+import dagster as dg
+from crawl_pipeline.ops.orphans import worker_tags
+from crawl_pipeline_tests.feed_tests.conftest import QUIET, definitions
+database_url, sim_url, dagster_home, key = sys.argv[1:]
+job = definitions(database_url, sim_url).resolve_job_def("match_feed_job")
+with dg.DagsterInstance.from_config(dagster_home) as instance:
+    job.execute_in_process(partition_key=key, instance=instance, tags=worker_tags(),
+                           run_config={**QUIET, "ops": {"match_feed": {"config": {"max_calls": 1000}}}})
+"""
+
+
+def test_a_killed_dagster_run_is_failed_and_the_next_run_resumes_at_the_cursor(
+    db, database_url, dagster_instance, dagster_postgres_url, clean_simulator, tmp_path
+):
+    import dagster as dg
+
+    from crawl_pipeline.db.stack import write_instance_config
+    from crawl_pipeline.defs.feed.assets import ASSET, match_feed_ranges
+    from crawl_pipeline.defs.feed.sensors import feed_tick
+    from crawl_pipeline.defs.pools import ensure_pool_limits
+    from crawl_pipeline_tests.feed_tests.conftest import QUIET, definitions
+
+    key = RANGES[0].key
+    dagster_instance.add_dynamic_partitions(match_feed_ranges.name, [key])
+    ensure_pool_limits(dagster_instance)
+    home = tmp_path / "home"
+    write_instance_config(home)
+    env = {**os.environ, "DAGSTER_POSTGRES_URL": dagster_postgres_url, "DAGSTER_HOME": str(home),
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    worker = subprocess.Popen([sys.executable, "-c", DAGSTER_RUN, database_url, clean_simulator.url, str(home), key],
+                              env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while _calls(db) < 20 and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+            time.sleep(0.02)
+        os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+    [killed] = dagster_instance.get_runs(dg.RunsFilter(job_name="match_feed_job"))
+    assert killed.status == dg.DagsterRunStatus.STARTED  # as the dead worker left it
+    with db.transaction() as conn:
+        cursor = feed_db.range_state(conn, key).next_seq_num
+
+    assert isinstance(feed_tick(dagster_instance, db), dg.SkipReason)  # fails the orphan, then backs off
+    assert dagster_instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+    request = feed_tick(dagster_instance, db, backoff=0).run_requests[0]
+    assert request.partition_key == key
+    result = definitions(database_url, clean_simulator.url).resolve_job_def("match_feed_job").execute_in_process(
+        instance=dagster_instance, partition_key=key, run_config={**QUIET, "ops": {ASSET: {"config": {"max_calls": 1000}}}}
+    )
+    materialization = result.get_asset_materialization_events()[0].event_specific_data.materialization
+    assert materialization.metadata["cursor_before"].value == cursor  # exactly where the killed run stopped
+    assert stored(db, RANGES[0].start, RANGES[0].end) == truth(clean_simulator.world, RANGES[0].start, RANGES[0].end)
+    assert db.fetch_value("SELECT sum(matches_stored) FROM match_feed_calls") == 5000
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]

@@ -1,7 +1,7 @@
 """``match_feed_sensor``: keeps reading the feed, one run at a time. Off by default (STOPPED).
 
-Each tick: nothing while a feed run is queued or running, or for ``FAILURE_BACKOFF`` after a
-failed one; else the head range again while it is incomplete, or the next range (added as a
+Each tick: runs of this host whose worker died are failed first (``ops.orphans``); then nothing
+while a feed run is queued or running, or for ``FAILURE_BACKOFF`` after a failed one; else the head range again while it is incomplete, or the next range (added as a
 partition) once it is done. With an empty feed it begins at the newest ``match_seq_num`` the
 database knows (passed as ``start_at_match_seq_num``); a database that knows none is skipped with
 the reason shown on the tick (crawl first, or materialize a partition with a start by hand).
@@ -22,6 +22,7 @@ from crawl_pipeline.defs.feed.assets import (
     match_feed_ranges,
 )
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.ops.orphans import fail_orphaned_runs
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -57,6 +58,7 @@ def feed_tick(
     instance: dg.DagsterInstance, db: Database, *, width: int = RANGE_WIDTH, backoff: float = FAILURE_BACKOFF,
     now: float | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
+    fail_orphaned_runs(instance, job_name=match_feed_job.name)  # a killed worker's run must not block the feed
     busy = feed_runs_in_flight(instance)
     if busy:
         return dg.SkipReason(f"feed run {busy[0].run_id} ({busy[0].tags.get('dagster/partition', '?')}) is in flight")
