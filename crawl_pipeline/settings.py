@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,24 @@ DEFAULT_STRATZ_API_URL = "https://api.stratz.com"
 DEFAULT_SEED_ACCOUNT_ID = 293053907
 
 
+_KNOWN_SECRETS: set[str] = set()  # every secret this process holds, for ``redact``
+MIN_REDACTED = 4  # shorter values would mangle ordinary text
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret this process holds (raw or URL-encoded) replaced by ``***``.
+
+    Provider answers can echo a request (its URL with Steam's ``key=``, its headers): every error
+    text derived from a response goes through here before it is stored, logged or raised."""
+    if not text or not _KNOWN_SECRETS:
+        return text
+    for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            if form in text:
+                text = text.replace(form, "***")
+    return text
+
+
 class Secret:
     """A string that never shows itself in repr/str; call ``reveal()`` where it is sent."""
 
@@ -26,6 +45,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= MIN_REDACTED:
+            _KNOWN_SECRETS.add(value)
 
     def reveal(self) -> str:
         return self._value
@@ -151,6 +172,12 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if not host:
         raise SettingsError(f"{name}={value!r} has no host name")
     return value
+
+
+def check_provider_url(name: str, value: str) -> str:
+    """The rules of the *_API_URL variables for a URL from elsewhere (a resource field, the UI):
+    http(s), a host, and no user:password@ (never echoed). Returns it without a trailing slash."""
+    return _url({name: value}, name, value)
 
 
 @dataclass(frozen=True)

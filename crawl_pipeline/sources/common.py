@@ -95,6 +95,9 @@ class BaseSource:
 
     provider: str
     batch_sizes: dict[str, int] = {}  # call family ("profiles", "hero_stats", ...) -> ids per request
+    # call families this provider answers with fewer fields than the others (the planner uses it
+    # only when those cannot serve): Steam's matches carry no lane or per-player rank
+    partial_calls: frozenset[str] = frozenset()
 
     def batch_size(self, call: str) -> int:
         return self.batch_sizes.get(call, 1)

@@ -6,6 +6,8 @@ carries the HTTP status when there was one, and says whether retrying can help.
 
 from __future__ import annotations
 
+from crawl_pipeline.settings import redact
+
 
 class APIError(Exception):
     retriable_default = False
@@ -19,6 +21,7 @@ class APIError(Exception):
         status_code: int | None = None,
         retriable: bool | None = None,
     ) -> None:
+        message = redact(message)  # a provider may echo the request, key and all
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -105,7 +108,7 @@ class MalformedResponse(APIError):
 
     def __init__(self, message: str, *, excerpt: str = "", **kwargs) -> None:
         super().__init__(message, **kwargs)
-        self.excerpt = excerpt
+        self.excerpt = redact(excerpt)
 
 
 class UnsupportedOperation(APIError):

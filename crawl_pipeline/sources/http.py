@@ -72,9 +72,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class HTTPSettings:
+    """``timeout`` bounds each read, ``read_deadline`` a whole body (a trickling server), and
+    ``max_body_bytes`` the body after decompression (a gzip bomb): past either the call fails
+    like a timeout or a malformed answer, and is retried."""
+
     timeout: float = 15.0
     connect_timeout: float = 5.0
     max_connections: int = 32
+    max_body_bytes: int = 16 * 1024 * 1024  # a page of 100 full matches is about 1 MiB
+    read_deadline: float = 60.0
 
 
 class Problem(Exception):
@@ -145,6 +151,7 @@ class ProviderHTTP:
         self.retry = retry
         self._limiter = limiter
         self._accounting = accounting
+        self._http = http
         self._auth = auth
         self._error_hook = error_hook
         # A provider is down when its last ``outage_streak`` requests (one full retry cycle, across
@@ -201,11 +208,13 @@ class ProviderHTTP:
             started = time.monotonic()
             status: int | str
             try:
-                response = self._client.send(self._request(method, path, params, json_body, credential))
+                response = self._receive(self._request(method, path, params, json_body, credential), endpoint)
                 status = response.status_code
                 result = self._interpret(response, endpoint, parse, credential)
                 if isinstance(result, _Malformed):
                     status, result = MALFORMED, result.error
+            except _BodyTooLarge as exc:
+                status, result = MALFORMED, MalformedResponse(str(exc), provider=self.provider, endpoint=endpoint)
             except httpx.TimeoutException as exc:
                 status, result = TIMEOUT, RequestTimeout(_describe(exc), provider=self.provider, endpoint=endpoint)
             except httpx.TransportError as exc:
@@ -244,6 +253,23 @@ class ProviderHTTP:
             retries_left -= 1
             retry += 1
             time.sleep(delay)
+
+    def _receive(self, request: httpx.Request, endpoint: str) -> httpx.Response:
+        """Send and read the body within ``max_body_bytes`` (decompressed) and ``read_deadline``."""
+        response = self._client.send(request, stream=True)
+        try:
+            body = bytearray()
+            deadline = time.monotonic() + self._http.read_deadline
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self._http.max_body_bytes:
+                    raise _BodyTooLarge(self._http.max_body_bytes)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"body not read within {self._http.read_deadline:.0f}s", request=request)
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     def _acquire(self, endpoint: str) -> Credential:
         """The next healthy credential with a permit in its budget (waiting when none has one)."""
@@ -344,6 +370,11 @@ class ProviderHTTP:
             self._limiter.observe_remaining(self.bucket(credential), self.tier, remaining)
 
 
+class _BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body larger than {limit:,} bytes after decompression; not read further")
+
+
 @dataclass(frozen=True)
 class _Malformed:
     error: MalformedResponse
@@ -418,9 +449,11 @@ def _excerpt(response: httpx.Response) -> str:
 
 def validation_message(exc: pydantic.ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
+    where = ".".join(str(part) for part in first["loc"])
     if first["type"] == "missing":
         return f"required field {where!r} is missing"
+    if not where:  # a rule over the whole record (ten players in ten slots, wins within matches)
+        return f"the record's fields disagree: {first['msg'].removeprefix('Value error, ')}"
     return f"field {where!r}: {first['msg']}"
 
 

@@ -3,8 +3,9 @@
 ``RoutedSource`` looks like one provider client. For each group of items it asks every
 candidate provider (those that serve the call and have a usable key) two things: how many
 requests the group would cost there (Stratz answers 10 accounts or matches per request,
-Steam's sequence feed up to 100 matches whose sequence numbers are close, OpenDota one) and
-whether its shared budget has a permit now (``ProviderHTTP.budget_wait``: every window of every
+Steam's sequence feed up to 100 matches whose sequence numbers are close, OpenDota one), whether
+it gives every field (Steam's matches lack lanes and per-player ranks: used when the others
+cannot serve), and whether its shared budget has a permit now (``ProviderHTTP.budget_wait``: every window of every
 healthy key, read from the shared budget in PostgreSQL). The group goes to the cheapest ready
 provider; items it cannot serve now (rate limited, its day spent, no usable key, no such
 endpoint) go on to the next candidate, so a spent OpenDota day moves the crawl to Stratz and
@@ -63,16 +64,19 @@ class RoutedSource(BaseSource):
 
     # ------------------------------------------------------------------ choosing
     def _order(self, cost: Callable[[BaseSource], int]) -> list[tuple[BaseSource, int]]:
-        """Candidates, ready ones first, cheapest first among them; then by how soon they are ready."""
+        """Candidates: ready ones first; among them those giving every field (``partial_calls``),
+        then the cheapest; the rest by how soon their budget frees up."""
         ranked = []
         for candidate in self.candidates:
             wait = candidate.http.budget_wait()
             if math.isinf(wait):
                 continue  # no usable key
             requests = cost(candidate)
-            ranked.append((wait > READY_WITHIN, requests if wait <= READY_WITHIN else wait, requests, candidate))
-        ranked.sort(key=lambda r: (r[0], r[1]))
-        return [(candidate, requests) for _, _, requests, candidate in ranked]
+            ready = wait <= READY_WITHIN
+            partial = self.call in candidate.partial_calls
+            ranked.append(((not ready, partial, requests) if ready else (True, wait, partial), requests, candidate))
+        ranked.sort(key=lambda r: r[0])
+        return [(candidate, requests) for _, requests, candidate in ranked]
 
     def _serve(
         self, ids: Sequence[Any], key: Callable[[Any], int], cost: Callable[[BaseSource, Sequence[Any]], int],

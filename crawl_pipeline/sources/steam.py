@@ -17,10 +17,12 @@ logged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pydantic
 
 from crawl_pipeline.domain.heroes import region_of_cluster
 from crawl_pipeline.domain.identity import from_steamid64, to_steamid64
@@ -34,8 +36,15 @@ from crawl_pipeline.sources.common import (
     from_epoch,
     in_date_range,
 )
-from crawl_pipeline.sources.errors import APIError, DetailsNotReady, NotFound, ServerError, UnsupportedOperation
-from crawl_pipeline.sources.http import Problem, ProviderHTTP
+from crawl_pipeline.sources.errors import (
+    APIError,
+    DetailsNotReady,
+    MalformedResponse,
+    NotFound,
+    ServerError,
+    UnsupportedOperation,
+)
+from crawl_pipeline.sources.http import Problem, ProviderHTTP, validation_message
 from crawl_pipeline.sources.models import (
     BanResults,
     DetailsRequest,
@@ -105,7 +114,16 @@ class _DetailsResult(Wire):
 class _BySequenceResult(Wire):
     status: int
     statusDetail: str | None = None
-    matches: list[_Details] = []
+    matches: list[dict[str, Any]] = []  # validated one by one: one bad match fails alone
+
+
+@dataclass(frozen=True)
+class SequencePage:
+    """One answer of the sequence feed: an outcome per match it listed, and how far it reached."""
+
+    outcomes: list[tuple[int, MatchDetails | APIError]]
+    last_seq: int | None  # the highest match_seq_num listed (the feed goes on after it)
+    listed: int  # matches in the answer, good or bad
 
 
 class _Ban(Wire):
@@ -189,6 +207,8 @@ def sequence_groups(requests: Sequence[DetailsRequest], span: int = MAX_PER_CALL
 
 class SteamSource(BaseSource):
     provider = PROVIDER
+    # matches without lane_role or per-player rank_tier, histories without duration or game mode
+    partial_calls = frozenset({"match_details", "match_history"})
 
     def __init__(self, http: ProviderHTTP, *, use_match_details: bool = False) -> None:
         super().__init__(http)
@@ -242,17 +262,38 @@ class SteamSource(BaseSource):
 
         return self.http.call("match_page", HISTORY, parse, params=params)
 
-    def matches_by_sequence(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> list[MatchDetails]:
-        """Full details of up to 100 matches from a sequence number on (the global feed)."""
+    def sequence_page(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> SequencePage:
+        """Up to 100 full matches from a sequence number on (the global feed), each its own outcome:
+        a match whose fields are out of range or whose shape is wrong fails alone, with the reason."""
 
-        def parse(payload: Any) -> list[MatchDetails]:
+        def parse(payload: Any) -> SequencePage:
             result = _BySequenceResult.model_validate(_result(payload))
             if result.status != 1:  # Valve documents no other status here: assume a passing fault
                 raise Problem(ServerError, f"status {result.status}: {result.statusDetail or 'no detail'}")
-            return [_to_details(m) for m in result.matches]
+            outcomes: list[tuple[int, MatchDetails | APIError]] = []
+            seqs = []
+            for raw in result.matches:
+                match_id, seq = raw.get("match_id"), raw.get("match_seq_num")
+                if isinstance(seq, int):
+                    seqs.append(seq)
+                if not isinstance(match_id, int):
+                    continue  # nothing to name it by; the cursor still moves past it
+                try:
+                    outcomes.append((match_id, _to_details(_Details.model_validate(raw))))
+                except pydantic.ValidationError as exc:
+                    message = f"match {match_id}: {validation_message(exc)}"
+                    outcomes.append((match_id, MalformedResponse(message, provider=PROVIDER, endpoint="matches_by_sequence")))
+                except Problem as problem:
+                    outcomes.append((match_id, problem.kind(problem.message, provider=PROVIDER, endpoint="matches_by_sequence")))
+            return SequencePage(outcomes, max(seqs, default=None), len(result.matches))
 
         params = {"start_at_match_seq_num": start_at_match_seq_num, "matches_requested": max(1, min(count, MAX_PER_CALL))}
         return self.http.call("matches_by_sequence", BY_SEQUENCE, parse, params=params)
+
+    def matches_by_sequence(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> list[MatchDetails]:
+        """The good matches of ``sequence_page`` (for a look by hand; the crawl keeps every outcome)."""
+        page = self.sequence_page(start_at_match_seq_num, count)
+        return [m for _, m in page.outcomes if isinstance(m, MatchDetails)]
 
     def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
         if self.use_match_details:
@@ -273,18 +314,18 @@ class SteamSource(BaseSource):
                 continue
             span = (todo[-1].match_seq_num or 0) - first.match_seq_num + 1
             try:
-                answer = self.matches_by_sequence(first.match_seq_num, min(span, MAX_PER_CALL))
+                page = self.sequence_page(first.match_seq_num, min(span, MAX_PER_CALL))
             except APIError as error:
                 outcomes.extend((r.match_id, error) for r in todo)
                 break
-            by_id = {m.match_id: m for m in answer}
-            reached = max((m.match_seq_num or 0 for m in answer), default=first.match_seq_num - 1)
+            by_id = dict(page.outcomes)
+            reached = page.last_seq if page.last_seq is not None else first.match_seq_num - 1
             later: list[DetailsRequest] = []
             for request in todo:
                 found = by_id.get(request.match_id)
                 if found is not None:
                     outcomes.append((request.match_id, found))
-                elif (request.match_seq_num or 0) > reached and answer:
+                elif (request.match_seq_num or 0) > reached and page.listed:
                     later.append(request)  # the answer stopped short: ask again from here
                 else:
                     outcomes.append((request.match_id, NotFound(

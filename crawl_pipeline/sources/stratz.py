@@ -1,7 +1,8 @@
 """Stratz GraphQL (``POST /graphql`` with a Bearer token), field names as in its schema.
 
 GraphQL reports problems as ``errors`` beside (possibly null) ``data`` with status 200:
-"not found" messages become ``NotFound``, anything else ``BadRequest``. Profiles, hero stats,
+"not found" messages become ``NotFound``, errors in our query ``BadRequest``, anything else
+(an internal error, "please retry") a retriable ``ServerError``. Profiles, hero stats,
 first history pages and match details go ``BATCH_IDS`` accounts or matches per request through
 ``players(steamAccountIds:)`` and ``matches(ids:)``; each id's outcome comes from the entry that
 carries that id (an id the answer lacks is NotFound; order and nulls are not trusted). Enums (lobby type,
@@ -192,12 +193,29 @@ class _Response(Wire):
     errors: list[dict[str, Any]] | None = None
 
 
+# GraphQL errors that say our query is wrong (retrying the same text cannot help); "not found"
+# is NotFound; anything else (a server error, a timeout, "please retry") is retriable.
+_QUERY_ERRORS = (
+    "syntax error", "cannot query field", "unknown argument", "unknown type", "variable", "expected type",
+    "too complex", "complexity", "validation", "argument", "must have a selection",
+)  # fmt: skip
+
+
+def graphql_error_kind(message: str) -> type[APIError]:
+    lowered = message.lower()
+    if "not found" in lowered:
+        return NotFound
+    if any(marker in lowered for marker in _QUERY_ERRORS):
+        return BadRequest
+    return ServerError
+
+
 def _data(payload: Any) -> dict[str, Any]:
     """``data`` of a GraphQL answer; its ``errors`` turned into typed errors."""
     response = _Response.model_validate(payload)
     if response.errors:
         message = str(response.errors[0].get("message", "GraphQL error"))[:200]
-        raise Problem(NotFound if "not found" in message.lower() else BadRequest, message)
+        raise Problem(graphql_error_kind(message), message)
     if response.data is None:
         raise Problem(BadRequest, "GraphQL answer without data or errors")
     return response.data
@@ -453,6 +471,8 @@ class StratzSource(BaseSource):
                 outcomes.append((account_id, _hero_stats(account_id, rows[account_id])))
             except Problem as problem:
                 outcomes.append((account_id, problem.kind(problem.message, provider=PROVIDER, endpoint="hero_stats")))
+            except pydantic.ValidationError as exc:
+                outcomes.append((account_id, MalformedResponse(validation_message(exc), provider=PROVIDER, endpoint="hero_stats")))
         return outcomes
 
     def match_pages_many(self, account_ids: Sequence[int], *, page_size: int = 100) -> list[ItemOutcome]:

@@ -164,8 +164,9 @@ def test_missing_required_field_names_it():
 
 
 def test_missing_optional_fields_are_none_and_anonymous_is_none():
-    match = {"match_id": 1, "players": [{"player_slot": 130, "hero_id": 1, "account_id": ANONYMOUS_ACCOUNT_ID}]}
-    d = _client("opendota", match).match_details(1)
+    players = [{"player_slot": 130, "hero_id": 1, "account_id": ANONYMOUS_ACCOUNT_ID}]
+    players += [{"player_slot": slot, "hero_id": 2 + i} for i, slot in enumerate([0, 1, 2, 3, 4, 128, 129, 131, 132])]
+    d = _client("opendota", {"match_id": 1, "players": players}).match_details(1)
     assert d.radiant_win is None and d.start_time is None
     assert d.players[0].account_id is None and d.players[0].is_radiant is False and d.players[0].kills is None
 

@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import psycopg
+
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
-from crawl_pipeline.sources.errors import APIError, MalformedResponse
+from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse
 from crawl_pipeline.sources.models import DetailsRequest, MatchPage, MatchStub
 
 logger = logging.getLogger(__name__)
@@ -46,12 +48,28 @@ def _write_outcomes(
     *,
     chunk_size: int,
 ) -> None:
-    ok: list[R] = []
+    """Write successes and record failures every ``chunk_size`` outcomes. A record answering for
+    another id than the one asked is that item's error (wrong identity), never stored; a chunk the
+    database rejects is written again one record at a time, so one bad record fails alone."""
+    ok: list[tuple[T, R]] = []
     failed: list[tuple[T, str, str]] = []
+
+    def fail(item: T, error: APIError) -> None:
+        kind = outcome_of(error)
+        result.failed(item, error, kind)
+        failed.append((item, describe(error), kind))
 
     def flush() -> None:
         if ok:
-            write(list(ok))
+            try:
+                write([record for _, record in ok])
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+                for item, record in ok:
+                    try:
+                        write([record])
+                    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                        result.counts["fetched"] -= 1
+                        fail(item, _rejected(item, exc))
         if failed:
             record_failures(list(failed))
         ok.clear()
@@ -59,18 +77,38 @@ def _write_outcomes(
 
     for item, outcome in outcomes:
         if isinstance(outcome, APIError):
-            kind = outcome_of(outcome)
-            result.failed(item, outcome, kind)
-            failed.append((item, describe(outcome), kind))
+            fail(item, outcome)
         elif isinstance(outcome, BaseException):
             flush()
             raise outcome
+        elif (answered := _record_id(outcome)) is not None and answered != _item_id(item):
+            fail(item, MalformedResponse(
+                f"wrong identity: asked for {_item_id(item)}, the answer is for {answered}; stored under neither",
+                provider=getattr(outcome, "source", "provider"), endpoint="answer",
+            ))
         else:
             result.counts["fetched"] += 1
-            ok.append(outcome)
+            ok.append((item, outcome))
         if len(ok) + len(failed) >= chunk_size:
             flush()
     flush()
+
+
+def _item_id(item: Any) -> int:
+    return item.account_id if isinstance(item, crawl_db.AccountTodo) else item
+
+
+def _record_id(record: Any) -> int | None:
+    for name in ("account_id", "match_id"):
+        value = getattr(record, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _rejected(item: Any, exc: psycopg.Error) -> APIError:
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return BadRequest(f"the database rejected the record of {_item_id(item)}: {reason}", provider="crawl", endpoint="store")
 
 
 def _account_failures_writer(

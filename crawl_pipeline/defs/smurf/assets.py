@@ -108,7 +108,7 @@ def smurf_match_history(
         ledger = analyzer.fetch_ranked_histories(
             postgres.db, history, details, keys, matches_per_call=config.matches_per_call,
             target=config.target_matches, max_accounts=config.max_accounts,
-            refetch_exhausted_days=config.refetch_exhausted_days, page_size=crawl.page_size,
+            refetch_exhausted_days=config.refetch_exhausted_days, page_size=100,
             details_chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=context.log,
         )
         h, d = history_usage(), details_usage()
