@@ -54,13 +54,16 @@ EXPORT_TABLES: tuple[str, ...] = (
     "identity_match_roles",
     "sync_log",
 )
-# Operational bookkeeping, not domain data: the rate budget, request accounting, migrations, the job ledger.
+# Operational bookkeeping, not domain data: the rate budget, request accounting, migrations, the job
+# ledger, the match feed's cursors and calls (the matches it stores are in matches / match_players).
 OPERATIONAL_TABLES: tuple[str, ...] = (
     "schema_migrations",
     "rate_limit_windows",
     "rate_limit_backoff",
     "api_requests",
     "job_runs",
+    "match_feed_ranges",
+    "match_feed_calls",
 )
 COPY_BLOCK_BYTES = 1 << 20
 

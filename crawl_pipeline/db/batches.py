@@ -173,3 +173,11 @@ def batches_to_recrawl(db: Database, *, older_than, limit: int) -> list[str]:
         {"age": older_than, "limit": limit},
     )
     return [r["batch_key"] for r in rows]
+
+
+def undetailed_among(conn: psycopg.Connection, match_ids: list[int]) -> set[int]:
+    """Those of ``match_ids`` stored without details yet."""
+    rows = conn.execute(
+        "SELECT match_id FROM matches WHERE match_id = ANY(%s) AND has_details IS NOT TRUE", (match_ids,)
+    ).fetchall()
+    return {r[0] for r in rows}

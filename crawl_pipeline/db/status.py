@@ -6,10 +6,12 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from crawl_pipeline.db import job_runs
 from crawl_pipeline.db.crawl import PHASES
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.sources.ratelimit import smallest_active_backoff
+
 
 def _failed(phase: str) -> str:
     done, error, _ = PHASES[phase]
@@ -62,6 +64,7 @@ def crawl_status(db: Database) -> dict[str, Any]:
                       (SELECT count(*) FROM account_batches) AS batches,
                       (SELECT count(*) FROM smurf_scores WHERE is_smurf) AS smurfs_flagged"""
         ).fetchone()
+        recent_job_runs = job_runs.recent_runs(conn, limit=10)
         api_last_hour = {
             r["status"]: r["requests"]
             for r in cur.execute(
@@ -78,4 +81,6 @@ def crawl_status(db: Database) -> dict[str, Any]:
         "by_depth": by_depth,
         "api_calls_last_hour": api_last_hour,
         "smallest_active_backoff": smallest_active_backoff(db),
+        # the job ledger: per run, API requests, records written, failures by kind (newest first)
+        "job_runs": recent_job_runs,
     }

@@ -217,3 +217,44 @@ def test_stale_recrawl_covers_accounts_whose_history_was_never_synced(db, databa
     assert result.success
     assert db.fetch_value("SELECT matches_synced_at IS NOT NULL FROM accounts WHERE account_id = %s", (SEED,))
     assert db.fetch_value("SELECT count(*) FROM matches WHERE owner_batch = 'd00-000000'") > 0
+
+
+def test_tracked_job_rate_limited_before_finishing_fails_and_is_in_the_ledger(
+    db, database_url, dagster_instance, clean_simulator
+):
+    """Issue 17.6: a rate limit that stops the tracked-accounts job early fails the run with a headline
+    saying so; every run is in the job ledger with its API requests, records written and failures by
+    kind, and `status` reports the ledger."""
+    from crawl_pipeline.db.status import crawl_status
+    from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions, sim_providers
+
+    with db.transaction() as conn:
+        set_tracked(conn, [SEED])
+    ok = crawl_definitions(database_url, clean_simulator.url).resolve_job_def("tracked_accounts_job")
+    first = ok.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
+    assert first.success
+    players = [r["account_id"] for r in db.fetch_all("SELECT account_id FROM accounts WHERE depth = 1 "
+                                                      "ORDER BY account_id LIMIT 8")]
+    with db.transaction() as conn:  # players met in those matches are tracked too
+        set_tracked(conn, players)
+    # a day's budget of two calls per provider: spent before the job is through, so it is rate limited
+    spent = {p: {"per_day": 2} for p in ("opendota", "steam", "stratz")}
+    defs = analyzer_definitions(database_url, clean_simulator.url,
+                                providers=sim_providers(clean_simulator.url, rate_limits=spent))
+    with db.transaction() as conn:  # new matches wait for every tracked account
+        conn.execute("UPDATE accounts SET newest_match_id = NULL WHERE is_tracked")
+    second = defs.resolve_job_def("tracked_accounts_job").execute_in_process(
+        instance=dagster_instance, run_config=QUIET_LOGGING, raise_on_error=False
+    )
+    meta = {k: v.value for k, v in second.asset_materializations_for_node("tracked_matches")[0].metadata.items()} if second.success else {}
+    assert not second.success, {k: meta[k] for k in ("failures_by_kind", "error_sample", "api_calls_by_status") if k in meta}
+    description = second.get_step_failure_events()[0].step_failure_data.user_failure_data.description
+    assert description.startswith("tracked_matches: rate limited before finishing (") and "next run" in description
+    ledger = {r["run_id"]: r for r in crawl_status(db)["job_runs"]}
+    good, bad = ledger[first.run_id], ledger[second.run_id]
+    assert good["status"] == "succeeded" and good["job_name"] == "tracked_accounts_job"
+    assert good["api_requests"] > 0 and good["records_written"] > 0 and good["finished_at"]
+    assert bad["status"] == "rate_limited" and "RateLimited" in bad["rate_limited"]
+    assert bad["api_requests"] > 0
+    assert any(kind.endswith("RateLimited") or kind == "details:pending" for kind in bad["failures"]), bad["failures"]
+    assert list(ledger)[0] == second.run_id  # newest first

@@ -1,15 +1,27 @@
 """Tracked accounts: new matches fetched every minute, participants discovered, ranks snapshotted."""
 
+from collections import Counter
+
 import dagster as dg
 
+from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db import crawl as crawl_db
+from crawl_pipeline.db import job_runs as job_runs_db
 from crawl_pipeline.defs.crawl import work
 from crawl_pipeline.defs.crawl.assets import GROUP, finish, provider_call
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
-from crawl_pipeline.sources.errors import APIError
+from crawl_pipeline.domain.failures import describe
+from crawl_pipeline.sources.errors import APIError, RateLimited
+
+JOB_NAME = "tracked_accounts_job"
+
+
+def _rate_limit_in(errors: list[str]) -> str | None:
+    """The first rate-limit error of a phase's error sample ("<item>: RateLimited: ...")."""
+    return next((e for e in errors if "RateLimited:" in e), None)
 
 
 @dg.asset(
@@ -18,7 +30,8 @@ from crawl_pipeline.sources.errors import APIError
     pool=PROVIDER_POOL,
     description=(
         "Matches of tracked accounts (crawl-pipeline track ID) since their newest known match: stubs, "
-        "details, participants discovered at depth + 1, and a rank snapshot when the rank changed."
+        "details, participants discovered at depth + 1, and a rank snapshot when the rank changed. A rate "
+        "limit ends the run early and fails it; every run is written to the job ledger (job_runs)."
     ),
 )
 def tracked_matches(
@@ -26,47 +39,115 @@ def tracked_matches(
 ) -> dg.MaterializeResult:
     db = postgres.db
     with db.transaction() as conn:
+        job_runs_db.start_run(conn, context.run_id, JOB_NAME)
         accounts = crawl_db.tracked_accounts(conn)
     result = work.PhaseResult()
     result.counts["tracked_accounts"] = len(accounts)
-    with provider_call(context, providers, postgres, "profiles") as (profiles_source, profile_usage):
-        for account in accounts:
-            try:
-                profile = profiles_source.player_profile(account.account_id)
-            except APIError as error:
-                result.failed(account.account_id, error, "profile")
-                continue
-            with db.transaction() as conn:
-                result.counts["rank_snapshots"] += crawl_db.store_profiles(conn, [profile])[1]
-    with provider_call(context, providers, postgres, "match_history") as (history_source, _):
+    failures: Counter[str] = Counter()
+    usages: list = []
+    rate_limited: str | None = None
+
+    def failed(phase: str, account_id: int, error: APIError) -> None:
+        nonlocal rate_limited
+        result.failed(account_id, error, phase)
+        failures[f"{phase}:{type(error).__name__}"] += 1
+        if isinstance(error, RateLimited) and rate_limited is None:
+            rate_limited = f"{phase} of {account_id}: {describe(error)}"
+
+    try:
+        with provider_call(context, providers, postgres, "profiles") as (profiles_source, profile_usage):
+            usages.append(profile_usage)
+            for account in accounts:
+                if rate_limited:
+                    break
+                try:
+                    profile = profiles_source.player_profile(account.account_id)
+                except APIError as error:
+                    failed("profile", account.account_id, error)
+                    continue
+                with db.transaction() as conn:
+                    result.counts["rank_snapshots"] += crawl_db.store_profiles(conn, [profile])[1]
+                result.counts["profiles_fetched"] += 1
         new_match_ids: list[tuple[int, int]] = []
-        for account in accounts:
-            try:
-                history = work.read_history(
-                    history_source, account, max_matches=crawl.max_matches_per_account, page_size=crawl.page_size,
-                    incremental=True,
+        with provider_call(context, providers, postgres, "match_history") as (history_source, history_usage):
+            usages.append(history_usage)
+            for account in accounts:
+                if rate_limited:
+                    break
+                try:
+                    history = work.read_history(
+                        history_source, account, max_matches=crawl.max_matches_per_account,
+                        page_size=crawl.page_size, incremental=True,
+                    )
+                except APIError as error:
+                    failed("history", account.account_id, error)
+                    continue
+                result.counts["stubs_new"] += work.store_history(db, history, owner_batch=account.batch_key)
+                result.counts["histories_read"] += 1
+                new_match_ids += [(s.match_id, account.depth) for s in history.stubs]
+        with provider_call(context, providers, postgres, "match_details") as (details_source, usage):
+            usages.append(usage)
+            with db.transaction() as conn:
+                pending = batches_db.undetailed_among(conn, [m for m, _ in new_match_ids])
+            for depth in sorted({d for _, d in new_match_ids}):
+                if rate_limited:
+                    break
+                ids = sorted(m for m, d in new_match_ids if d == depth and m in pending)
+                details = work.fetch_details(
+                    db, details_source, ids, discovery_depth=depth + 1, chunk_size=crawl.details_chunk_size,
+                    max_workers=crawl.max_workers, log=context.log, label="tracked accounts",
                 )
-            except APIError as error:
-                result.failed(account.account_id, error, "history")
-                continue
-            result.counts["stubs_new"] += work.store_history(db, history, owner_batch=account.batch_key)
-            new_match_ids += [(s.match_id, account.depth) for s in history.stubs]
-    with provider_call(context, providers, postgres, "match_details") as (details_source, usage):
+                result.counts.update(details.counts)
+                result.errors += details.errors
+                for name, n in details.counts.items():
+                    if name.startswith("failed_"):
+                        failures[f"details:{name.removeprefix('failed_')}"] += n
+                limited = _rate_limit_in(details.errors)
+                if limited and rate_limited is None:
+                    rate_limited = f"details: {limited}"
+    except Exception as exc:  # a database error, a bug: the ledger says so, the run fails as it would
         with db.transaction() as conn:
-            pending = {r[0] for r in conn.execute(
-                "SELECT match_id FROM matches WHERE match_id = ANY(%s) AND has_details IS NOT TRUE",
-                ([m for m, _ in new_match_ids],),
-            ).fetchall()}
-        for depth in sorted({d for _, d in new_match_ids}):
-            ids = sorted(m for m, d in new_match_ids if d == depth and m in pending)
-            details = work.fetch_details(
-                db, details_source, ids, discovery_depth=depth + 1, chunk_size=crawl.details_chunk_size,
-                max_workers=crawl.max_workers, log=context.log, label="tracked accounts",
+            job_runs_db.finish_run(
+                conn, context.run_id, status="failed", api_requests=_api_requests(usages),
+                records_written=_records(result), failures=failures, error=describe(exc),
             )
-            result.counts.update(details.counts)
-            result.errors += details.errors
+        raise
+    api_requests = _api_requests(usages)
+    with db.transaction() as conn:
+        job_runs_db.finish_run(
+            conn, context.run_id, status="rate_limited" if rate_limited else "succeeded", api_requests=api_requests,
+            records_written=_records(result), failures=failures, rate_limited=rate_limited,
+        )
     preview = "\n".join(f"- {a.account_id}" for a in accounts[:10]) or "no tracked accounts"
-    return finish(context, result, lambda: {**profile_usage(), **usage()}, preview, "tracked items")
+
+    def metadata() -> dict:
+        merged: dict = {}
+        for use in usages:  # API use per call family; api_requests is the run's total
+            merged.update(use())
+        merged["api_requests"] = dg.MetadataValue.int(api_requests)
+        merged["records_written"] = dg.MetadataValue.int(_records(result))
+        merged["failures_by_kind"] = dg.MetadataValue.json(dict(sorted(failures.items())))
+        return merged
+
+    if rate_limited:
+        done = result.counts["histories_read"]
+        raise dg.Failure(
+            description=(
+                f"tracked_matches: rate limited before finishing ({rate_limited}); {done} of {len(accounts)} "
+                "histories read, the rest waits: the next run (every minute) carries on where this one stopped"
+            ),
+            metadata={**{k: dg.MetadataValue.int(int(v)) for k, v in sorted(result.counts.items())}, **metadata()},
+            allow_retries=False,
+        )
+    return finish(context, result, metadata, preview, "tracked items")
+
+
+def _api_requests(usages: list) -> int:
+    return sum(int(u().get("api_calls", dg.MetadataValue.int(0)).value or 0) for u in usages)
+
+
+def _records(result: work.PhaseResult) -> int:
+    return sum(result.counts[k] for k in ("rank_snapshots", "stubs_new", "details_stored", "players_stored"))
 
 
 tracked_accounts_job = dg.define_asset_job(
