@@ -64,7 +64,7 @@ def test_clean_crawl_reaches_depth_one_and_records_runs(baseline_crawl):
 
 def test_faulty_provider_loses_nothing_and_reruns_converge(db, database_url, dagster_instance, baseline_crawl):
     with start_simulator(
-        rate_limits={"enabled": False}, fault_rate=0.2,
+        rate_limits={"enabled": False}, fault_rate=0.35,  # batched calls: few requests, so a heavy rate
         fault_mix={"http_500": 2, "http_502": 1, "http_503": 1, "malformed": 1, "truncated": 1, "drop": 1},
     ) as faulty:
         defs = crawl_definitions(database_url, faulty.url, max_retries=1)
