@@ -127,9 +127,10 @@ class RoutedSource(BaseSource):
         return self._ids("match_history", account_ids, "match_pages_many", page_size=page_size)
 
     def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
-        """Groups as the cheapest ready provider would cut them."""
-        order = self._order(lambda c: len(c.details_groups(requests)))
-        return order[0][0].details_groups(requests) if order else [list(requests)]
+        """Groups as the provider that needs the fewest requests would cut them: whoever serves a
+        group cuts it again its own way, and hands on what it cannot serve as one group."""
+        usable = [c for c in self.candidates if not math.isinf(c.http.budget_wait())] or self.candidates
+        return min((c.details_groups(requests) for c in usable), key=len)
 
     def match_details_group(self, group: Sequence[DetailsRequest]) -> list[ItemOutcome]:
         def fetch(candidate: BaseSource, todo: Sequence[DetailsRequest]) -> list[ItemOutcome]:

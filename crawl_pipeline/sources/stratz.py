@@ -95,7 +95,7 @@ MATCHES_MANY_QUERY = f"""query Matches($ids: [Long]!) {{
     {MATCH_FIELDS}
     players {{
       playerSlot steamAccountId heroId isRadiant isVictory kills deaths assists goldPerMinute
-      experiencePerMinute numLastHits numDenies networth heroDamage lane steamAccount {{ seasonRank }}
+      experiencePerMinute numLastHits numDenies networth heroDamage lane
     }}
   }}
 }}"""
@@ -288,7 +288,9 @@ def _details(m: _FullMatch) -> MatchDetails:
             net_worth=p.networth,
             hero_damage=p.heroDamage,
             lane_role=LANES.get(p.lane or ""),
-            rank_tier=p.steamAccount.seasonRank if p.steamAccount else None,
+            # steamAccount.seasonRank is the player's rank today, not at the match: the smurf
+            # model reads a climb from ranks at match time, so none is better than a wrong one
+            rank_tier=None,
         )
         for p in m.players
     ]
@@ -341,10 +343,12 @@ def _by_id(items: list[Any] | None, key: str) -> dict[int, dict[str, Any]]:
 
 
 class StratzSource(BaseSource):
-    """One token's GraphQL client. ``players(steamAccountIds:)`` and ``matches(ids:)`` answer many
+    """One token's GraphQL client. Its matches give each player's rank today, not at the match
+    (stored as unknown), so the planner prefers OpenDota's for details while it has budget. ``players(steamAccountIds:)`` and ``matches(ids:)`` answer many
     accounts or matches per request (``BATCH_IDS`` of them), which is where its budget goes furthest."""
 
     provider = PROVIDER
+    partial_calls = frozenset({"match_details"})
     batch_sizes = {"profiles": BATCH_IDS, "hero_stats": BATCH_IDS, "match_history": BATCH_IDS, "match_details": BATCH_IDS}
 
     def _query(self, endpoint: str, query: str, variables: dict[str, Any], parse: Any) -> Any:

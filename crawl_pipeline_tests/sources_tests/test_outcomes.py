@@ -122,15 +122,16 @@ def test_a_spent_budget_is_not_an_attempt(db):
 
 
 def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
-    """The planner: Stratz (10 matches a request) is cheapest until its day is spent after one
-    request; OpenDota takes the rest. Steam cannot serve stubs without a sequence number."""
+    """The planner: OpenDota's matches are complete (ranks at match time), so it serves details
+    while its day lasts (5 calls here); then Stratz takes the rest, 10 matches a request. Steam
+    cannot serve stubs without a sequence number."""
     with start_simulator(rate_limits={"enabled": False}) as sim:
         ids = some_match_ids(sim, 25)
         _stubs(db, ids)
         base = sim_config(sim)
         config = SourcesConfig(
-            opendota=base.opendota, steam=base.steam,
-            stratz=ProviderConfig(sim.url, base.stratz.keys[:1], RateTier.of("tiny", per_day=1)),
+            opendota=ProviderConfig(sim.url, base.opendota.keys, RateTier.of("tiny", per_day=5)),
+            steam=base.steam, stratz=base.stratz,
             retry=RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.05, max_budget_wait=0.5),
             routes={"match_details": "auto"},
         )
@@ -140,11 +141,11 @@ def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
             )
             snapshot = sources.snapshot()
     assert result.counts["details_stored"] == len(ids) and result.unsettled == 0
-    assert snapshot["plan_items"] == {"match_details/stratz": 10, "match_details/opendota": 15}
-    assert snapshot["api_calls_by_provider"] == {"stratz": 1, "opendota": 15}
+    assert snapshot["plan_items"] == {"match_details/opendota": 5, "match_details/stratz": 20}
+    assert snapshot["api_calls_by_provider"] == {"opendota": 5, "stratz": 3}  # 5 left of one group, then 10, 10
     with db.transaction() as conn:
-        status = conn.execute("SELECT reason FROM rate_limit_backoff WHERE bucket LIKE 'stratz:%'").fetchone()
-    assert status and "budget spent (1/day)" in status[0]  # what `status` shows as the active backoff
+        status = conn.execute("SELECT reason FROM rate_limit_backoff WHERE bucket LIKE 'opendota:%'").fetchone()
+    assert status and "budget spent (5/day)" in status[0]  # what `status` shows as the active backoff
 
 
 def test_one_run_spends_one_attempt_however_often_its_step_retries(db):
