@@ -151,7 +151,7 @@ def test_ctrl_c_of_dev_during_two_runs_marks_them_failed(cli_env, db, dagster_in
     port = _free_port()
     dev = subprocess.Popen(  # every provider answer takes seconds: the runs are still going at Ctrl-C
         [sys.executable, "-m", "crawl_pipeline.cli", "dev", "--port", str(port), "--simulator",
-         "--world-accounts", "1000", "--latency-ms", "4000"],
+         "--world-accounts", "1000", "--latency-ms", "8000"],
         cwd=PROJECT_ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -179,8 +179,15 @@ def test_ctrl_c_of_dev_during_two_runs_marks_them_failed(cli_env, db, dagster_in
         time.sleep(0.5)  # the reader thread drains the pipe
         output = "".join(lines)
         assert "Traceback" not in output, output[-3000:]
-        assert {dagster_instance.get_run_by_id(r).status for r in run_ids} == {dg.DagsterRunStatus.FAILURE}, output[-3000:]
-        assert "marked 2 interrupted run(s) failed" in output
+        statuses = [dagster_instance.get_run_by_id(r).status for r in run_ids]
+        # none is left STARTED; on a loaded machine one may have finished during the graceful stop
+        assert set(statuses) <= {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS}, statuses
+        cut_off = [r for r, s in zip(run_ids, statuses, strict=True) if s == dg.DagsterRunStatus.FAILURE]
+        assert cut_off, "both runs finished before Ctrl-C took effect: make them slower"
+        assert f"marked {len(cut_off)} interrupted run(s) failed" in output
+        for run_id in cut_off:
+            failure = dagster_instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1]
+            assert "is gone" in failure.dagster_event.message
     finally:
         if dev.poll() is None:
             dev.kill()
