@@ -19,7 +19,8 @@ of fewer than ~90% of what was asked means the live end: the scanner sleeps 5 s 
 ends and the next one (the sensor's next tick) continues. A page's matches at or beyond the range
 end are left to the next range, whose first call reads them again (at most one call per range).
 The next page is fetched while the current one is committed (its start is known by then), and
-used only once that commit succeeded.
+used only once that commit succeeded. Pages come from ``SteamSource.sequence_page``: a listed match that cannot
+be read fails alone and is counted; the cursor still moves past the highest number listed.
 
 No Dagster imports here: the asset in ``defs/feed`` wraps this with partitions and metadata.
 """
@@ -40,6 +41,7 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe
 from crawl_pipeline.sources.errors import APIError, RateLimited
 from crawl_pipeline.sources.models import MatchDetails
+from crawl_pipeline.sources.steam import SequencePage
 
 MAX_PER_CALL = 100  # Valve's cap, and what the scanner asks for
 SHORT_PAGE_SHARE = 0.9  # the scanner's "fewer than 90": the live end of the feed
@@ -122,7 +124,7 @@ def plan_next(head: feed_db.RangeState | None, newest_known: int | None, width: 
 
 
 class FeedSource(Protocol):
-    def matches_by_sequence(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> list[MatchDetails]: ...
+    def sequence_page(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> SequencePage: ...
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ class FeedRun:
     players_stored: int = 0
     new_accounts: int = 0
     unknown_heroes: int = 0
+    matches_malformed: int = 0  # listed but unreadable (a field out of range, a wrong shape): skipped
+    malformed_sample: list[str] = field(default_factory=list)
     rate_limited: int = 0  # 429s (or our spent budget) that reached this loop
     retries: int = 0
     per_call: list[int] = field(default_factory=list)  # matches stored by each committed call
@@ -170,11 +174,11 @@ class FeedRun:
 def _fetch(
     source: FeedSource, start: int, count: int, options: FeedOptions, run: FeedRun, log: logging.Logger,
     sleep: Callable[[float], None],
-) -> list[MatchDetails]:
+) -> SequencePage:
     attempt = 0
     while True:
         try:
-            return source.matches_by_sequence(start, count)
+            return source.sequence_page(start, count)
         except APIError as error:
             if isinstance(error, RateLimited):
                 run.rate_limited += 1
@@ -227,9 +231,9 @@ def read_range(
     # One call ahead: the next page is fetched while this one is committed (the next start is known
     # once this page is in). A prefetched page is used only after its predecessor's commit.
     ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-feed")
-    prefetched: tuple[int, Future[list[MatchDetails]]] | None = None
+    prefetched: tuple[int, Future[SequencePage]] | None = None
 
-    def fetch_later(start: int) -> tuple[int, Future[list[MatchDetails]]]:
+    def fetch_later(start: int) -> tuple[int, Future[SequencePage]]:
         # the module logger off the main thread (a framework's run logger may not expect other threads)
         return start, ahead.submit(_fetch, source, start, _asked(seq_range, start), options, run, _log, sleep)
 
@@ -253,23 +257,31 @@ def read_range(
             finally:
                 prefetched = None
             run.calls += 1
-            run.matches_returned += len(page)
-            numbered = sorted((m for m in page if m.match_seq_num is not None and m.match_seq_num >= cursor),
+            run.matches_returned += page.listed
+            good = [m for _, m in page.outcomes if isinstance(m, MatchDetails)]
+            numbered = sorted((m for m in good if m.match_seq_num is not None and m.match_seq_num >= cursor),
                               key=lambda m: m.match_seq_num or 0)
             in_range = [m for m in numbered if (m.match_seq_num or 0) < seq_range.end]
-            beyond = len(in_range) < len(numbered)
-            if not in_range and not beyond:
+            reached = page.last_seq  # the highest number listed, readable or not
+            if reached is None or reached < cursor:
                 run.stop_reason = "caught_up"  # nothing new after the cursor yet
                 break
-            # every match in [cursor, end) came in this page when it reached past the range's end
-            end = seq_range.end if beyond else (in_range[-1].match_seq_num or 0) + 1
-            short = not beyond and len(page) < SHORT_PAGE_SHARE * asked
+            # every match in [cursor, end) came in this page when it reached past the range's end; an
+            # unreadable match is passed like the scanner passes it (counted, with a sample of reasons)
+            beyond = reached >= seq_range.end
+            end = seq_range.end if beyond else reached + 1
+            short = not beyond and page.listed < SHORT_PAGE_SHARE * asked
+            for match_id, outcome in page.outcomes:
+                if isinstance(outcome, APIError):
+                    run.matches_malformed += 1
+                    if len(run.malformed_sample) < 10:
+                        run.malformed_sample.append(f"{match_id}: {describe(outcome)}")
             if options.prefetch and end < seq_range.end and run.calls < options.max_calls and not short:
                 prefetched = fetch_later(end)
             with db.transaction() as conn:
                 written = crawl_db.store_details(conn, in_range, discovery_depth=options.discovery_depth)
                 feed_db.record_call(conn, seq_range.key, feed_db.CallRecord(
-                    start_seq_num=cursor, end_seq_num=end, matches_returned=len(page),
+                    start_seq_num=cursor, end_seq_num=end, matches_returned=page.listed,
                     matches_in_range=len(in_range), matches_stored=written.stored, players_stored=written.players,
                     new_accounts=written.new_accounts,
                     first_match_seq_num=in_range[0].match_seq_num if in_range else None,
@@ -283,7 +295,7 @@ def read_range(
             run.unknown_heroes += sum(m.unknown_heroes for m in in_range)
             run.per_call.append(written.stored)
             log.debug("match feed %s: [%s, %s) stored %s of %s", seq_range.key, run.cursor_before, cursor,
-                      written.stored, len(page))
+                      written.stored, page.listed)
             if short:
                 run.stop_reason = "caught_up"  # the live end: the scanner waits 5 s here, the next run continues
                 break

@@ -167,8 +167,8 @@ def test_a_second_reader_of_the_same_range_is_refused(db, clean_simulator, datab
         def __init__(self, inner):
             self.inner, self.raced = inner, False
 
-        def matches_by_sequence(self, start, count=100):
-            page = self.inner.matches_by_sequence(start, count)
+        def sequence_page(self, start, count=100):
+            page = self.inner.sequence_page(start, count)
             if not self.raced:
                 self.raced = True
                 with psycopg.connect(database_url) as conn:
@@ -215,3 +215,32 @@ def test_the_engine_and_the_sql_are_framework_free():
     for module in (feed_engine, feed_db):
         source = Path(module.__file__).read_text()
         assert "import dagster" not in source and "from dagster" not in source, module.__name__
+
+
+def test_unreadable_matches_are_passed_and_counted_not_mistaken_for_the_live_end(db, clean_simulator):
+    from dataclasses import replace
+
+    from crawl_pipeline.sources.errors import MalformedResponse
+
+    class Garbling:
+        """The last 15 matches of every page fail validation (a field out of range, say)."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def sequence_page(self, start, count=100):
+            page = self.inner.sequence_page(start, count)
+            bad = {match_id for match_id, _ in page.outcomes[-15:]}
+            return replace(page, outcomes=[
+                (i, MalformedResponse(f"match {i}: kills out of range", provider="steam", endpoint="matches_by_sequence")
+                 if i in bad else m) for i, m in page.outcomes
+            ])
+
+    with steam_source(clean_simulator.url, db) as (steam, _):
+        run = read_range(db, Garbling(steam), R1, options=FeedOptions(max_calls=10), log=log)
+    assert run.stop_reason == "max_calls" and run.calls == 10  # 85 readable of 100 listed is not the live end
+    assert run.matches_malformed == 150 and run.matches_stored == 850 and len(run.malformed_sample) == 10
+    assert run.cursor_after == _calls(db)[-1]["end_seq_num"]
+    expected = truth(clean_simulator.world, R1.start, run.cursor_after)
+    assert len(expected) == 1000 and set(stored(db, R1.start, R1.end)) < set(expected)
+    assert _problems(db) == []

@@ -85,6 +85,7 @@ def _metadata(run: feed_engine.FeedRun, snapshot: dict, db_totals: dict, preview
         "matches_returned": dg.MetadataValue.int(run.matches_returned),
         "matches_already_detailed": dg.MetadataValue.int(run.matches_in_range - run.matches_stored),
         "unknown_heroes": dg.MetadataValue.int(run.unknown_heroes),
+        "matches_malformed": dg.MetadataValue.int(run.matches_malformed),
         "rate_limited_429": dg.MetadataValue.int(int(snapshot.get("rate_limited_429") or 0)),
         "retries": dg.MetadataValue.int(int(snapshot.get("retries") or 0) + run.retries),
         "api_calls": dg.MetadataValue.int(int(snapshot.get("api_calls") or 0)),
@@ -106,6 +107,8 @@ def _metadata(run: feed_engine.FeedRun, snapshot: dict, db_totals: dict, preview
         metadata["mean_latency_ms"] = dg.MetadataValue.float(float(snapshot["mean_latency_ms"]))
     if run.error:
         metadata["error"] = dg.MetadataValue.text(run.error)
+    if run.malformed_sample:
+        metadata["malformed_sample"] = dg.MetadataValue.md("\n".join(f"- {m}" for m in run.malformed_sample))
     return metadata
 
 
