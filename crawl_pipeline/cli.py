@@ -58,14 +58,24 @@ def _simulator_options(func):
         click.option("--world-accounts", type=click.IntRange(1000), default=None, help="Simulated population [default: 20000]."),
         click.option("--fault-rate", type=click.FloatRange(0, 0.5), default=None, help="Injected provider faults [default: 0.02]."),
         click.option("--latency-ms", type=click.FloatRange(0, 10_000), default=None, help="Mean latency the simulator adds [default: 0]."),
+        click.option(
+            "--fault-kinds", default=None,
+            help="Weighted fault mix as in `simulator serve`, e.g. 'http_500=2,drop=1' [default: every kind].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _simulator_fields(sim_seed, world_accounts, fault_rate, latency_ms) -> dict:
-    given = {"seed": sim_seed, "world_accounts": world_accounts, "fault_rate": fault_rate, "latency_ms": latency_ms}
+def _simulator_fields(sim_seed, world_accounts, fault_rate, latency_ms, fault_kinds) -> dict:
+    from crawl_pipeline.simulator.cli import _parse_mix
+
+    mix = _parse_mix(fault_kinds)  # click.BadParameter (exit 2) names an unknown kind
+    given = {
+        "seed": sim_seed, "world_accounts": world_accounts, "fault_rate": fault_rate, "latency_ms": latency_ms,
+        "fault_kinds": tuple(mix.items()) if mix else None,
+    }
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -113,7 +123,7 @@ def dev(host: str, port: int, with_simulator: bool, **simulated) -> None:
     """Start the Dagster UI and daemon on the local stack (Ctrl-C, SIGTERM or SIGHUP stops everything)."""
     world = _simulator_fields(**simulated)
     if world and not with_simulator:
-        raise click.UsageError("--seed, --world-accounts, --fault-rate and --latency-ms need --simulator")
+        raise click.UsageError("--seed, --world-accounts, --fault-rate, --latency-ms and --fault-kinds need --simulator")
     # SIGTERM (service managers, `kill`) and SIGHUP (the terminal closed) stop like Ctrl-C; before
     # this they killed this process alone and left the webserver, daemon and code servers running.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}

@@ -32,6 +32,7 @@ class DemoOptions:
     requests_per_second: int = 200  # the demo key's tier on the simulator (premium is 20/s)
     seed: int = 1  # the simulated world's random seed
     latency_ms: float = 0.0  # mean latency the simulator adds to each answer
+    fault_kinds: tuple[tuple[str, float], ...] = ()  # weighted fault mix, e.g. (("http_500", 2.0),); () = default
 
 
 SIMULATED_KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1,sim-stratz-token-2"}
@@ -44,7 +45,8 @@ def simulator_config(options: DemoOptions):
     return SimulatorConfig(
         seed=options.seed, accounts=options.world_accounts, fault_rate=options.fault_rate, latency_ms=options.latency_ms
     ).with_overrides(
-        rate_limits={"opendota_premium_per_minute": per_minute, "steam_per_day": 10_000_000}
+        rate_limits={"opendota_premium_per_minute": per_minute, "steam_per_day": 10_000_000},
+        **({"fault_mix": dict(options.fault_kinds)} if options.fault_kinds else {}),
     )
 
 

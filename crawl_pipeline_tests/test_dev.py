@@ -91,7 +91,8 @@ def test_sigterm_or_sighup_stops_dev_like_ctrl_c_quietly(cli_env, dagster_instan
     port = _free_port()
     dev = subprocess.Popen(
         [sys.executable, "-m", "crawl_pipeline.cli", "dev", "--port", str(port), "--simulator",
-         "--world-accounts", "1000", "--seed", "7", "--fault-rate", "0.25", "--latency-ms", "3"],
+         "--world-accounts", "1000", "--seed", "7", "--fault-rate", "0.25", "--latency-ms", "3",
+         "--fault-kinds", "http_500=2,drop=1"],
         cwd=PROJECT_ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -105,6 +106,7 @@ def test_sigterm_or_sighup_stops_dev_like_ctrl_c_quietly(cli_env, dagster_instan
         settings = httpx.get(f"{sim_url}/_sim/stats", timeout=5).json()["settings"]
         assert health["accounts"] == 1000
         assert settings["fault_rate"] == 0.25 and settings["latency_ms"] == 3
+        assert settings["fault_mix"] == {"http_500": 2.0, "drop": 1.0}
         started = psutil.Process(dev.pid).children(recursive=True)
         assert len(started) >= 3
         dev.send_signal(stop_signal)
