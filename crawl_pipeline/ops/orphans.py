@@ -96,14 +96,16 @@ def run_worker(instance: dg.DagsterInstance, record) -> Worker | None:
         except ValueError:
             started = None  # tagged by an older version: the pid alone decides
         return Worker(int(pid), started_at=started)
-    # launched by the daemon: the run worker names its pid in an engine event once it runs
+    # launched by the daemon: the run worker names its pid in an engine event once it runs (the
+    # latest such event wins, should a worker ever be replaced)
+    worker = None
     for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         message = entry.dagster_event.message if entry.dagster_event else None
         if message and message.startswith(_STARTED_PROCESS):
             digits = message[len(_STARTED_PROCESS):].split(")", 1)[0]
             if digits.isdigit():
-                return Worker(int(digits), existed_at=entry.timestamp)  # the worker's own clock
-    return None
+                worker = Worker(int(digits), existed_at=entry.timestamp)  # the worker's own clock
+    return worker
 
 
 def orphan_reason(instance: dg.DagsterInstance, record) -> str | None:
