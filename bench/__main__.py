@@ -27,7 +27,7 @@ from common import ROOT, machine_info, server_url  # noqa: E402
 # Arguments per benchmark and scale; a benchmark missing here runs with its own defaults.
 SCALES: dict[str, dict[str, list[str]]] = {
     "bench_simulator": {"quick": ["--quick"], "full": []},
-    "bench_rate_budget": {"quick": ["--duration", "20", "--baseline-duration", "8"], "full": []},
+    "bench_rate_budget": {"quick": ["--duration", "12", "--baseline-duration", "8"], "full": []},
     "bench_fault_recovery": {"quick": ["--items", "100"], "full": ["--items", "300"]},
     "bench_leaderboard": {"quick": ["--accounts", "50000", "--repeat", "2"], "full": ["--accounts", "1000000"]},
     "bench_duckdb_export": {

@@ -167,6 +167,15 @@ class SharedRateLimiter:
             state.permits -= 1
             return 0.0
 
+    def still_in_window(self, tier: RateTier, granted_at: float) -> bool:
+        """Whether a permit granted at ``granted_at`` can still go out: the request is about to be
+        sent and must reach the server before the windows it was counted in end. A thread that a
+        loaded CPU descheduled between the grant and the send would otherwise land in the next
+        window, which other processes may have filled, and draw a 429."""
+        now = self._clock()
+        return all(w.start(now) == w.start(granted_at) and w.start(now) + w.seconds - now >= _guard(w) / 2
+                   for w in tier.windows)
+
     def peek(self, bucket: str, tier: RateTier) -> float:
         """Seconds until ``bucket`` could grant a permit (0.0: now), without taking one. Reads the
         shared windows when this process holds no permit, so a spent day elsewhere shows here."""
@@ -345,11 +354,15 @@ class SharedRateLimiter:
                 state.permits = 0
 
 
+def _guard(window: RateWindow) -> float:
+    return min(0.25, 0.1 * window.seconds)
+
+
 def _guard_wait(tier: RateTier, now: float) -> float:
     """Seconds until the next window starts when ``now`` is in the last guard of a window."""
     for w in tier.windows:
         end = w.start(now) + w.seconds
-        if end - now < min(0.25, 0.1 * w.seconds):
+        if end - now < _guard(w):
             return end - now + 0.001
     return 0.0
 
