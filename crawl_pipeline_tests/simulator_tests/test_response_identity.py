@@ -296,10 +296,48 @@ def _describe(spec: Spec) -> str:
     return text
 
 
+def content_digests(world: World) -> dict[str, str]:
+    """The derived content behind every answer, for the whole test world (any batch size gives the same)."""
+    from crawl_pipeline.simulator import content, hashing
+
+    def h(*parts: Any) -> str:
+        blob = hashlib.sha256()
+        for part in parts:
+            blob.update(np.ascontiguousarray(part).tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+        return blob.hexdigest()[:24]
+
+    out: dict[str, str] = {}
+    everything = content.match_batch(world, np.arange(world.num_matches))
+    for name in everything.__dataclass_fields__:
+        out[f"batch.{name}"] = h(np.asarray(getattr(everything, name), dtype=np.int64))
+    out["batch.average_rank"] = h(everything.average_rank())
+    scattered = np.array([world.num_matches - 1, 3, 3, 17_001, 0, 999])  # any order, duplicates allowed
+    small = content.match_batch(world, scattered)
+    out["batch.scattered_equal"] = repr(all(np.array_equal(getattr(small, f), getattr(everything, f)[scattered])
+                                            for f in ("hero_id", "kills", "gold_per_min", "position", "cluster")))  # fmt: skip
+    accounts = range(0, world.num_accounts, 3)
+    out["personaname"] = h([content.personaname(world, i) for i in accounts])
+    out["avatar_urls"] = h([content.avatar_urls(world, i) for i in accounts])
+    out["last_login"] = h([content.last_login(world, i) for i in accounts])
+    out["country"] = h([content.country(world, i) for i in accounts])
+    out["rank_tier"] = h([world.rank_tier(i) for i in accounts])
+    out["leaderboard_rank"] = h([world.leaderboard_rank(i) for i in accounts])
+    out["rank_history"] = h([world.rank_history(i) for i in range(0, world.num_accounts, 37)])
+    part = content.match_batch(world, np.arange(0, world.num_matches, 41))
+    out["inventory"] = h([content.inventory(world, part, r, s) for r in range(len(part)) for s in range(10)])
+    keys = np.arange(5000, dtype=np.int64)
+    out["hash64"] = h(hashing.hash64(7, keys, 3), hashing.hash64(1, keys[:, None], np.arange(4)[None, :], 0xD7))
+    out["uniform"] = h(hashing.uniform(1, keys, 5), [float(hashing.uniform(1, int(k), 2, 0x5F1A)[0]) for k in keys[:50]])
+    out["normal"] = h(hashing.normal(3, keys, 9))
+    out["choice_index"] = h(hashing.choice_index(1, 10, keys, 2, 24))
+    return out
+
+
 def record() -> dict[str, Any]:
     with start_simulator(seed=SEED, accounts=ACCOUNTS, rate_limits={"enabled": False}) as sim:
         plain_part = plain_answers(sim)
-    return {"plain": plain_part, "faults": fault_answers(), "limits": limit_answers(), "steam_details": steam_details_answers()}
+    return {"plain": plain_part, "faults": fault_answers(), "limits": limit_answers(),
+            "steam_details": steam_details_answers(), "content": content_digests(_world())}  # fmt: skip
 
 
 def _diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -311,6 +349,10 @@ def test_plain_answers_are_identical(plain: SimulatorHandle, golden: dict[str, A
     actual = plain_answers(plain)
     assert all(a["repeat_identical"] for a in actual.values())
     assert not _diff(golden["plain"], actual)
+
+
+def test_derived_content_is_identical(golden: dict[str, Any]) -> None:
+    assert not _diff(golden["content"], content_digests(_world()))
 
 
 def test_fault_sequences_are_identical(golden: dict[str, Any]) -> None:
