@@ -171,3 +171,21 @@ def table_fingerprint(conn: psycopg.Connection) -> list[tuple]:
         "xp_per_min_sum, last_hits, first_match_at, last_match_at FROM player_match_type_stats "
         "ORDER BY account_id, hero_id, match_type"
     ).fetchall()
+
+
+def rows_by_match_type(conn: psycopg.Connection) -> list[tuple]:
+    """(match type, rows, games) of player_match_type_stats."""
+    return conn.execute(
+        "SELECT match_type, count(*), coalesce(sum(games), 0) FROM player_match_type_stats GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+
+
+def consistency_violations(conn: psycopg.Connection) -> tuple[int, int]:
+    """(rows with wins > games or games < 1, account x hero keys whose 'all' games are below ranked + normal)."""
+    return conn.execute(
+        """SELECT (SELECT count(*) FROM player_match_type_stats WHERE wins > games OR games < 1),
+                  (SELECT count(*) FROM (
+                       SELECT account_id, hero_id FROM player_match_type_stats GROUP BY 1, 2
+                       HAVING coalesce(sum(games) FILTER (WHERE match_type = 'all'), 0)
+                            < coalesce(sum(games) FILTER (WHERE match_type <> 'all'), 0)) x)"""
+    ).fetchone()

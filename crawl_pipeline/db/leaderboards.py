@@ -227,3 +227,15 @@ def leaderboards_violations(conn: psycopg.Connection) -> dict[str, int]:
             strict=True,
         )
     )
+
+
+def board_summary(conn: psycopg.Connection) -> list[tuple]:
+    """Per board: rows over all heroes (hero_id 0) and heroes with a board of their own."""
+    return conn.execute(
+        "SELECT board, count(*) FILTER (WHERE hero_id = 0), count(DISTINCT hero_id) FILTER (WHERE hero_id > 0) "
+        "FROM leaderboards GROUP BY board ORDER BY board"
+    ).fetchall()
+
+
+def hero_top100_heroes(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(DISTINCT hero_id) FROM hero_top100").fetchone()[0]

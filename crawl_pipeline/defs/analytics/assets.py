@@ -25,6 +25,7 @@ from crawl_pipeline.analytics.duckdb_export import (
 from crawl_pipeline.analytics.report import write_report
 from crawl_pipeline.analytics.views import VIEWS
 from crawl_pipeline.db import aggregates, leaderboards
+from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import DUCKDB_POOL
 from crawl_pipeline.defs.resources import PostgresResource
@@ -111,10 +112,7 @@ def leaderboards_asset(config: LeaderboardsConfig, postgres: PostgresResource) -
         )
         most = leaderboards.board_rows(conn, "most_matches", 0, 10)
         best = leaderboards.board_rows(conn, "best_win_rate", 0, 10)
-        per_board = conn.execute(
-            "SELECT board, count(*) FILTER (WHERE hero_id = 0), count(DISTINCT hero_id) FILTER (WHERE hero_id > 0) "
-            "FROM leaderboards GROUP BY board ORDER BY board"
-        ).fetchall()
+        per_board = leaderboards.board_summary(conn)
     elapsed = time.perf_counter() - started
     columns = ["#", "account", "matches", "wins", "win rate"]
     preview = (
@@ -141,7 +139,7 @@ def leaderboards_asset(config: LeaderboardsConfig, postgres: PostgresResource) -
 def hero_top100_valid(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.db.transaction() as conn:
         violations = leaderboards.hero_top100_violations(conn)
-        heroes = conn.execute("SELECT count(DISTINCT hero_id) FROM hero_top100").fetchone()[0]
+        heroes = leaderboards.hero_top100_heroes(conn)
     return dg.AssetCheckResult(
         passed=not any(violations.values()),
         metadata={**{k: dg.MetadataValue.int(v) for k, v in violations.items()}, "heroes": dg.MetadataValue.int(heroes)},
@@ -214,9 +212,7 @@ def player_match_type_stats(
             context.log.info(f"batch {batches}: {result.matches} matches, {result.rows_upserted} rows")
     with postgres.db.transaction() as conn:
         lag = aggregates.aggregation_lag(conn)
-        by_type = conn.execute(
-            "SELECT match_type, count(*), coalesce(sum(games), 0) FROM player_match_type_stats GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+        by_type = aggregates.rows_by_match_type(conn)
     return dg.MaterializeResult(
         metadata={
             "mode": "full rebuild" if config.full_rebuild else "incremental",
@@ -261,13 +257,7 @@ def player_match_type_stats_lag(config: LagConfig, postgres: PostgresResource) -
 )
 def player_match_type_stats_consistent(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.db.transaction() as conn:
-        bad_wins, bad_all = conn.execute(
-            """SELECT (SELECT count(*) FROM player_match_type_stats WHERE wins > games OR games < 1),
-                      (SELECT count(*) FROM (
-                           SELECT account_id, hero_id FROM player_match_type_stats GROUP BY 1, 2
-                           HAVING coalesce(sum(games) FILTER (WHERE match_type = 'all'), 0)
-                                < coalesce(sum(games) FILTER (WHERE match_type <> 'all'), 0)) x)"""
-        ).fetchone()
+        bad_wins, bad_all = aggregates.consistency_violations(conn)
     return dg.AssetCheckResult(
         passed=bad_wins == 0 and bad_all == 0,
         metadata={"rows_bad_wins_or_games": dg.MetadataValue.int(bad_wins), "keys_all_below_parts": dg.MetadataValue.int(bad_all)},
@@ -374,7 +364,7 @@ def analytics_duckdb_drift(config: DuckDBExportConfig, postgres: PostgresResourc
     with open_analytics(path) as duck:
         counts = duckdb_row_counts(duck)
     with postgres.db.transaction() as conn:
-        live = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in counts if t in EXPORT_TABLES}
+        live = checks_db.table_row_counts(conn, [t for t in counts if t in EXPORT_TABLES])
     drift = {t: live[t] - counts[t]["duckdb"] for t in live if live[t] != counts[t]["duckdb"]}
     return dg.AssetCheckResult(
         passed=not drift,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.defs.crawl.assets import match_details, match_stubs
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
@@ -12,22 +13,14 @@ FAILED_DETAILS_THRESHOLD = 0.02  # share of stubs that gave up after every attem
 
 @dg.asset_check(asset=match_stubs, description="Every match still waiting for details has an owner batch.")
 def pending_stubs_have_owner(postgres: PostgresResource) -> dg.AssetCheckResult:
-    orphans = postgres.db.fetch_value(
-        "SELECT count(*) FROM matches WHERE owner_batch IS NULL AND has_details IS NOT TRUE"
-    )
+    orphans = checks_db.orphan_stubs(postgres.db)
     return dg.AssetCheckResult(passed=orphans == 0, metadata={"orphan_stubs": orphans})
 
 
 @dg.asset_check(asset=match_details, description="No player appears twice in a match; detailed matches have players.")
 def match_players_consistent(postgres: PostgresResource) -> dg.AssetCheckResult:
-    duplicates = postgres.db.fetch_value(
-        """SELECT count(*) FROM (SELECT match_id, account_id FROM match_players WHERE account_id IS NOT NULL
-                                 GROUP BY 1, 2 HAVING count(*) > 1) d"""
-    )
-    empty = postgres.db.fetch_value(
-        "SELECT count(*) FROM matches m WHERE has_details AND NOT EXISTS "
-        "(SELECT 1 FROM match_players p WHERE p.match_id = m.match_id)"
-    )
+    found = checks_db.match_player_violations(postgres.db)
+    duplicates, empty = found["duplicate_players"], found["detailed_matches_without_players"]
     return dg.AssetCheckResult(
         passed=duplicates == 0 and empty == 0,
         metadata={"duplicate_players": duplicates, "detailed_matches_without_players": empty},
@@ -39,12 +32,8 @@ def match_players_consistent(postgres: PostgresResource) -> dg.AssetCheckResult:
     description="Every discovered account is batched, or beyond max_depth / the account cap (warns).",
 )
 def discovered_accounts_batched(postgres: PostgresResource, crawl: CrawlConfig) -> dg.AssetCheckResult:
-    waiting = postgres.db.fetch_all(
-        """SELECT count(*) AS accounts, coalesce(extract(epoch FROM now() - min(discovered_at)), 0) AS oldest_seconds
-           FROM accounts WHERE batch_key IS NULL AND depth <= %s""",
-        (crawl.max_depth,),
-    )[0]
-    batched = postgres.db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key IS NOT NULL")
+    waiting = checks_db.unbatched_accounts(postgres.db, crawl.max_depth)
+    batched = waiting["batched"]
     capped = crawl.max_accounts is not None and batched >= crawl.max_accounts
     stale = waiting["accounts"] > 0 and waiting["oldest_seconds"] > 3 * crawl.partial_batch_after_seconds
     return dg.AssetCheckResult(
@@ -63,16 +52,9 @@ def discovered_accounts_batched(postgres: PostgresResource, crawl: CrawlConfig) 
     description=f"Matches that failed {MAX_ATTEMPTS} times stay under {FAILED_DETAILS_THRESHOLD:.0%} of all stubs.",
 )
 def failed_details_under_threshold(postgres: PostgresResource) -> dg.AssetCheckResult:
-    row = postgres.db.fetch_all(
-        """SELECT count(*) AS stubs, count(*) FILTER (WHERE has_details = false AND retry_count >= %s) AS gave_up
-           FROM matches""",
-        (MAX_ATTEMPTS,),
-    )[0]
+    row = checks_db.gave_up_details(postgres.db)
+    sample = row["sample"]
     share = row["gave_up"] / row["stubs"] if row["stubs"] else 0.0
-    sample = postgres.db.fetch_all(
-        "SELECT match_id, fetch_error FROM matches WHERE has_details = false AND retry_count >= %s LIMIT 5",
-        (MAX_ATTEMPTS,),
-    )
     return dg.AssetCheckResult(
         passed=share <= FAILED_DETAILS_THRESHOLD,
         metadata={

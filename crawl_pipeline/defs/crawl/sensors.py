@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from crawl_pipeline.db import batches as batches_db
+from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.accounts import add_seeds
 from crawl_pipeline.db.pool import Database
@@ -55,7 +56,7 @@ def discovery_tick(instance: dg.DagsterInstance, db: Database, crawl: CrawlConfi
     busy = {run.tags[PARTITION_TAG] for run in in_flight if PARTITION_TAG in run.tags}
     capacity = max(0, crawl.max_runs_in_flight - len(in_flight))
     with db.transaction() as conn:
-        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
+        if checks_db.crawl_is_empty(conn):
             add_seeds(conn, crawl.seeds)
         new_batches = frontier.cut_batches(conn, policy, linger=timedelta(seconds=crawl.partial_batch_after_seconds))
         requests = frontier.runnable_phases(

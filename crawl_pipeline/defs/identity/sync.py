@@ -5,7 +5,7 @@ A completed sync whose range covers the request (``domain.coverage.covers``) ans
 with details are skipped and counted, the rest are fetched, and a ``sync_log`` row records it.
 """
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import dagster as dg
 from pydantic import Field
@@ -38,9 +38,9 @@ def parse_bound(value: str | None, *, end_of_day: bool) -> datetime | None:
     text = value.strip()
     if len(text) == 10:
         day = date.fromisoformat(text)
-        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=timezone.utc)
+        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dg.op(

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db.reference import upsert_heroes
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.domain.heroes import heroes as reference_heroes
@@ -21,7 +22,7 @@ def heroes(postgres: PostgresResource) -> dg.MaterializeResult:
     table = sorted(reference_heroes().values(), key=lambda h: h.id)
     with postgres.db.transaction() as conn:
         changed = upsert_heroes(conn, table)
-        total = conn.execute("SELECT count(*) FROM heroes").fetchone()[0]
+        total = checks_db.hero_count(conn)
     preview = "| id | hero | attribute | roles |\n|---:|---|---|---|\n" + "\n".join(
         f"| {h.id} | {h.localized_name} | {h.primary_attr} | {', '.join(h.roles)} |" for h in table[:10]
     )
@@ -37,7 +38,7 @@ def heroes(postgres: PostgresResource) -> dg.MaterializeResult:
 @dg.asset_check(asset=heroes, description="The hero table holds exactly the packaged reference heroes.")
 def heroes_match_reference(postgres: PostgresResource) -> dg.AssetCheckResult:
     expected = set(reference_heroes())
-    stored = {row["hero_id"] for row in postgres.db.fetch_all("SELECT hero_id FROM heroes")}
+    stored = checks_db.hero_ids(postgres.db)
     missing, extra = sorted(expected - stored), sorted(stored - expected)
     return dg.AssetCheckResult(
         passed=not missing and not extra,

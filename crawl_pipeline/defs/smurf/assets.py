@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from crawl_pipeline.db import bans as bans_db
+from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.defs.crawl.assets import provider_call
 from crawl_pipeline.defs.crawl.partitions import account_batches
@@ -214,9 +215,7 @@ def ban_checks(
 
 @dg.asset_check(asset=smurf_scores, description="Every stored verdict agrees with its own total and threshold.")
 def smurf_verdicts_consistent(postgres: PostgresResource) -> dg.AssetCheckResult:
-    bad = postgres.db.fetch_value(
-        "SELECT count(*) FROM smurf_scores WHERE is_smurf <> (total_score >= threshold) OR total_score NOT BETWEEN 0 AND 1"
-    )
+    bad = checks_db.inconsistent_smurf_verdicts(postgres.db)
     return dg.AssetCheckResult(passed=bad == 0, metadata={"inconsistent_rows": bad})
 
 
