@@ -38,5 +38,5 @@ lock:
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^crawl.pipeline' > constraints.txt
 	rm -rf .lockenv
 
-clean-data:
-	rm -rf data
+clean-data:  # everything under data/ but its README
+	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -173,6 +173,11 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
         f"simulator served {server_stats['requests_total']:,} requests, {server_stats['rate_limited_total']} 429s, "
         f"{server_stats['faults_total']} injected faults"
     )
+    calls = api_calls_per_item(server_stats["requests_total"], report)
+    console.print(
+        f"API calls per crawled account {calls['per_account']:.2f}, per detailed match {calls['per_match']:.2f}, "
+        f"per item (accounts + matches) {calls['per_item']:.2f}"
+    )
     console.print(
         f"DuckDB for analysts: {stack.settings.duckdb_path}; report: {stack.settings.data_dir / 'report.html'}"
     )
@@ -181,5 +186,18 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
     report["failed_partitions"] = runs.failed_partitions
     report["analytics_ok"] = analytics_run.success and analyzer_run.success
     report["smurf_quality"] = quality
+    report["api_calls_per_item"] = calls
     return report
+
+
+def api_calls_per_item(requests: int, report: dict) -> dict[str, float]:
+    """Every request the providers served, over the accounts crawled (all three account phases
+    done) and over the matches detailed: what the crawl costs in the providers' daily budgets."""
+    accounts = int(report.get("matches_synced") or 0)
+    matches = int(report["matches"].get("details") or 0) if isinstance(report.get("matches"), dict) else 0
+    return {
+        "per_account": requests / max(1, accounts),
+        "per_match": requests / max(1, matches),
+        "per_item": requests / max(1, accounts + matches),
+    }
 

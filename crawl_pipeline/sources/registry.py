@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.settings import Secret, Settings
+from crawl_pipeline.settings import Secret, Settings, check_provider_url
 from crawl_pipeline.sources import opendota, steam, stratz
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.base import PROVIDERS
@@ -50,6 +50,10 @@ class ProviderConfig:
     base_url: str
     keys: tuple[Secret, ...] = ()
     tier: RateTier | None = None
+
+    def __post_init__(self) -> None:
+        # http(s), a host, no user:password@ (httpx would send it as Basic auth in place of the key)
+        object.__setattr__(self, "base_url", check_provider_url("provider base URL", self.base_url))
 
     def __repr__(self) -> str:
         return f"ProviderConfig({self.base_url}, keys={len([k for k in self.keys if k])}, tier={self.tier and self.tier.name})"
