@@ -33,6 +33,7 @@ ACCOUNTS_SQL = f"""SELECT depth, count(*) AS accounts,
 BATCHES_SQL = "SELECT depth, count(*) AS batches FROM account_batches GROUP BY depth ORDER BY depth"
 
 STUBS_SQL = f"""SELECT count(*) FILTER (WHERE has_details IS NULL) AS pending,
+                      count(*) FILTER (WHERE has_details IS NULL AND fetch_error IS NOT NULL) AS waiting,
                       count(*) FILTER (WHERE has_details) AS detailed,
                       count(*) FILTER (WHERE has_details = false) AS failed,
                       count(*) FILTER (WHERE has_details = false AND retry_count >= {MAX_ATTEMPTS}) AS gave_up,

@@ -122,6 +122,12 @@ class CrawlCollector(Collector):
             stubs.add_metric([state], s[state])
         gave_up = GaugeMetricFamily("crawl_match_details_gave_up", "Stubs whose details failed on every attempt.")
         gave_up.add_metric([], s["gave_up"])
+        waiting = GaugeMetricFamily(
+            "crawl_match_details_waiting",
+            "Pending stubs carrying an error that was not theirs (an outage, a spent budget, a bad key, Steam's "
+            "GetMatchDetails 500): no attempt spent, retried by the next run; a value that stays up needs a look.",
+        )
+        waiting.add_metric([], s["waiting"])
         lag = GaugeMetricFamily(
             "crawl_aggregation_lag_matches", "Detailed matches not yet folded into player_match_type_stats."
         )
@@ -190,7 +196,7 @@ class CrawlCollector(Collector):
             ratio.add_metric(labels, row["used"] / row["capacity"])
 
         return [
-            accounts, batched, phases, batches, stubs, gave_up, lag, lag_age, smurfs, requests, limited, latency,
+            accounts, batched, phases, batches, stubs, gave_up, waiting, lag, lag_age, smurfs, requests, limited, latency,
             backoff, smallest_family, active_family, used, capacity, ratio,
         ]
 

@@ -232,3 +232,16 @@ def test_a_depth_without_batches_yet_reports_zero_batches(db):
     families = {f.name: f for f in CrawlCollector(db, cache_seconds=0).collect()}
     batches = {s.labels["depth"]: s.value for s in families["crawl_batches"].samples}
     assert batches == {"0": 1, "1": 2, "2": 0}
+
+
+def test_stubs_waiting_on_an_error_not_theirs_are_a_metric_of_their_own(db):
+    """A Steam details outage (or a spent budget) leaves stubs pending with the error: visible."""
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO matches (match_id, fetch_error) VALUES (1, 'DetailsNotReady: steam HTTP 500'), (2, NULL)")
+    server, _ = start_metrics_server(db, port=free_port(), cache_seconds=0)
+    try:
+        samples = scrape(f"http://127.0.0.1:{server.server_port}/metrics")
+    finally:
+        server.shutdown()
+    assert samples[("crawl_match_details_waiting", ())] == 1
+    assert samples[("crawl_match_stubs", (("state", "pending"),))] == 2
