@@ -13,7 +13,7 @@ from crawl_pipeline.db import aggregates, leaderboards
 from crawl_pipeline.db.stack import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "analyst-queries.md"
-SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.S)
+SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)
 QUERIES = SQL_BLOCK.findall(DOC.read_text(encoding="utf-8"))
 
 

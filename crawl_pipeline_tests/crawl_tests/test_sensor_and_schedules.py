@@ -257,4 +257,4 @@ def test_tracked_job_rate_limited_before_finishing_fails_and_is_in_the_ledger(
     assert bad["status"] == "rate_limited" and "RateLimited" in bad["rate_limited"]
     assert bad["api_requests"] > 0
     assert any(kind.endswith("RateLimited") or kind == "details:pending" for kind in bad["failures"]), bad["failures"]
-    assert list(ledger)[0] == second.run_id  # newest first
+    assert next(iter(ledger)) == second.run_id  # newest first

@@ -1,7 +1,7 @@
 """The coverage rule of range syncs (pure), checked by example and by property against a
 brute-force model over integer days."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from crawl_pipeline.domain.coverage import DateRange, covering_sync, covers
 
-EPOCH = datetime(2024, 7, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 7, 1, tzinfo=UTC)
 HORIZON = 60  # days of the brute-force model
 
 

@@ -1,6 +1,5 @@
 """``sync_account_history``: range syncs with coverage, against the simulator over HTTP."""
 
-import dagster as dg
 
 from crawl_pipeline.db import sync as sync_db
 from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions

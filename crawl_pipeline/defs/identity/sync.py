@@ -39,7 +39,7 @@ def parse_bound(value: str | None, *, end_of_day: bool) -> datetime | None:
     if len(text) == 10:
         day = date.fromisoformat(text)
         return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(text)  # Python 3.11+ reads a trailing Z
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -101,8 +101,8 @@ def sync_range(
             with db.transaction() as conn:
                 sync_db.finish_sync(conn, sync_id, status="failed", found=found, fetched=fetched, skipped=skipped,
                                     error=describe(exc))
-        except Exception:
-            pass
+        except Exception as record_error:  # noqa: BLE001 - the original error is the one to raise
+            context.log.warning(f"sync #{sync_id}: could not record the failure: {describe(record_error)}")
         raise
     with db.transaction() as conn:
         sync_db.finish_sync(conn, sync_id, status=status, found=found, fetched=fetched, skipped=skipped, error=error)
