@@ -101,6 +101,15 @@ class SimulatorConfig:
     stratz_tokens: tuple[str, ...] = DEFAULT_STRATZ_TOKENS
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
+    # --- serving (never changes an answer, only how fast it comes) ---
+    # Answers are pure functions of the world and the behaviour settings, so the encoded
+    # bytes of each deterministic request are kept (LRU of at most ``response_cache_mb``) and
+    # match content is derived in blocks of 32 neighbours (LRU of ``match_cache_blocks``).
+    # Faults, limits, counters and per-request headers still apply to every request.
+    # ``response_cache=False`` derives and encodes every answer again (the uncached path).
+    response_cache: bool = True
+    response_cache_mb: int = 64
+    match_cache_blocks: int = 256
 
     WORLD_FIELDS = (
         "seed", "accounts", "matches", "rounds", "timeline_start", "timeline_days",
@@ -120,6 +129,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
         if self.stratz_max_aliases < 0 or self.stratz_max_ids < 1:
             raise ValueError("stratz_max_aliases must be >= 0 and stratz_max_ids >= 1")
+        if self.response_cache_mb < 0 or self.match_cache_blocks < 0:
+            raise ValueError("response_cache_mb and match_cache_blocks must be >= 0")
         if not 0.0 < self.unknown_hero_rate <= 0.005:
             raise ValueError("unknown_hero_rate must be in (0, 0.005]")
 

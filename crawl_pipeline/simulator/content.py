@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from crawl_pipeline.domain.identity import to_steamid64
 
+from .cache import LRU
 from .hashing import choice_index, hash64, normal, uniform
 from .world import COUNTRIES, KIND_SMURF, World, rank_tier_from_mmr
 
@@ -260,11 +262,21 @@ def _positions(world: World, idx: NDArray[np.int64], players: NDArray[np.int64])
 
 # ---------------------------------------------------------------------- profiles
 _SYLLABLES = ("ka", "ri", "zo", "mu", "ne", "ta", "shi", "vo", "lex", "dra", "ko", "ny", "sa", "xi", "ru", "gor", "el", "qu")
+_ARANGE3, _ARANGE5 = np.arange(3)[None, :], np.arange(5)[None, :]
 _WORDS = ("pudge", "mid", "carry", "ward", "rosh", "tango", "blink", "aegis", "creep", "tower", "rune", "dust")
 
 
 def personaname(world: World, index: int) -> str:
-    h = [int(x) for x in hash64(world.seed, index, _F_NAME, np.arange(5))]
+    return personanames(world, np.array([index]))[0]
+
+
+def personanames(world: World, indexes: NDArray[np.int64]) -> list[str]:
+    """``personaname`` of many accounts with one hash call (flattened order)."""
+    rows = hash64(world.seed, np.asarray(indexes).reshape(-1, 1), _F_NAME, _ARANGE5).tolist()
+    return [_name(h) for h in rows]
+
+
+def _name(h: list[int]) -> str:
     style = h[0] % 3
     word = "".join(_SYLLABLES[x % len(_SYLLABLES)] for x in h[1 : 2 + h[1] % 3]).capitalize()
     if style == 0:
@@ -275,18 +287,31 @@ def personaname(world: World, index: int) -> str:
 
 
 def avatar_urls(world: World, index: int) -> tuple[str, str, str]:
-    digest = "".join(f"{int(x):016x}" for x in hash64(world.seed, index, _F_AVATAR, np.arange(3)))[:40]
-    base = f"https://avatars.steamstatic.com/{digest}"
-    return f"{base}.jpg", f"{base}_medium.jpg", f"{base}_full.jpg"
+    return avatar_urls_many(world, np.array([index]))[0]
+
+
+def avatar_urls_many(world: World, indexes: NDArray[np.int64]) -> list[tuple[str, str, str]]:
+    out = []
+    for h in hash64(world.seed, np.asarray(indexes).reshape(-1, 1), _F_AVATAR, _ARANGE3).tolist():
+        base = f"https://avatars.steamstatic.com/{''.join(f'{x:016x}' for x in h)[:40]}"
+        out.append((f"{base}.jpg", f"{base}_medium.jpg", f"{base}_full.jpg"))
+    return out
 
 
 def last_login(world: World, index: int) -> str | None:
     """OpenDota knows a login only for players who signed in there (about a fifth)."""
-    u = uniform(world.seed, index, _F_LOGIN)
-    if u[0] >= 0.2:
-        return None
-    moment = world.now - int(u[0] * 5 * 180 * 86_400)
-    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return last_logins(world, np.array([index]))[0]
+
+
+def last_logins(world: World, indexes: NDArray[np.int64]) -> list[str | None]:
+    out: list[str | None] = []
+    for u in uniform(world.seed, np.asarray(indexes).reshape(-1), _F_LOGIN).tolist():
+        if u >= 0.2:
+            out.append(None)
+            continue
+        moment = world.now - int(u * 5 * 180 * 86_400)
+        out.append(datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    return out
 
 
 def country(world: World, index: int) -> str | None:
@@ -296,3 +321,106 @@ def country(world: World, index: int) -> str | None:
 
 def profile_url(account_id: int) -> str:
     return f"https://steamcommunity.com/profiles/{to_steamid64(account_id)}/"
+
+
+# ---------------------------------------------------------------------- serving helpers
+_SLOTS = np.arange(10)
+_ROW_FIELDS = (
+    "account_id", "players", "hero_id", "position", "lane_role", "rank_tier", "kills", "deaths", "assists",
+    "gold_per_min", "xp_per_min", "last_hits", "denies", "net_worth", "hero_damage", "tower_damage",
+    "hero_healing", "level", "party_size", "leaver_status",
+)  # fmt: skip
+_MATCH_FIELDS = ("index", "match_id", "match_seq_num", "start_time", "duration", "lobby_type", "game_mode",
+                 "radiant_win", "region", "cluster")  # fmt: skip
+
+
+class MatchRows:
+    """A ``MatchBatch`` read as plain Python values, for rendering answers.
+
+    A row's numbers come out with one ``tolist()`` per field instead of one numpy scalar
+    access per value, and the per-player extras (names, last logins, inventories) are hashed
+    for the whole batch at once, on first use. The values are exactly those of the batch.
+    """
+
+    __slots__ = ("_extras", "batch", "world")
+
+    def __init__(self, world: World, batch: MatchBatch) -> None:
+        self.world = world
+        self.batch = batch
+        self._extras: tuple[list[list[str]], list[list[str | None]], list[list[list[int]]], list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def extras(self) -> tuple[list[list[str]], list[list[str | None]], list[list[list[int]]], list[int]]:
+        """(personanames, last logins, six item slots) per row and slot, and average ranks per row."""
+        if self._extras is None:
+            b, w = self.batch, self.world
+            flat = b.players.reshape(-1)
+            names, logins = personanames(w, flat), last_logins(w, flat)
+            items = ITEM_POOL[choice_index(w.seed, ITEM_POOL.size, b.index[:, None, None], _SLOTS[None, :, None], _F_ITEM,
+                                           np.arange(6)[None, None, :])].tolist()  # fmt: skip  # = inventory() per slot
+            self._extras = (
+                [names[i : i + 10] for i in range(0, len(names), 10)],
+                [logins[i : i + 10] for i in range(0, len(logins), 10)],
+                items,
+                b.average_rank().tolist(),
+            )
+        return self._extras
+
+    def row(self, r: int) -> dict[str, Any]:
+        """Scalars of match ``r`` and its per-slot lists (plus ``names``, ``logins``, ``items``, ``average_rank``)."""
+        b = self.batch
+        out: dict[str, Any] = {name: getattr(b, name)[r].item() for name in _MATCH_FIELDS}
+        for name in _ROW_FIELDS:
+            out[name] = getattr(b, name)[r].tolist()
+        names, logins, items, avg = self.extras()
+        out["names"], out["logins"], out["items"], out["average_rank"] = names[r], logins[r], items[r], avg[r]
+        return out
+
+
+class MatchStore:
+    """Match content for the serving path, derived in aligned blocks of ``block`` matches.
+
+    Deriving one match costs about as much as deriving a few dozen (numpy's per-call
+    overhead dominates), and a crawl asks for matches that are close together (the newest
+    first, a sequence page, a player's history), so a request derives its whole block and
+    the next requests in it are served from here. At most ``blocks`` blocks are kept (LRU);
+    ``blocks=0`` derives every match on its own, as the uncached path does.
+    """
+
+    def __init__(self, world: World, blocks: int = 256, block: int = 32) -> None:
+        self.world = world
+        self.block = block
+        self._blocks: LRU[MatchRows] = LRU(blocks)
+
+    def configure(self, blocks: int) -> None:
+        """Keep at most ``blocks`` blocks from now on (dropping what is kept)."""
+        self._blocks = LRU(blocks)
+
+    def locate(self, index: int) -> tuple[MatchRows, int]:
+        """The rows holding match ``index`` and its row number there."""
+        if not self._blocks.size:
+            return MatchRows(self.world, match_batch(self.world, np.array([index]))), 0
+        start = index - index % self.block
+        rows = self._blocks.get(start)
+        if rows is None:
+            stop = min(self.world.num_matches, start + self.block)
+            rows = MatchRows(self.world, match_batch(self.world, np.arange(start, stop)))
+            self._blocks.put(start, rows)
+        return rows, index - start
+
+    def many(self, indexes: list[int]) -> list[tuple[MatchRows, int]]:
+        """Like ``locate`` for each index; those not in a kept block are derived in one batch."""
+        found: list[tuple[MatchRows, int] | None] = []
+        missing: list[int] = []
+        for index in indexes:
+            rows = self._blocks.get(index - index % self.block) if self._blocks.size else None
+            found.append((rows, index % self.block) if rows is not None else None)
+            if rows is None:
+                missing.append(index)
+        if missing:
+            fresh = MatchRows(self.world, match_batch(self.world, np.array(missing, dtype=np.int64)))
+            rows_of = iter(range(len(missing)))
+            found = [f if f is not None else (fresh, next(rows_of)) for f in found]
+        return found  # type: ignore[return-value]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from .hashing import uniform
+from .hashing import uniform_int
 
 _COUNTER_SLOTS = 1 << 20  # fixed memory however long the server runs
 
@@ -44,7 +45,7 @@ class FaultInjector:
             self.mix = dict(mix)
             self.latency_ms = latency_ms
             self._kinds = kinds
-            self._cumulative = np.cumsum(weights) / weights.sum() if kinds else np.array([])
+            self._cumulative = (np.cumsum(weights) / weights.sum()).tolist() if kinds else []
 
     def decide(self, fingerprint: bytes) -> FaultDecision:
         key = int.from_bytes(hashlib.blake2b(fingerprint, digest_size=8).digest(), "little")
@@ -53,12 +54,12 @@ class FaultInjector:
             self._attempts[slot] += 1
             attempt = int(self._attempts[slot])
             rate, kinds, cumulative, latency_ms = self.rate, self._kinds, self._cumulative, self.latency_ms
-        u = uniform(self._seed, key >> 1, attempt, np.arange(4))
+        u = [uniform_int(self._seed, key >> 1, attempt, i) for i in range(4)]  # = uniform(..., np.arange(4))
         kind = None
         if kinds and u[0] < rate:
-            kind = kinds[min(int(np.searchsorted(cumulative, u[1], side="right")), len(kinds) - 1)]
+            kind = kinds[min(bisect_right(cumulative, u[1]), len(kinds) - 1)]  # = np.searchsorted(side="right")
         latency = latency_ms * (0.5 + u[2]) / 1000.0 if latency_ms > 0 else 0.0
-        return FaultDecision(attempt, kind, latency, 0.2 + 0.6 * float(u[3]))
+        return FaultDecision(attempt, kind, latency, 0.2 + 0.6 * u[3])
 
     def reset(self) -> None:
         with self._lock:

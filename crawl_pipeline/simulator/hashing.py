@@ -48,3 +48,31 @@ def normal(seed: int, *keys: ArrayLike) -> NDArray[np.float64]:
 def choice_index(seed: int, n: int, *keys: ArrayLike) -> NDArray[np.int64]:
     """Uniform integers in [0, n)."""
     return (hash64(seed, *keys) % np.uint64(n)).astype(np.int64)
+
+
+# ---------------------------------------------------------------------- scalar twins
+# The same hash on plain Python integers, for one value per request (a fault draw): numpy's
+# per-call overhead is tens of microseconds, these take one. Bit-identical to the arrays.
+_MASK = 0xFFFFFFFFFFFFFFFF
+_G, _P1, _P2 = int(_GOLDEN), int(_M1), int(_M2)
+
+
+def _mix_int(x: int) -> int:
+    x ^= x >> 30
+    x = (x * _P1) & _MASK
+    x ^= x >> 27
+    x = (x * _P2) & _MASK
+    return x ^ (x >> 31)
+
+
+def hash64_int(seed: int, *keys: int) -> int:
+    """``int(hash64(seed, *keys)[0])`` for non-negative integer keys, without numpy."""
+    h = _mix_int(((seed & _MASK) + _G) & _MASK)
+    for key in keys:
+        h = _mix_int(h ^ (((key & _MASK) * _G + _G) & _MASK))
+    return h
+
+
+def uniform_int(seed: int, *keys: int) -> float:
+    """``float(uniform(seed, *keys)[0])`` without numpy."""
+    return (hash64_int(seed, *keys) >> 11) * (1.0 / 9007199254740992.0)

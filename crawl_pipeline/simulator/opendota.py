@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crawl_pipeline.domain.heroes import heroes
@@ -36,10 +36,10 @@ from crawl_pipeline.domain.identity import to_steamid64
 
 from .config import RateLimits, SimulatorConfig
 from .content import (
-    MatchBatch,
+    MatchRows,
+    MatchStore,
     avatar_urls,
     country,
-    inventory,
     last_login,
     match_batch,
     personaname,
@@ -47,6 +47,7 @@ from .content import (
 )
 from .dialect import Principal, client_identity, proxy_error_page
 from .ratelimit import Decision, Window
+from .responses import JSONResponse
 from .stats import redact
 from .world import World
 
@@ -181,8 +182,9 @@ class PlayerMatches:
 class OpenDotaDialect:
     name = "opendota"
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, store: MatchStore | None = None) -> None:
         self.world = world
+        self.store = store or MatchStore(world, blocks=0)
         self._ranking_cache: dict[int, list[dict[str, Any]]] = {}
 
     def owns(self, path: str) -> bool:
@@ -382,7 +384,7 @@ class OpenDotaDialect:
         index = self.world.match_index(match_id) if match_id is not None and match_id > 0 else None
         if index is None:
             return not_found()
-        return JSONResponse(match_object(self.world, match_batch(self.world, np.array([index])), 0))
+        return JSONResponse(match_object(self.world, *self.store.locate(index)))
 
     def hero_list(self, request: Request) -> Response:
         return JSONResponse(
@@ -438,88 +440,95 @@ class OpenDotaDialect:
         return out
 
 
-def match_object(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
+def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     """One match as ``GET /api/matches/{id}`` returns it (unparsed match, no replay data).
 
     Valve's GetMatchDetails fields pass through, OpenDota adds ``patch``, ``region`` (from the
     cluster) and per player the derived fields (``isRadiant``, ``win``, ``kda``, ...) and
     ``personaname, name, last_login, rank_tier, computed_mmr, is_subscriber`` (buildMatch.ts).
     """
-    radiant_score = int(b.kills[r, :5].sum())
-    dire_score = int(b.kills[r, 5:].sum())
-    patch = 55 + int(b.index[r] * 3 // world.num_matches)
+    m = rows.row(r)
+    kills, deaths, assists = m["kills"], m["deaths"], m["assists"]
+    radiant_win, duration = m["radiant_win"], m["duration"]
     common = {
-        "match_id": int(b.match_id[r]),
-        "start_time": int(b.start_time[r]),
-        "duration": int(b.duration[r]),
-        "radiant_win": bool(b.radiant_win[r]),
-        "lobby_type": int(b.lobby_type[r]),
-        "game_mode": int(b.game_mode[r]),
-        "cluster": int(b.cluster[r]),
-        "region": int(b.region[r]),
-        "patch": patch,
+        "match_id": m["match_id"],
+        "start_time": m["start_time"],
+        "duration": duration,
+        "radiant_win": radiant_win,
+        "lobby_type": m["lobby_type"],
+        "game_mode": m["game_mode"],
+        "cluster": m["cluster"],
+        "region": m["region"],
+        "patch": 55 + m["index"] * 3 // world.num_matches,
     }
     players = []
     for s in range(10):
-        anonymous = int(b.account_id[r, s]) < 0
-        index = int(b.players[r, s])
-        kills, deaths, assists = int(b.kills[r, s]), int(b.deaths[r, s]), int(b.assists[r, s])
-        win = bool(b.win[r, s])
+        account = m["account_id"][s]
+        anonymous = account < 0
+        k, d, a = kills[s], deaths[s], assists[s]
+        win = (s < 5) == radiant_win
+        items = m["items"][s]
+        gpm, xpm, leaver, tier = m["gold_per_min"][s], m["xp_per_min"][s], m["leaver_status"][s], m["rank_tier"][s]
         players.append(
             {
                 **common,
-                "player_slot": int(player_slot(np.int64(s))),
-                "account_id": None if anonymous else int(b.account_id[r, s]),
-                "hero_id": int(b.hero_id[r, s]),
+                "player_slot": s if s < 5 else 128 + s - 5,
+                "account_id": None if anonymous else account,
+                "hero_id": m["hero_id"][s],
                 "hero_variant": 1,
-                **{f"item_{i}": item for i, item in enumerate(inventory(world, b, r, s))},
+                "item_0": items[0],
+                "item_1": items[1],
+                "item_2": items[2],
+                "item_3": items[3],
+                "item_4": items[4],
+                "item_5": items[5],
                 "backpack_0": 0,
                 "backpack_1": 0,
                 "backpack_2": 0,
                 "item_neutral": 0,
-                "kills": kills,
-                "deaths": deaths,
-                "assists": assists,
-                "gold_per_min": int(b.gold_per_min[r, s]),
-                "xp_per_min": int(b.xp_per_min[r, s]),
-                "last_hits": int(b.last_hits[r, s]),
-                "denies": int(b.denies[r, s]),
-                "net_worth": int(b.net_worth[r, s]),
-                "hero_damage": int(b.hero_damage[r, s]),
-                "tower_damage": int(b.tower_damage[r, s]),
-                "hero_healing": int(b.hero_healing[r, s]),
-                "level": int(b.level[r, s]),
-                "leaver_status": int(b.leaver_status[r, s]),
-                "lane_role": int(b.lane_role[r, s]),
+                "kills": k,
+                "deaths": d,
+                "assists": a,
+                "gold_per_min": gpm,
+                "xp_per_min": xpm,
+                "last_hits": m["last_hits"][s],
+                "denies": m["denies"][s],
+                "net_worth": m["net_worth"][s],
+                "hero_damage": m["hero_damage"][s],
+                "tower_damage": m["tower_damage"][s],
+                "hero_healing": m["hero_healing"][s],
+                "level": m["level"][s],
+                "leaver_status": leaver,
+                "lane_role": m["lane_role"][s],
                 "isRadiant": s < 5,
                 "win": int(win),
                 "lose": int(not win),
-                "total_gold": int(b.gold_per_min[r, s] * b.duration[r] // 60),
-                "total_xp": int(b.xp_per_min[r, s] * b.duration[r] // 60),
-                "kda": round((kills + assists) / (deaths + 1), 2),
-                "abandons": int(b.leaver_status[r, s] >= 2),
-                "personaname": None if anonymous else personaname(world, index),
+                "total_gold": gpm * duration // 60,
+                "total_xp": xpm * duration // 60,
+                "kda": round((k + a) / (d + 1), 2),
+                "abandons": int(leaver >= 2),
+                "personaname": None if anonymous else m["names"][s],
                 "name": None,
-                "last_login": None if anonymous else last_login(world, index),
-                "rank_tier": None if anonymous or int(b.rank_tier[r, s]) == 0 else int(b.rank_tier[r, s]),
+                "last_login": None if anonymous else m["logins"][s],
+                "rank_tier": None if anonymous or tier == 0 else tier,
                 "computed_mmr": None,
                 "is_subscriber": False,
             }
         )
     return {
         **common,
-        "match_seq_num": int(b.match_seq_num[r]),
-        "radiant_score": radiant_score,
-        "dire_score": dire_score,
-        "first_blood_time": 60 + int(b.index[r] % 180),
+        "match_seq_num": m["match_seq_num"],
+        "radiant_score": sum(kills[:5]),
+        "dire_score": sum(kills[5:]),
+        "first_blood_time": 60 + m["index"] % 180,
         "human_players": 10,
         "leagueid": 0,
         "positive_votes": 0,
         "negative_votes": 0,
-        "tower_status_radiant": 1974 if b.radiant_win[r] else 0,
-        "tower_status_dire": 0 if b.radiant_win[r] else 1974,
-        "barracks_status_radiant": 63 if b.radiant_win[r] else 0,
-        "barracks_status_dire": 0 if b.radiant_win[r] else 63,
+        "tower_status_radiant": 1974 if radiant_win else 0,
+        "tower_status_dire": 0 if radiant_win else 1974,
+        "barracks_status_radiant": 63 if radiant_win else 0,
+        "barracks_status_dire": 0 if radiant_win else 63,
         "engine": 1,
         "flags": 1,
         "version": None,

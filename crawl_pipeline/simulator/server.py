@@ -2,7 +2,12 @@
 
 Request path: dialect chosen by URL prefix -> credentials checked as that provider does
 -> rate limits (per key/token, or per client address) -> deterministic fault draw ->
-the dialect's handler. The gateway runs *outside* Starlette's error middleware because a
+the dialect's handler. The handler is found among the dialect's own routes (the same
+Starlette ``Route`` objects, same matching) and called inline on the event loop, without
+Starlette's middleware stack and thread pool; answers of deterministic routes are kept as
+encoded bytes (``ByteLRU``) keyed by method, path, query without credentials and body, so a
+repeated request skips the handler. Everything before the handler (credentials, limits,
+counters, faults, latency) and the per-request headers still happen on every request. The gateway runs *outside* Starlette's error middleware because a
 dropped connection must not turn into a tidy 500: uvicorn closes the socket without a
 response when the ASGI callable returns a value instead of None, which is how ``drop``
 is produced (see ``DROP``).
@@ -11,6 +16,7 @@ is produced (see ``DROP``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import socket
@@ -24,10 +30,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from .cache import ByteLRU
 from .config import SimulatorConfig
+from .content import MatchStore
 from .dialect import Dialect
 from .faults import FaultInjector
 from .opendota import OpenDotaDialect
@@ -71,10 +79,13 @@ class SimulatorRuntime:
         self.stats = SimulatorStats()
         self.limiter = FixedWindowLimiter()
         self.faults = FaultInjector(config.seed, config.fault_rate, config.fault_mix, config.latency_ms)
+        self.store = MatchStore(world, blocks=0)
+        self.responses = ByteLRU(0)
+        self._size_caches(config)
         self.dialects: list[Dialect] = [
-            OpenDotaDialect(world),
-            SteamDialect(world, lambda: self.config),
-            StratzDialect(world, lambda: self.config),
+            OpenDotaDialect(world, self.store),
+            SteamDialect(world, lambda: self.config, self.store),
+            StratzDialect(world, lambda: self.config, self.store),
         ]
         self._lock = threading.Lock()
         self._stopping = False
@@ -114,7 +125,13 @@ class SimulatorRuntime:
             config = self.config.with_overrides(**changes)
             self.faults.configure(config.fault_rate, config.fault_mix, config.latency_ms)
             self.config = config
+            self._size_caches(config)  # answers may depend on the settings: nothing stale is served
             return config
+
+    def _size_caches(self, config: SimulatorConfig) -> None:
+        on = config.response_cache
+        self.store.configure(config.match_cache_blocks if on else 0)
+        self.responses = ByteLRU(config.response_cache_mb * 1024 * 1024 if on else 0)
 
     def reset(self) -> None:
         """Zero counters, rate-limit windows and fault attempt counters."""
@@ -160,6 +177,7 @@ class SimulatorApp(Starlette):
         self.runtime = runtime
         routes = [route for d in runtime.dialects for route in d.routes()] + _admin_routes(runtime)
         super().__init__(routes=routes)
+        self._dispatch = {d.name: _Dispatch(d) for d in runtime.dialects}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:  # type: ignore[override]
         inner = super().__call__
@@ -169,6 +187,36 @@ class SimulatorApp(Starlette):
         if dialect is None:
             return await inner(scope, receive, send)
         return await self._gateway(dialect, scope, receive, send, inner)
+
+    async def _serve(self, dialect: Dialect, request: Request, body: bytes, send: Send, inner: ASGIApp) -> None:
+        """Answer with the dialect's handler, inline, or its kept bytes; Starlette for the rest."""
+        scope, receive = request.scope, request.receive
+        found = self._dispatch[dialect.name].find(scope)
+        if found is None:  # 404/405/redirects exactly as Starlette answers them
+            await inner(scope, receive, send)
+            return
+        endpoint, cacheable = found
+        responses = self.runtime.responses
+        key = None
+        if cacheable and responses.capacity:
+            key = (scope["method"], scope["path"], _without_credentials(scope.get("query_string", b"")), body)
+            kept = responses.get(key)
+            if kept is not None:
+                status, headers, content = kept  # type: ignore[misc]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": content})
+                return
+        try:
+            response = endpoint(request)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception:  # noqa: BLE001 - Starlette's error middleware answers (and logs) it
+            await inner(scope, receive, send)
+            return
+        if key is not None and response.background is None:
+            size = len(response.body) + len(key[1]) + len(key[2]) + len(key[3]) + 256
+            responses.put(key, (response.status_code, response.raw_headers, response.body), size)
+        await response(scope, receive, send)
 
     async def _gateway(self, dialect: Dialect, scope: Scope, receive: Receive, send: Send, inner: ASGIApp) -> Any:
         rt = self.runtime
@@ -210,7 +258,7 @@ class SimulatorApp(Starlette):
             await rt.pause(fate.latency_s)
         kind = fate.kind
         if kind is None:
-            await inner(scope, replay, counted_send)
+            await self._serve(dialect, request, body, counted_send, inner)
             return None
         rt.stats.fault(kind)
         if kind.startswith("http_"):
@@ -221,11 +269,11 @@ class SimulatorApp(Starlette):
         if kind in ("slow", "timeout"):
             if not await rt.pause(config.slow_ms / 1000.0 if kind == "slow" else config.timeout_s):
                 return DROP  # the server is stopping: the client gave up long ago
-            await inner(scope, replay, counted_send)
+            await self._serve(dialect, request, body, counted_send, inner)
             return None
         # truncated / malformed: render the real answer, then cut it
         capture = _Capture()
-        await inner(scope, replay, capture.send)
+        await self._serve(dialect, request, body, capture.send, inner)
         assert capture.start is not None
         cut = bytes(capture.body[: max(1, int(len(capture.body) * fate.fraction))])
         declared = len(capture.body) if kind == "truncated" else len(cut)
@@ -261,6 +309,34 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
+
+
+class _Dispatch:
+    """A dialect's routes, matched in order exactly as Starlette's router does (first full match)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        volatile = getattr(dialect, "volatile_endpoints", lambda: ())()
+        self._routes: list[tuple[Route, bool]] = []
+        for route in dialect.routes():
+            if not isinstance(route, Route):
+                raise TypeError(f"dialect {dialect.name} route {route!r} is not a starlette Route")
+            self._routes.append((route, route.endpoint not in volatile))
+
+    def find(self, scope: Scope) -> tuple[Callable[[Request], Any], bool] | None:
+        """(endpoint, cacheable) of the first route fully matching ``scope``, which gets its path params."""
+        for route, cacheable in self._routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                return route.endpoint, cacheable
+        return None
+
+
+def _without_credentials(query: bytes) -> bytes:
+    """The query string (order kept: ``project`` order matters) minus ``key=`` and ``api_key=``."""
+    if b"key=" not in query:
+        return query
+    return b"&".join(part for part in query.split(b"&") if not part.startswith((b"key=", b"api_key=")))
 
 
 def _fingerprint(scope: Scope, body: bytes) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crawl_pipeline.domain.identity import (
@@ -29,10 +29,11 @@ from crawl_pipeline.domain.identity import (
 )
 
 from .config import RateLimits, SimulatorConfig
-from .content import MatchBatch, inventory, match_batch
+from .content import MatchBatch, MatchRows, MatchStore, match_batch
 from .dialect import Principal, proxy_error_page
-from .hashing import uniform
+from .hashing import uniform_int
 from .ratelimit import Decision, Window
+from .responses import JSONResponse
 from .stats import redact
 from .world import World
 
@@ -75,9 +76,10 @@ def _int_param(request: Request, name: str, default: int) -> int:
 class SteamDialect:
     name = "steam"
 
-    def __init__(self, world: World, config_source: Callable[[], SimulatorConfig]) -> None:
+    def __init__(self, world: World, config_source: Callable[[], SimulatorConfig], store: MatchStore | None = None) -> None:
         self.world = world
         self._config = config_source
+        self.store = store or MatchStore(world, blocks=0)
 
     def owns(self, path: str) -> bool:
         return path.startswith(("/IDOTA2Match_570/", "/ISteamUser/"))
@@ -102,6 +104,11 @@ class SteamDialect:
         return proxy_error_page(status)
 
     # --------------------------------------------------------------- routes
+    def volatile_endpoints(self) -> tuple[Callable[[Request], Response], ...]:
+        """Endpoints whose answer is not a function of the request alone (never kept as bytes):
+        GetMatchDetails depends on the runtime switch and draws its errors per attempt."""
+        return (self.match_details,)
+
     def routes(self) -> list[BaseRoute]:
         endpoints = {
             "/IDOTA2Match_570/GetMatchHistory": self.match_history,
@@ -164,8 +171,8 @@ class SteamDialect:
         requested = min(requested, MAX_REQUESTED)
         first = w.first_match_at_seq(_int_param(request, "start_at_match_seq_num", 0))
         indices = np.arange(first, min(w.num_matches, first + requested))
-        batch = match_batch(w, indices)
-        matches = [details(batch, r, w) for r in range(len(batch))]
+        rows = MatchRows(w, match_batch(w, indices))
+        matches = [details(rows, r) for r in range(len(rows))]
         return JSONResponse({"result": {"status": 1, "matches": matches}})
 
     def match_details(self, request: Request) -> Response:
@@ -182,9 +189,9 @@ class SteamDialect:
         if index is None:
             return JSONResponse({"result": {"error": "Match ID not found"}})
         attempt = getattr(request.state, "sim_attempt", 1)
-        if uniform(self.world.seed, index, attempt, 0xD7)[0] < config.steam_details_error_rate:
+        if uniform_int(self.world.seed, index, attempt, 0xD7) < config.steam_details_error_rate:
             return JSONResponse({}, status_code=500)
-        return JSONResponse({"result": details(match_batch(self.world, np.array([index])), 0, self.world)})
+        return JSONResponse({"result": details(*self.store.locate(index))})
 
     def player_bans(self, request: Request) -> Response:
         raw = request.query_params.get("steamids")
@@ -238,63 +245,72 @@ def _history_item(batch: MatchBatch, r: int) -> dict[str, Any]:
     }
 
 
-def details(b: MatchBatch, r: int, world: World) -> dict[str, Any]:
+def details(rows: MatchRows, r: int) -> dict[str, Any]:
     """A match as GetMatchDetails (and GetMatchHistoryBySequenceNum) return it."""
+    m = rows.row(r)
     players = []
     for s in range(10):
-        items = inventory(world, b, r, s)
+        items = m["items"][s]
+        account = m["account_id"][s]
+        net_worth = m["net_worth"][s]
         players.append(
             {
-                "account_id": _steam_account(b, r, s),
-                **_slot_fields(s),
-                "hero_id": int(b.hero_id[r, s]),
+                "account_id": ANONYMOUS_ACCOUNT_ID if account < 0 else account,
+                "player_slot": s if s < 5 else 128 + s - 5,
+                "team_number": int(s >= 5),
+                "team_slot": s % 5,
+                "hero_id": m["hero_id"][s],
                 "hero_variant": 1,
-                **{f"item_{i}": item for i, item in enumerate(items)},
+                "item_0": items[0],
+                "item_1": items[1],
+                "item_2": items[2],
+                "item_3": items[3],
+                "item_4": items[4],
+                "item_5": items[5],
                 "backpack_0": 0,
                 "backpack_1": 0,
                 "backpack_2": 0,
                 "item_neutral": 0,
-                "kills": int(b.kills[r, s]),
-                "deaths": int(b.deaths[r, s]),
-                "assists": int(b.assists[r, s]),
-                "leaver_status": int(b.leaver_status[r, s]),
-                "last_hits": int(b.last_hits[r, s]),
-                "denies": int(b.denies[r, s]),
-                "gold_per_min": int(b.gold_per_min[r, s]),
-                "xp_per_min": int(b.xp_per_min[r, s]),
-                "level": int(b.level[r, s]),
-                "net_worth": int(b.net_worth[r, s]),
-                "hero_damage": int(b.hero_damage[r, s]),
-                "tower_damage": int(b.tower_damage[r, s]),
-                "hero_healing": int(b.hero_healing[r, s]),
-                "gold": int(b.net_worth[r, s] // 7),
-                "gold_spent": int(b.net_worth[r, s] - b.net_worth[r, s] // 7),
+                "kills": m["kills"][s],
+                "deaths": m["deaths"][s],
+                "assists": m["assists"][s],
+                "leaver_status": m["leaver_status"][s],
+                "last_hits": m["last_hits"][s],
+                "denies": m["denies"][s],
+                "gold_per_min": m["gold_per_min"][s],
+                "xp_per_min": m["xp_per_min"][s],
+                "level": m["level"][s],
+                "net_worth": net_worth,
+                "hero_damage": m["hero_damage"][s],
+                "tower_damage": m["tower_damage"][s],
+                "hero_healing": m["hero_healing"][s],
+                "gold": net_worth // 7,
+                "gold_spent": net_worth - net_worth // 7,
             }
         )
-    radiant_win = bool(b.radiant_win[r])
+    radiant_win = m["radiant_win"]
     return {
         "players": players,
         "radiant_win": radiant_win,
-        "duration": int(b.duration[r]),
+        "duration": m["duration"],
         "pre_game_duration": 90,
-        "start_time": int(b.start_time[r]),
-        "match_id": int(b.match_id[r]),
-        "match_seq_num": int(b.match_seq_num[r]),
+        "start_time": m["start_time"],
+        "match_id": m["match_id"],
+        "match_seq_num": m["match_seq_num"],
         "tower_status_radiant": 1974 if radiant_win else 0,
         "tower_status_dire": 0 if radiant_win else 1974,
         "barracks_status_radiant": 63 if radiant_win else 0,
         "barracks_status_dire": 0 if radiant_win else 63,
-        "cluster": int(b.cluster[r]),
-        "first_blood_time": 60 + int(b.index[r] % 180),
-        "lobby_type": int(b.lobby_type[r]),
+        "cluster": m["cluster"],
+        "first_blood_time": 60 + m["index"] % 180,
+        "lobby_type": m["lobby_type"],
         "human_players": 10,
         "leagueid": 0,
         "positive_votes": 0,
         "negative_votes": 0,
-        "game_mode": int(b.game_mode[r]),
+        "game_mode": m["game_mode"],
         "flags": 1,
         "engine": 1,
-        "radiant_score": int(b.kills[r, :5].sum()),
-        "dire_score": int(b.kills[r, 5:].sum()),
+        "radiant_score": sum(m["kills"][:5]),
+        "dire_score": sum(m["kills"][5:]),
     }
-

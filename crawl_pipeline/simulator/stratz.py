@@ -42,12 +42,14 @@ from graphql import (
     visit,
 )
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .config import RateLimits, SimulatorConfig
 from .content import (
     MatchBatch,
+    MatchRows,
+    MatchStore,
     avatar_urls,
     country,
     match_batch,
@@ -57,6 +59,7 @@ from .content import (
 from .dialect import Principal, proxy_error_page
 from .hashing import uniform
 from .ratelimit import Decision, Window
+from .responses import JSONResponse
 from .stats import redact
 from .world import KIND_SMURF, World
 
@@ -253,9 +256,13 @@ def alias_count(document: Any) -> int:
 class StratzDialect:
     name = "stratz"
 
-    def __init__(self, world: World, config_source: Callable[[], SimulatorConfig] = lambda: SimulatorConfig()) -> None:
+    def __init__(
+        self, world: World, config_source: Callable[[], SimulatorConfig] = lambda: SimulatorConfig(),
+        store: MatchStore | None = None,
+    ) -> None:  # fmt: skip
         self.world = world
         self._config = config_source
+        self.store = store or MatchStore(world, blocks=0)
         self.schema: GraphQLSchema = build_schema(SDL)
 
     def owns(self, path: str) -> bool:
@@ -320,7 +327,7 @@ class StratzDialect:
                 f"The query is too complex: {aliases} aliased selections, at most {config.stratz_max_aliases} per request."
             )
         result = execute_sync(
-            self.schema, document, root_value=Root(self.world, config.stratz_max_ids),
+            self.schema, document, root_value=Root(self.world, config.stratz_max_ids, self.store),
             variable_values=variables, operation_name=operation,
         )  # fmt: skip
         body: dict[str, Any] = {"data": result.data}
@@ -332,9 +339,10 @@ class StratzDialect:
 class Root:
     """Resolvers of DotaQuery; the default resolver calls these with (info, **args)."""
 
-    def __init__(self, world: World, max_ids: int = 100) -> None:
+    def __init__(self, world: World, max_ids: int = 100, store: MatchStore | None = None) -> None:
         self.world = world
         self.max_ids = max_ids
+        self.store = store or MatchStore(world, blocks=0)
 
     def _check_ids(self, ids: list[Any], what: str) -> None:
         if len(ids) > self.max_ids:
@@ -356,16 +364,14 @@ class Root:
         index = self.world.match_index(int(id))
         if index is None:
             raise GraphQLError(f"Match {id} not found.")
-        return match_node(self.world, match_batch(self.world, np.array([index])), 0)
+        return match_node(self.world, *self.store.locate(index))
 
     def matches(self, info: Any, ids: list[int | None]) -> list[dict[str, Any] | None]:
         """One entry per id, in order; ids the world does not know are null."""
         self._check_ids(ids, "ids")
         found = [self.world.match_index(int(i)) if i is not None else None for i in ids]
-        known = np.array([i for i in found if i is not None], dtype=np.int64)
-        batch = match_batch(self.world, known)
-        rows = iter(range(len(known)))
-        return [match_node(self.world, batch, next(rows)) if i is not None else None for i in found]
+        located = iter(self.store.many([i for i in found if i is not None]))
+        return [match_node(self.world, *next(located)) if i is not None else None for i in found]
 
 
 def steam_account(world: World, index: int) -> dict[str, Any]:
@@ -401,6 +407,10 @@ class PlayerNode:
         w = self.world
         matches = np.empty(0, np.int64) if w.accounts.private[self.index] else w.matches_of(self.index)[::-1]
         return match_batch(w, matches), w.slot_of(self.index, matches)
+
+    @cached_property
+    def _rows(self) -> MatchRows:
+        return MatchRows(self.world, self._all[0])
 
     def _filtered(self, request: dict[str, Any]) -> tuple[MatchBatch, np.ndarray, np.ndarray]:
         batch, slots = self._all
@@ -447,8 +457,8 @@ class PlayerNode:
 
     def matches(self, info: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
         take, skip = _take(request.get("take"), 10), max(0, int(request.get("skip") or 0))
-        batch, rows, _ = self._filtered(request)
-        return [match_node(self.world, batch, int(r)) for r in rows[skip : skip + take]]
+        _, rows, _ = self._filtered(request)
+        return [match_node(self.world, self._rows, int(r)) for r in rows[skip : skip + take]]
 
     def heroesPerformance(
         self, info: Any, request: dict[str, Any] | None = None, skip: int | None = None, take: int | None = None
@@ -492,67 +502,70 @@ def _take(value: Any, default: int) -> int:
     return max(0, take)
 
 
-def match_node(world: World, b: MatchBatch, r: int) -> dict[str, Any]:
-    avg = int(b.average_rank()[r])
+def match_node(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
+    m = rows.row(r)
+    avg = m["average_rank"]
+    radiant_win, kills, account_ids = m["radiant_win"], m["kills"], m["account_id"]
 
     def players(info: Any, steamAccountId: int | None = None) -> list[dict[str, Any]]:
         return [
-            _player_node(world, b, r, s)
+            _player_node(world, m, s)
             for s in range(10)
-            if steamAccountId is None or int(b.account_id[r, s]) == int(steamAccountId)
+            if steamAccountId is None or account_ids[s] == int(steamAccountId)
         ]
 
     return {
-        "id": int(b.match_id[r]),
-        "didRadiantWin": bool(b.radiant_win[r]),
-        "durationSeconds": int(b.duration[r]),
-        "startDateTime": int(b.start_time[r]),
-        "endDateTime": int(b.start_time[r] + b.duration[r]),
-        "sequenceNum": int(b.match_seq_num[r]),
-        "lobbyType": LOBBY_ENUM.get(int(b.lobby_type[r]), "UNRANKED"),
-        "gameMode": MODE_ENUM.get(int(b.game_mode[r]), "NONE"),
-        "regionId": int(b.region[r]),
-        "clusterId": int(b.cluster[r]),
+        "id": m["match_id"],
+        "didRadiantWin": radiant_win,
+        "durationSeconds": m["duration"],
+        "startDateTime": m["start_time"],
+        "endDateTime": m["start_time"] + m["duration"],
+        "sequenceNum": m["match_seq_num"],
+        "lobbyType": LOBBY_ENUM.get(m["lobby_type"], "UNRANKED"),
+        "gameMode": MODE_ENUM.get(m["game_mode"], "NONE"),
+        "regionId": m["region"],
+        "clusterId": m["cluster"],
         "averageRank": avg or None,
         "numHumanPlayers": 10,
-        "firstBloodTime": 60 + int(b.index[r] % 180),
-        "towerStatusRadiant": 1974 if b.radiant_win[r] else 0,
-        "towerStatusDire": 0 if b.radiant_win[r] else 1974,
-        "barracksStatusRadiant": 63 if b.radiant_win[r] else 0,
-        "barracksStatusDire": 0 if b.radiant_win[r] else 63,
-        "radiantKills": [int(x) for x in b.kills[r, :5]],
-        "direKills": [int(x) for x in b.kills[r, 5:]],
+        "firstBloodTime": 60 + m["index"] % 180,
+        "towerStatusRadiant": 1974 if radiant_win else 0,
+        "towerStatusDire": 0 if radiant_win else 1974,
+        "barracksStatusRadiant": 63 if radiant_win else 0,
+        "barracksStatusDire": 0 if radiant_win else 63,
+        "radiantKills": kills[:5],
+        "direKills": kills[5:],
         "players": players,
     }
 
 
-def _player_node(world: World, b: MatchBatch, r: int, s: int) -> dict[str, Any]:
-    anonymous = int(b.account_id[r, s]) < 0
-    index = int(b.players[r, s])
-    position = int(b.position[r, s])
+def _player_node(world: World, m: dict[str, Any], s: int) -> dict[str, Any]:
+    account = m["account_id"][s]
+    anonymous = account < 0
+    index = m["players"][s]
+    position = m["position"][s]
     return {
-        "matchId": int(b.match_id[r]),
+        "matchId": m["match_id"],
         "playerSlot": s if s < 5 else 128 + s - 5,
-        "steamAccountId": None if anonymous else int(b.account_id[r, s]),
+        "steamAccountId": None if anonymous else account,
         "steamAccount": (lambda info: None) if anonymous else (lambda info: steam_account(world, index)),
         "isRadiant": s < 5,
-        "isVictory": bool(b.win[r, s]),
-        "heroId": int(b.hero_id[r, s]),
-        "kills": int(b.kills[r, s]),
-        "deaths": int(b.deaths[r, s]),
-        "assists": int(b.assists[r, s]),
-        "numLastHits": int(b.last_hits[r, s]),
-        "numDenies": int(b.denies[r, s]),
-        "goldPerMinute": int(b.gold_per_min[r, s]),
-        "experiencePerMinute": int(b.xp_per_min[r, s]),
-        "networth": int(b.net_worth[r, s]),
-        "heroDamage": int(b.hero_damage[r, s]),
-        "towerDamage": int(b.tower_damage[r, s]),
-        "heroHealing": int(b.hero_healing[r, s]),
-        "level": int(b.level[r, s]),
+        "isVictory": (s < 5) == m["radiant_win"],
+        "heroId": m["hero_id"][s],
+        "kills": m["kills"][s],
+        "deaths": m["deaths"][s],
+        "assists": m["assists"][s],
+        "numLastHits": m["last_hits"][s],
+        "numDenies": m["denies"][s],
+        "goldPerMinute": m["gold_per_min"][s],
+        "experiencePerMinute": m["xp_per_min"][s],
+        "networth": m["net_worth"][s],
+        "heroDamage": m["hero_damage"][s],
+        "towerDamage": m["tower_damage"][s],
+        "heroHealing": m["hero_healing"][s],
+        "level": m["level"][s],
         "partyId": None,
-        "leaverStatus": LEAVER_ENUM.get(int(b.leaver_status[r, s]), "NONE"),
-        "lane": LANE_ENUM.get(int(b.lane_role[r, s]), "UNKNOWN"),
+        "leaverStatus": LEAVER_ENUM.get(m["leaver_status"][s], "NONE"),
+        "lane": LANE_ENUM.get(m["lane_role"][s], "UNKNOWN"),
         "role": ROLE_ENUM.get(position, "UNKNOWN"),
         "position": f"POSITION_{position}",
     }
