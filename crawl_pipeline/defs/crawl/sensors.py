@@ -13,6 +13,7 @@ from crawl_pipeline.defs.crawl.assets import BATCH_ASSET_KEYS, PHASE_TAG, crawl_
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.ops.orphans import fail_orphaned_runs
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -52,6 +53,9 @@ def discovery_tick(instance: dg.DagsterInstance, db: Database, crawl: CrawlConfi
     run keys make a repeated request harmless.
     """
     policy = crawl.policy()
+    # runs whose worker died (a killed demo, a crashed daemon worker) would hold in-flight slots
+    # and block their partitions for ever: failed first, so the retry schedule picks them up
+    fail_orphaned_runs(instance, job_name=crawl_batch_job.name)
     in_flight = batch_runs_in_flight(instance)
     busy = {run.tags[PARTITION_TAG] for run in in_flight if PARTITION_TAG in run.tags}
     capacity = max(0, crawl.max_runs_in_flight - len(in_flight))
