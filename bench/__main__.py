@@ -44,10 +44,11 @@ SCALES: dict[str, dict[str, list[str]]] = {
         "full": ["--accounts", "1000000", "--stubs", "10000000", "--matches-per-account", "100"],
     },
     "bench_dagster_overhead": {"quick": ["--sizes", "10", "40", "160"], "full": ["--sizes", "25", "100", "400"]},
+    "bench_sensor_tick": {"quick": ["--sizes", "10000", "30000", "100000"], "full": ["--sizes", "100000", "300000", "1000000"]},
     "bench_budget": {"quick": ["--accounts-per-depth", "40"], "full": ["--accounts-per-depth", "200", "--depth", "3"]},
 }
 ORDER = [
-    "bench_budget", "bench_ingest", "bench_rate_budget", "bench_fault_recovery", "bench_leaderboard", "bench_memory",
+    "bench_budget", "bench_sensor_tick", "bench_ingest", "bench_rate_budget", "bench_fault_recovery", "bench_leaderboard", "bench_memory",
     "bench_dagster_overhead", "bench_duckdb_export", "bench_simulator", "bench_smurf_quality",
 ]  # fmt: skip
 # a figure line: a ratio ("12.3x", "x4.0", "= 0.98x"), a target verdict, or a utilisation / F1 ratio
