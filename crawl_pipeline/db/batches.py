@@ -6,6 +6,7 @@ holds after every attempt so far (not only the counters of the attempt that happ
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,9 +141,13 @@ def batch_lock(db: Database, batch_key: str, *, wait_seconds: float = 1800, on_w
     """Hold a session advisory lock on the batch for the block, so two runs of one batch (a backfill
     next to a sensor run, two backfills) never crawl it at the same time: the second waits for the
     first (calling ``on_wait`` once) and then finds only what is still left. Waiting longer than
-    ``wait_seconds`` raises ``psycopg.errors.LockNotAvailable``."""
+    ``wait_seconds`` raises ``psycopg.errors.LockNotAvailable``. The lock's connection is held for the
+    block and committed at once (never idle in a transaction); if it dies (a PostgreSQL restart), the
+    block's own work fails or goes on with the pool's other connections, and releasing is skipped."""
     key = zlib.crc32(batch_key.encode()) - (1 << 31)  # into int4
-    with db.transaction() as conn:  # held for the block; committed at once, never idle in a transaction
+    holder = db.transaction()
+    conn = holder.__enter__()
+    try:
         got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (BATCH_LOCK_NAMESPACE, key)).fetchone()[0]
         if not got:
             if on_wait is not None:
@@ -150,14 +155,21 @@ def batch_lock(db: Database, batch_key: str, *, wait_seconds: float = 1800, on_w
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait_seconds * 1000)}ms",))
             conn.execute("SELECT pg_advisory_lock(%s, %s)", (BATCH_LOCK_NAMESPACE, key))
         conn.commit()
+    except BaseException:
+        holder.__exit__(*sys.exc_info())
+        raise
+    try:
+        yield
+    finally:
         try:
-            yield
-        finally:
-            try:
-                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BATCH_LOCK_NAMESPACE, key))
-                conn.commit()
-            except psycopg.Error:
-                pass  # the session ends with the connection: the lock goes with it
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BATCH_LOCK_NAMESPACE, key))
+            conn.commit()
+        except psycopg.Error:
+            pass  # the session is gone, and its lock with it
+        try:
+            holder.__exit__(None, None, None)
+        except psycopg.Error:
+            pass  # returning a dead connection: the pool replaces it
 
 
 def batches_to_recrawl(db: Database, *, older_than, limit: int) -> list[str]:
