@@ -8,7 +8,8 @@ Redaction: credentials never enter a URL that httpx sees. Bearer tokens travel i
 (httpx and httpcore do not log headers); a key that must be a query parameter (Steam's
 ``key=``) is added by ``_SecretParamTransport`` *below* the client, after httpx has built
 the request it logs ("HTTP Request: GET <url>") and attaches to responses and errors.
-Messages built from transport errors go through ``redact`` as a second line of defence.
+Every error message and excerpt goes through ``settings.redact`` (every secret the process
+holds, raw and URL-encoded) in ``APIError``: a provider echoing the request cannot leak a key.
 """
 
 from __future__ import annotations
@@ -455,7 +456,7 @@ def validation_message(exc: pydantic.ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     if first["type"] == "missing":
-        return f"required field {where!r} is missing"
+        return f"required field {where or 'body'!r} is missing"
     if not where:  # a rule over the whole record (ten players in ten slots, wins within matches)
         return f"the record's fields disagree: {first['msg'].removeprefix('Value error, ')}"
     return f"field {where!r}: {first['msg']}"
