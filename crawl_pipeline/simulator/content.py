@@ -18,7 +18,16 @@ from numpy.typing import NDArray
 from crawl_pipeline.domain.identity import to_steamid64
 
 from .cache import LRU
-from .hashing import choice_index, hash64, normal, uniform
+from .hashing import (
+    NORMAL_STREAMS,
+    box_muller,
+    choice_index,
+    extend,
+    hash64,
+    start,
+    uniform,
+    unit,
+)
 from .world import COUNTRIES, KIND_SMURF, World, rank_tier_from_mmr
 
 # field tags: each random quantity gets its own stream
@@ -118,9 +127,9 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     seed = world.seed
     idx = np.asarray(match_index, dtype=np.int64)
     k = idx.size
-    col = np.arange(10)[None, :]
-    row = idx[:, None]
     players = world.match_players[idx].astype(np.int64)
+    streams = _SlotStreams(seed, idx)
+    per_match = extend(extend(start(seed), idx)[None], _MATCH_TAGS[:, None])  # (seed, match, tag) streams
     rnd = world.round_of(idx)
     mmr = world.mmr_at(players, rnd[:, None])
     eff = world.effective_at(players, rnd[:, None])
@@ -130,13 +139,13 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
 
     # Stomps are short, close games long; turbo is about half as long.
     diff = np.abs(eff[:, :5].sum(axis=1) - eff[:, 5:].sum(axis=1))
-    duration = 1500 + 1500 * uniform(seed, idx, _F_DURATION) - np.minimum(diff, 3000) * 0.15
+    duration = 1500 + 1500 * unit(per_match[0]) - np.minimum(diff, 3000) * 0.15  # uniform(seed, idx, _F_DURATION)
     duration = np.where(turbo, duration * 0.55, duration).astype(np.int64)
 
-    hero = _heroes(world, idx, players)
-    position = _positions(world, idx, players)
+    hero = _heroes(world, players, streams)
+    position = _positions(world, players, streams)
     lane = LANE_BY_POSITION[position]
-    lane = np.where((position == 4) & (uniform(seed, row, col, _F_JUNGLE) < 0.06), 4, lane)
+    lane = np.where((position == 4) & (streams.uniform(_F_JUNGLE) < 0.06), 4, lane)
 
     won = (np.arange(10)[None, :] < 5) == radiant_win[:, None]
     kind = world.accounts.kind[players]
@@ -144,12 +153,13 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     lobby_mmr = mmr.mean(axis=1, keepdims=True)
     # Performance against the lobby: skill above the bracket, a persistent personal style
     # (some honest players are simply aggressive), match noise, and the result.
-    style = 0.35 * normal(seed, players, _F_STYLE)
-    z = (eff - lobby_mmr) / 1000.0 + style + noise_scale * normal(seed, row, col, _F_PERF) + np.where(won, 0.45, -0.45)
+    style = 0.35 * _normals(extend(start(seed), players, _F_STYLE), None)[0]  # normal(seed, players, _F_STYLE)
+    z = (eff - lobby_mmr) / 1000.0 + style + noise_scale * streams.normal(_F_PERF) + np.where(won, 0.45, -0.45)
     minutes = duration[:, None] / 60.0
     base = _BASE[position]
     bracket = 1.0 + (lobby_mmr - 3000.0) / 15000.0  # better brackets farm a bit faster
-    jitter = lambda tag: np.exp(0.25 * normal(seed, row, col, _F_STAT, tag))
+    stat = _normals(streams.hash(_F_STAT), _STAT_TAGS)  # normal(seed, row, col, _F_STAT, tag), tags 1..11
+    jitter = lambda tag: np.exp(0.25 * stat[tag - 1])
     game_len = minutes / 38.0
     kills = np.rint(base[..., 0] * np.exp(0.3 * z) * game_len * jitter(1)).astype(np.int64)
     deaths = np.rint(base[..., 1] * np.exp(-0.25 * z) * game_len * jitter(2)).astype(np.int64)
@@ -165,15 +175,15 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     hero_healing = np.rint(np.where(position >= 4, 90.0, 10.0) * minutes * jitter(11)).astype(np.int64)
     level = np.clip(np.rint(np.sqrt(xpm * minutes / 110.0)), 1, 30).astype(np.int64)
 
-    anonymous = uniform(seed, row, col, _F_ANON) < world.config.anonymous_rate
+    anonymous = streams.uniform(_F_ANON) < world.config.anonymous_rate
     account_id = np.where(anonymous, -1, world.account_ids(players))
     tiers = rank_tier_from_mmr(mmr)
     tiers = np.where(world.accounts.calibrated[players], tiers, 0)
-    party = np.where(uniform(seed, row, col, _F_PARTY) < 0.62, 1, 2 + choice_index(seed, 4, row, col, _F_PARTY, 1))
-    leaver = np.where(uniform(seed, row, col, _F_LEAVER) < 0.004, 2, 0)
+    party = np.where(streams.uniform(_F_PARTY) < 0.62, 1, 2 + streams.choice(4, _F_PARTY, 1))
+    leaver = np.where(streams.uniform(_F_LEAVER) < 0.004, 2, 0)
     # A match is hosted on one cluster; its region is that cluster's (the way OpenDota derives it).
-    which = choice_index(seed, REGIONS.size, idx, _F_REGION)
-    slot = (hash64(seed, idx, _F_REGION, 1) % _CLUSTER_COUNT[which].astype(np.uint64)).astype(np.int64)
+    which = (per_match[1] % np.uint64(REGIONS.size)).astype(np.int64)  # choice_index(seed, n, idx, _F_REGION)
+    slot = (extend(per_match[1], 1) % _CLUSTER_COUNT[which].astype(np.uint64)).astype(np.int64)
     cluster = _CLUSTER_TABLE[which, slot]
     region = REGIONS[which]
     return MatchBatch(
@@ -210,27 +220,73 @@ def match_batch(world: World, match_index: NDArray[np.int64]) -> MatchBatch:
     )
 
 
+class _SlotStreams:
+    """The hash streams of a batch's (match, slot) coordinates: ``hash64(seed, match, slot, tag, ...)``.
+
+    They share the (seed, match, slot) prefix, and every single-tag stream is hashed in one
+    stacked pass, so a batch pays a handful of numpy calls per hash step instead of dozens.
+    Values are exactly those of ``uniform``/``choice_index``/``normal`` on the same keys.
+    """
+
+    def __init__(self, seed: int, idx: NDArray[np.int64]) -> None:
+        prefix = extend(start(seed), idx[:, None], _COLUMNS)  # (K, 10)
+        stacked = extend(prefix[None], _SLOT_TAGS[:, None, None])  # (tags, K, 10)
+        self._by_tag = {int(t): stacked[i] for i, t in enumerate(_SLOT_TAGS.tolist())}
+
+    def hash(self, tag: int, *more: int) -> NDArray[np.uint64]:
+        h = self._by_tag[tag]
+        return extend(h, *more) if more else h
+
+    def uniform(self, tag: int, *more: int) -> NDArray[np.float64]:
+        return unit(self.hash(tag, *more))
+
+    def choice(self, n: int, tag: int, *more: int) -> NDArray[np.int64]:
+        return (self.hash(tag, *more) % np.uint64(n)).astype(np.int64)
+
+    def normal(self, tag: int) -> NDArray[np.float64]:
+        return _normals(self.hash(tag), None)[0]
+
+
+def _normals(h: NDArray[np.uint64], tags: NDArray[np.int64] | None) -> list[NDArray[np.float64]]:
+    """``normal`` of the chain ``h`` (or of ``h`` extended by each of ``tags``), one array per tag.
+
+    The two uniforms of each normal are hashed together; the float transform runs on each
+    (K, 10) array separately, exactly as ``normal`` computes it.
+    """
+    if tags is not None:
+        h = extend(h[None], tags.reshape((-1,) + (1,) * h.ndim))  # (tags, ...)
+    else:
+        h = h[None]
+    pair = extend(h[None], NORMAL_STREAMS.reshape((2,) + (1,) * h.ndim))  # (2, tags, ...)
+    return [box_muller(unit(pair[0, i]), unit(pair[1, i])) for i in range(h.shape[0])]
+
+
+_COLUMNS = np.arange(10)[None, :]
+_SLOT_TAGS = np.array([_F_HERO_POOL, _F_HERO_SLOT, _F_HERO_ANY, _F_UNKNOWN, _F_UNKNOWN_ID, _F_ROLE, _F_JUNGLE,
+                       _F_PERF, _F_STAT, _F_ANON, _F_PARTY, _F_LEAVER, _F_RETRY], dtype=np.int64)  # fmt: skip
+_MATCH_TAGS = np.array([_F_DURATION, _F_REGION], dtype=np.int64)
+_STAT_TAGS = np.arange(1, 12, dtype=np.int64)
+
+
 def inventory(world: World, b: MatchBatch, r: int, s: int) -> list[int]:
     """The six end-of-game item slots of one player (``item_0`` .. ``item_5``)."""
     return [int(x) for x in ITEM_POOL[choice_index(world.seed, ITEM_POOL.size, b.index[r], s, _F_ITEM, np.arange(6))]]
 
 
-def _heroes(world: World, idx: NDArray[np.int64], players: NDArray[np.int64]) -> NDArray[np.int64]:
+def _heroes(world: World, players: NDArray[np.int64], streams: _SlotStreams) -> NDArray[np.int64]:
     """Ten distinct heroes per match: mostly from each player's pool, rarely unknown ids."""
-    seed = world.seed
-    row, col = idx[:, None], np.arange(10)[None, :]
     known = world.known_hero_ids
     pool = world.accounts.hero_pool[players].astype(np.int64)
-    from_pool = np.take_along_axis(pool, choice_index(seed, 5, row, col, _F_HERO_SLOT)[..., None], axis=2)[..., 0]
-    anyhero = known[choice_index(seed, known.size, row, col, _F_HERO_ANY)]
-    hero = np.where(uniform(seed, row, col, _F_HERO_POOL) < 0.65, from_pool, anyhero)
-    unknown = uniform(seed, row, col, _F_UNKNOWN) < world.config.unknown_hero_rate
-    hero = np.where(unknown, UNKNOWN_HERO_BASE + choice_index(seed, 40, row, col, _F_UNKNOWN_ID), hero)
+    from_pool = np.take_along_axis(pool, streams.choice(5, _F_HERO_SLOT)[..., None], axis=2)[..., 0]
+    anyhero = known[streams.choice(known.size, _F_HERO_ANY)]
+    hero = np.where(streams.uniform(_F_HERO_POOL) < 0.65, from_pool, anyhero)
+    unknown = streams.uniform(_F_UNKNOWN) < world.config.unknown_hero_rate
+    hero = np.where(unknown, UNKNOWN_HERO_BASE + streams.choice(40, _F_UNKNOWN_ID), hero)
     for attempt in range(8):
         dup = _duplicates(hero)
         if not dup.any():
             return hero
-        redraw = known[choice_index(seed, known.size, row, col, _F_RETRY, attempt)]
+        redraw = known[streams.choice(known.size, _F_RETRY, attempt)]
         hero = np.where(dup, redraw, hero)
     for r in np.flatnonzero(_duplicates(hero).any(axis=1)):  # astronomically rare
         taken: set[int] = set()
@@ -247,10 +303,10 @@ def _duplicates(hero: NDArray[np.int64]) -> NDArray[np.bool_]:
     return np.triu(same, k=1).any(axis=1)
 
 
-def _positions(world: World, idx: NDArray[np.int64], players: NDArray[np.int64]) -> NDArray[np.int64]:
+def _positions(world: World, players: NDArray[np.int64], streams: _SlotStreams) -> NDArray[np.int64]:
     """Positions 1..5 per team, favouring each player's preferred position."""
     pref = world.accounts.position[players].astype(np.float64)
-    key = pref + 1.6 * uniform(world.seed, idx[:, None], np.arange(10)[None, :], _F_ROLE)
+    key = pref + 1.6 * streams.uniform(_F_ROLE)
     pos = np.empty(players.shape, dtype=np.int64)
     for half in (slice(0, 5), slice(5, 10)):
         order = np.argsort(key[:, half], axis=1, kind="stable")

@@ -6,6 +6,8 @@ they were batched, so instead of a stateful RNG we hash the coordinates with spl
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -25,24 +27,57 @@ def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
 
 def hash64(seed: int, *keys: ArrayLike) -> NDArray[np.uint64]:
     """64-bit hash of the broadcast keys (non-negative integers)."""
+    return extend(start(seed), *keys) if keys else start(seed).copy()
+
+
+@lru_cache(maxsize=64)
+def start(seed: int) -> NDArray[np.uint64]:
+    """The hash chain's state after the seed: ``extend(start(seed), *keys) == hash64(seed, *keys)``.
+
+    Cached and read-only (``extend`` never writes into its input)."""
     with np.errstate(over="ignore"):
         h = _mix(np.atleast_1d(np.asarray(seed & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)) + _GOLDEN)
+    h.flags.writeable = False
+    return h
+
+
+def extend(h: NDArray[np.uint64], *keys: ArrayLike) -> NDArray[np.uint64]:
+    """Continue a hash chain with more keys (broadcasting like ``hash64``).
+
+    Hashes sharing a prefix of keys share its work: ``extend(extend(start(s), a), b)`` is
+    ``hash64(s, a, b)``, and a stacked last key (``tags[:, None, None]``) hashes many
+    streams in one pass. Integer arithmetic only, so exact whatever the shapes.
+    """
+    with np.errstate(over="ignore"):
         for key in keys:
             k = np.asarray(key).astype(np.uint64)
             h = _mix(h ^ (k * _GOLDEN + _GOLDEN))
     return h
 
 
+def unit(h: NDArray[np.uint64]) -> NDArray[np.float64]:
+    """Hashes to uniform floats in [0, 1): ``unit(hash64(s, *k)) == uniform(s, *k)``."""
+    return (h >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def box_muller(u1: NDArray[np.float64], u2: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``normal``'s transform of its two uniforms (streams 0x5151 and 0xA2A2)."""
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+NORMAL_STREAMS = np.array([0x5151, 0xA2A2], dtype=np.int64)
+
+
 def uniform(seed: int, *keys: ArrayLike) -> NDArray[np.float64]:
     """Uniform floats in [0, 1) determined by (seed, keys)."""
-    return (hash64(seed, *keys) >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return unit(hash64(seed, *keys))
 
 
 def normal(seed: int, *keys: ArrayLike) -> NDArray[np.float64]:
     """Standard normal floats (Box-Muller over two derived uniforms)."""
     u1 = uniform(seed, *keys, 0x5151)
     u2 = uniform(seed, *keys, 0xA2A2)
-    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    return box_muller(u1, u2)
 
 
 def choice_index(seed: int, n: int, *keys: ArrayLike) -> NDArray[np.int64]:
