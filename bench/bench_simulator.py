@@ -1,4 +1,4 @@
-"""Simulator start-up time and peak memory at 20k and 1M accounts (10M matches).
+"""Simulator start-up, peak memory, and how fast it serves match details.
 
 Each scenario runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own. Figures
 are printed as ratios against baselines measured in the same run, not as absolutes:
@@ -7,16 +7,45 @@ are printed as ratios against baselines measured in the same run, not as absolut
     total size as the world keeps (how much the generator costs beyond its final data),
   * each world's peak RSS vs the interpreter with the simulator imported.
 Targets from the issue (1M accounts / 10M matches: < 2 GB, < 30 s) are checked against
-the measured numbers. Run: ``.venv/bin/python bench/bench_simulator.py [--quick]``.
+the measured numbers.
+
+Serving (issue #15 goal 1, ">= 2,000 match details/s on one core"): a simulator of 20,000
+accounts (rate limits off, no latency) runs in a subprocess pinned to one core
+(``os.sched_setaffinity``); this process, pinned to the other core, is the load generator:
+16 keep-alive connections on a raw asyncio client (a few microseconds per request, so the
+server is what is measured) asking ``GET /api/matches/{id}``. Two servers run side by side,
+the default one and one with ``response_cache=False`` (every answer derived and encoded
+again); their rounds alternate so a busy machine slows both alike, and the median round
+counts. Id streams:
+  * crawl order: the newest matches first, each once (what bench_ingest.py and a crawl
+    fetching a batch's new matches ask for): no answer is served twice,
+  * scattered: the same ids shuffled, each once (the block cache rarely helps),
+  * repeated: 2,000 ids asked again and again (kept bytes).
+Then a bench_ingest-style run (32 httpx threads fetching 3,000 match details, 5 ms mean
+latency, nothing pinned) reports the share of CPU the simulator took (``/proc`` CPU times).
+Run: ``.venv/bin/python bench/bench_simulator.py [--quick] [--serving-only|--no-serving]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import random
+import statistics
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 SCENARIO = textwrap.dedent(
     """
@@ -55,11 +84,8 @@ def run(kind: str, accounts: int = 0, nbytes: int = 0) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="100k instead of 1M accounts")
-    args = parser.parse_args()
-    large = 100_000 if args.quick else 1_000_000
+def memory_section(quick: bool) -> None:
+    large = 100_000 if quick else 1_000_000
     mib = 1024 * 1024
 
     idle = run("idle")
@@ -86,10 +112,185 @@ def main() -> None:
     print(f"20k world vs equal-size allocation: peak RSS x{small['maxrss_bytes'] / small_alloc['maxrss_bytes']:.2f}")
     print(f"per-account lookup (all matches of one account, content derived): "
           f"20k {small['player_lookup_ms']:.2f} ms, large {big['player_lookup_ms']:.2f} ms")  # fmt: skip
-    if not args.quick:
+    if not quick:
         ok_time, ok_mem = big["seconds"] < 30, big["maxrss_bytes"] < 2 * 1024**3
         print(f"targets for 1M/10M: start-up < 30 s {'met' if ok_time else 'MISSED'}, "
               f"peak < 2 GiB {'met' if ok_mem else 'MISSED'}")  # fmt: skip
+
+
+# ---------------------------------------------------------------------- serving
+SERVE_ACCOUNTS = 20_000
+KEY = "00000000-0000-4000-8000-00000000da7a"
+SERVER = textwrap.dedent(
+    """
+    import json, os, sys
+    cpu = int(sys.argv[2])
+    if cpu >= 0:
+        os.sched_setaffinity(0, {cpu})
+    from crawl_pipeline.simulator.testing import start_simulator
+    with start_simulator(**json.loads(sys.argv[1])) as sim:
+        print(sim.url, os.getpid(), flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+@contextmanager
+def server(cpu: int, **overrides: object) -> Iterator[tuple[str, int]]:
+    """A simulator in its own process (on ``cpu`` unless -1): yields (base URL, pid)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, json.dumps(overrides), str(cpu)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline().split()
+        if len(line) != 2 or not line[0].startswith("http"):
+            raise RuntimeError(f"simulator did not start (exit {proc.poll()})")
+        yield line[0], int(line[1])
+    finally:
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001
+            proc.kill()
+            proc.wait()
+
+
+async def _connection(host: str, port: int, paths: Iterator[str], deadline: float, done: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for path in paths:
+            if time.perf_counter() >= deadline:
+                break
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{path}: {head[:60]!r}")
+            length = next(int(h[15:]) for h in head.split(b"\r\n") if h[:15].lower() == b"content-length:")
+            await reader.readexactly(length)
+            done[0] += 1
+    finally:
+        writer.close()
+
+
+def load(url: str, paths: list[str], seconds: float, connections: int = 16) -> float:
+    """Requests per second served over ``connections`` keep-alive connections (stops at ``seconds``)."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    shared = iter(paths)
+    done = [0]
+
+    async def go() -> float:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(_connection(host, int(port), shared, deadline, done) for _ in range(connections)))
+        return time.perf_counter() - started
+
+    try:
+        import uvloop
+
+        elapsed = uvloop.run(go())
+    except ImportError:
+        elapsed = asyncio.run(go())
+    return done[0] / elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serving_section(seconds: float, rounds: int) -> None:
+    from common import ratio_line, target_line
+
+    from crawl_pipeline.simulator import SimulatorConfig
+    from crawl_pipeline.simulator.testing import world_for
+
+    cores = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = (cores[0], cores[1]) if len(cores) > 1 else (cores[0], cores[0])
+    world = world_for(SimulatorConfig(accounts=SERVE_ACCOUNTS))
+    n = world.num_matches
+    newest = [f"/api/matches/{int(m)}" for m in world.match_id(list(range(n - 1, -1, -1)))]
+    per_round = len(newest) // rounds  # every round of a stream asks ids no earlier round asked
+    shuffled = newest[:]
+    random.Random(15).shuffle(shuffled)
+    working_set = newest[:2_000]
+    streams = {
+        "crawl order (newest first, each once)": lambda r: newest[r * per_round : (r + 1) * per_round],
+        "scattered (shuffled, each once)": lambda r: shuffled[r * per_round : (r + 1) * per_round],
+        "repeated (2,000 ids over and over)": lambda r: working_set * 200,
+    }
+    print(f"\nserving: {SERVE_ACCOUNTS:,} accounts / {n:,} matches, rate limits off, server on core {server_cpu}, "
+          f"load generator on core {client_cpu}; {rounds} alternating rounds of {seconds:.0f} s per stream, median")  # fmt: skip
+    if server_cpu == client_cpu:
+        print("  (one core available: server and load generator share it)")
+    os.sched_setaffinity(0, {client_cpu})
+    base = {"accounts": SERVE_ACCOUNTS, "rate_limits": {"enabled": False}}
+    results: dict[str, tuple[float, float]] = {}
+    with server(server_cpu, **base) as (fast_url, _), server(server_cpu, **base, response_cache=False) as (slow_url, _):
+        import httpx
+
+        with httpx.Client() as http:  # the two paths answer the same bytes
+            sample = newest[:: n // 40][:40] + shuffled[:10]
+            same = all(http.get(fast_url + p).content == http.get(slow_url + p).content for p in sample)
+        for name, ids in streams.items():
+            cached, uncached = [], []
+            for r in range(rounds):
+                # the uncached server first in even rounds, second in odd ones
+                order = [(uncached, slow_url), (cached, fast_url)]
+                for bucket, url in order if r % 2 == 0 else order[::-1]:
+                    bucket.append(load(url, ids(r), seconds))
+            results[name] = (statistics.median(cached), statistics.median(uncached))
+    os.sched_setaffinity(0, set(cores))
+    print(f"  answers of the cached and uncached paths identical on {len(sample)} sampled ids: {same}")
+    for name, (cached, uncached) in results.items():
+        print(f"  {name:<40} cached {cached:>8,.0f}/s   uncached {uncached:>8,.0f}/s")
+    for name, (cached, uncached) in results.items():
+        print("  " + ratio_line(f"match details/s on one core, {name}, cached / uncached", cached, uncached, unit="/s"))
+    crawl = results["crawl order (newest first, each once)"][0]
+    print(target_line(">= 2,000 match details/s on one core, crawl order, each match once", crawl >= 2_000))
+    print(target_line(">= 2,000 match details/s on one core, repeated ids",
+                      results["repeated (2,000 ids over and over)"][0] >= 2_000))  # fmt: skip
+    print(f"  (scattered, each once: {results['scattered (shuffled, each once)'][0]:,.0f}/s; "
+          f"the uncached path's speed: a block is derived only when its neighbours are asked for)")  # fmt: skip
+    ingest_style_share(base)
+
+
+def ingest_style_share(base: dict[str, object]) -> None:
+    """bench_ingest's fetch phase (32 httpx threads, 5 ms latency): the simulator's CPU share."""
+    import httpx
+
+    from crawl_pipeline.simulator import SimulatorConfig
+    from crawl_pipeline.simulator.testing import world_for
+
+    world = world_for(SimulatorConfig(accounts=SERVE_ACCOUNTS))
+    n = world.num_matches
+    ids = [int(m) for m in world.match_id(list(range(n - 1, n - 3_001, -1)))]
+    print("\nbench_ingest-style fetch: 3,000 match details, 32 httpx threads, 5 ms mean latency, nothing pinned")
+    for label, extra in (("cached", {}), ("uncached", {"response_cache": False})):
+        with server(-1, **base, latency_ms=5.0, **extra) as (url, pid), httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {KEY}"}, limits=httpx.Limits(max_connections=32)
+        ) as http, ThreadPoolExecutor(32) as pool:  # fmt: skip
+            cpu0, own0, started = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+            list(pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status(), ids))
+            wall = time.perf_counter() - started
+            sim_cpu, own_cpu = _cpu_seconds(pid) - cpu0, time.process_time() - own0
+        print(f"  {label:<9} {len(ids) / wall:>7,.0f} details/s; simulator CPU {sim_cpu:.2f} s = "
+              f"{sim_cpu / wall:.0%} of one core, {sim_cpu / (sim_cpu + own_cpu):.0%} of the CPU both sides used")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100k instead of 1M accounts; shorter serving rounds")
+    parser.add_argument("--serving-only", action="store_true", help="skip start-up and memory")
+    parser.add_argument("--no-serving", action="store_true", help="skip the serving measurements")
+    parser.add_argument("--seconds", type=float, default=None, help="length of one serving round (default 4, quick 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating serving rounds per stream")
+    args = parser.parse_args()
+    if not args.serving_only:
+        memory_section(args.quick)
+    if not args.no_serving:
+        serving_section(args.seconds or (2.0 if args.quick else 4.0), max(1, args.rounds))
 
 
 if __name__ == "__main__":

@@ -438,21 +438,25 @@ class MatchRows:
 class MatchStore:
     """Match content for the serving path, derived in aligned blocks of ``block`` matches.
 
-    Deriving one match costs about as much as deriving a few dozen (numpy's per-call
-    overhead dominates), and a crawl asks for matches that are close together (the newest
-    first, a sequence page, a player's history), so a request derives its whole block and
-    the next requests in it are served from here. At most ``blocks`` blocks are kept (LRU);
-    ``blocks=0`` derives every match on its own, as the uncached path does.
+    Deriving 32 matches costs less than twice what deriving one does (numpy's per-call
+    overhead dominates), and a crawl often asks for matches that are close together (the
+    newest first, a sequence page). So a match is derived alone the first time its block is
+    asked for, and the whole block when a second match of it comes while the block is still
+    among the ``recent`` last touched: sequential readers then get the rest of the block from
+    here, scattered readers pay no more than for one match. At most ``blocks`` blocks are
+    kept (LRU); ``blocks=0`` derives every match on its own (the uncached path).
     """
 
-    def __init__(self, world: World, blocks: int = 256, block: int = 32) -> None:
+    def __init__(self, world: World, blocks: int = 256, block: int = 32, recent: int = 64) -> None:
         self.world = world
         self.block = block
-        self._blocks: LRU[MatchRows] = LRU(blocks)
+        self._recent_size = recent
+        self.configure(blocks)
 
     def configure(self, blocks: int) -> None:
         """Keep at most ``blocks`` blocks from now on (dropping what is kept)."""
-        self._blocks = LRU(blocks)
+        self._blocks: LRU[MatchRows] = LRU(blocks)
+        self._touched: LRU[bool] = LRU(self._recent_size if blocks else 0)
 
     def locate(self, index: int) -> tuple[MatchRows, int]:
         """The rows holding match ``index`` and its row number there."""
@@ -461,6 +465,9 @@ class MatchStore:
         start = index - index % self.block
         rows = self._blocks.get(start)
         if rows is None:
+            if self._touched.get(start) is None:  # no neighbour asked for lately: this match alone
+                self._touched.put(start, True)
+                return MatchRows(self.world, match_batch(self.world, np.array([index]))), 0
             stop = min(self.world.num_matches, start + self.block)
             rows = MatchRows(self.world, match_batch(self.world, np.arange(start, stop)))
             self._blocks.put(start, rows)
