@@ -31,6 +31,7 @@ def test_metadata_after_step_retries_is_the_partitions_total(db, database_url, d
             totals = phase.totals(db, key)
             assert {k: metadata[k] for k in totals} == totals, (key, phase.asset)
             assert metadata["this_attempt"]["attempt"] >= 1
+            assert "attempt_api_calls" in metadata and "api_calls" not in metadata  # named as this attempt's
         stubs = batches_db.match_stub_totals(db, key)
         assert stubs["done"] + stubs["gave_up"] == stubs["accounts"]
         assert stubs["stubs_owned"] == db.fetch_value("SELECT count(*) FROM matches WHERE owner_batch = %s", (key,))

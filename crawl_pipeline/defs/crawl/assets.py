@@ -173,7 +173,8 @@ SPECS = [
 def phase_metadata(
     context: dg.AssetExecutionContext, db: Database, phase: Phase, result: work.PhaseResult, usage: dict
 ) -> dict[str, dg.MetadataValue]:
-    """The partition's totals from PostgreSQL (every attempt so far), then this attempt's work and API use."""
+    """The partition's totals from PostgreSQL (every attempt so far), then this attempt's work
+    (``this_attempt``) and API use (``attempt_*``): a step retry or a re-run never hides earlier work."""
     key = context.partition_key
     metadata: dict[str, dg.MetadataValue] = {
         name: dg.MetadataValue.int(value) for name, value in phase.totals(db, key).items()
@@ -181,7 +182,7 @@ def phase_metadata(
     metadata["this_attempt"] = dg.MetadataValue.json(
         {"attempt": context.op_execution_context.retry_number + 1, **{k: int(v) for k, v in sorted(result.counts.items())}}
     )
-    metadata.update(usage)
+    metadata.update({f"attempt_{k}": v for k, v in usage.items()})  # API use of this phase in this attempt
     metadata["unsettled_failures"] = dg.MetadataValue.int(result.unsettled)
     metadata["preview"] = dg.MetadataValue.md(markdown_table(phase.columns, phase.preview(db, key)))
     if result.errors:
