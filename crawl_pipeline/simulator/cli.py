@@ -105,6 +105,6 @@ def serve(
     click.echo(f"valid Stratz tokens: {', '.join(config.stratz_tokens)}")
     click.echo(f"rate limits: {'on' if config.rate_limits.enabled else 'off'}; fault rate {config.fault_rate}")
     try:
-        server_for(create_app(world, config), host=host, port=port, http="h11").run()
+        server_for(create_app(world, config), host=host, port=port).run()  # httptools, no access log (server_for)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the server has stopped
         click.echo("simulator stopped")
