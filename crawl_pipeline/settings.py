@@ -7,12 +7,17 @@ or Dagster metadata never shows them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import quote, quote_plus
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    from crawl_pipeline.domain.roles import Identities
 
 DEFAULT_OPENDOTA_API_URL = "https://api.opendota.com"
 DEFAULT_STEAM_API_URL = "https://api.steampowered.com"
@@ -150,6 +155,105 @@ def _ids(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[i
         raise SettingsError(f"{name}: {exc}") from None
 
 
+IDENTITIES_VARIABLE = "TRACKED_IDENTITIES"
+
+
+def _identity_ids(value: object, where: str, name: str, seen: dict[int, str]) -> tuple[int, ...]:
+    from crawl_pipeline.domain.identity import parse_account_id
+
+    if not isinstance(value, list):
+        raise SettingsError(f"{where}: {name} must be a list of account ids, got {json.dumps(value)}")
+    ids = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise SettingsError(f"{where}: {name} has {json.dumps(item)}, not an account id")
+        try:
+            account = parse_account_id(item)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {name}: {exc}") from None
+        if account in seen:
+            other = seen[account]
+            again = "twice in " + name if other == name else f"in both {other} and {name}"
+            raise SettingsError(f"{where}: account {account} is listed {again}; an account belongs to one identity")
+        seen[account] = name
+        ids.append(account)
+    return tuple(ids)
+
+
+def parse_identities(config: object, where: str = IDENTITIES_VARIABLE):
+    """``{"me": [id, ...], "teammates": {"alice": [id, ...]}}`` as ``domain.roles.Identities``.
+
+    The one place the tracked identities are validated (the environment and the ``identities``
+    resource both come here): SettingsError names ``where`` for a non-object, an unknown key, an
+    empty ``me``, a bad id (32-bit ids or steamid64s), a bad teammate name, an id listed twice."""
+    from crawl_pipeline.domain.roles import ME_IDENTITY, Identities
+
+    if not isinstance(config, dict):
+        raise SettingsError(f'{where} must be a JSON object like {{"me": [123], "teammates": {{"alice": [456]}}}}')
+    unknown = sorted(set(config) - {"me", "teammates"})
+    if unknown:
+        raise SettingsError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; the keys are me and teammates")
+    seen: dict[int, str] = {}
+    me = _identity_ids(config.get("me", []), where, "me", seen)
+    if not me:
+        raise SettingsError(f"{where}: me is empty; list at least one of your account ids")
+    teammates_raw = config.get("teammates", {})
+    if not isinstance(teammates_raw, dict):
+        raise SettingsError(f'{where}: teammates must be an object of name -> account ids, like {{"alice": [456]}}')
+    teammates: dict[str, tuple[int, ...]] = {}
+    for name, ids in teammates_raw.items():
+        clean = name.strip() if isinstance(name, str) else ""
+        if not clean or clean != name or clean.lower() == ME_IDENTITY:
+            raise SettingsError(f"{where}: teammate name {name!r} is empty, padded or reserved ('me')")
+        label = f"teammates.{name}"
+        teammates[name] = _identity_ids(ids, where, label, seen)
+        if not teammates[name]:
+            raise SettingsError(f"{where}: {label} is empty; list the teammate's account ids")
+    return Identities(me, teammates)
+
+
+def _reject_duplicate_names(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise SettingsError(f"{IDENTITIES_VARIABLE}: key {', '.join(map(repr, twice))} given twice")
+    return dict(pairs)
+
+
+def _identities(env: Mapping[str, str]):
+    """TRACKED_IDENTITIES (JSON or @file), else the simple TRACKED_ME / TRACKED_TEAMMATES form."""
+    from crawl_pipeline.domain.roles import Identities
+
+    raw = (env.get("TRACKED_IDENTITIES") or "").strip()
+    me = _ids(env, "TRACKED_ME", ())
+    teammates = _ids(env, "TRACKED_TEAMMATES", ())
+    name = IDENTITIES_VARIABLE
+    if raw:
+        if me or teammates:
+            raise SettingsError(f"{name} and TRACKED_ME/TRACKED_TEAMMATES are both set: keep one form")
+        if raw.startswith("@"):
+            path = Path(raw[1:].strip()).expanduser()
+            try:
+                raw = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{name}=@{path}: cannot read the file ({exc.__class__.__name__})") from None
+            name = f"{IDENTITIES_VARIABLE} (@{path})"
+        try:
+            config = json.loads(raw, object_pairs_hook=_reject_duplicate_names)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        return parse_identities(config, name)
+    if len(me) > 1:
+        raise SettingsError("TRACKED_ME takes one account id; list several in TRACKED_IDENTITIES")
+    if teammates and not me:
+        raise SettingsError("TRACKED_TEAMMATES is set without TRACKED_ME: set whose teammates they are")
+    if not me:
+        return None
+    if me[0] in teammates or len(set(teammates)) != len(teammates):
+        raise SettingsError("TRACKED_TEAMMATES: an account is listed twice (or is TRACKED_ME)")
+    return Identities.simple(me[0], teammates)
+
+
 _KEY_VARIABLES = {"OPENDOTA_API_URL": "OPENDOTA_API_KEY", "STEAM_API_URL": "STEAM_API_KEY", "STRATZ_API_URL": "STRATZ_TOKENS"}
 
 
@@ -188,9 +292,9 @@ class Settings:
     duckdb_path: Path
     dagster_home: Path
     opendota_api_url: str = DEFAULT_OPENDOTA_API_URL
-    opendota_api_key: Secret = Secret("")
+    opendota_api_key: Secret = Secret("")  # noqa: RUF009 - immutable, never shared state
     steam_api_url: str = DEFAULT_STEAM_API_URL
-    steam_api_key: Secret = Secret("")
+    steam_api_key: Secret = Secret("")  # noqa: RUF009 - immutable, never shared state
     stratz_api_url: str = DEFAULT_STRATZ_API_URL
     stratz_tokens: tuple[Secret, ...] = ()
     opendota_tier: str = "auto"  # auto: premium with a key, free without
@@ -202,8 +306,7 @@ class Settings:
     crawl_batch_size: int = 200
     crawl_max_accounts: int | None = None
     crawl_max_matches_per_account: int = 100
-    tracked_me: int | None = None
-    tracked_teammates: tuple[int, ...] = ()
+    identities: Identities | None = None  # TRACKED_IDENTITIES, or TRACKED_ME / TRACKED_TEAMMATES
 
     @property
     def embedded(self) -> bool:
@@ -242,8 +345,7 @@ class Settings:
             crawl_batch_size=_int(env, "CRAWL_BATCH_SIZE", 200),
             crawl_max_accounts=_int(env, "CRAWL_MAX_ACCOUNTS", 0, minimum=0) or None,
             crawl_max_matches_per_account=_int(env, "CRAWL_MAX_MATCHES_PER_ACCOUNT", 100),
-            tracked_me=(_ids(env, "TRACKED_ME", ()) or (None,))[0],
-            tracked_teammates=_ids(env, "TRACKED_TEAMMATES", ()),
+            identities=_identities(env),
         )
 
 

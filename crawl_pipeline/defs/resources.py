@@ -39,7 +39,6 @@ class PostgresResource(ConfigurableResource):
 
 def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
-    from crawl_pipeline.defs.identity.resources import TrackedIdentities
     from crawl_pipeline.defs.providers import ProvidersResource
 
     """Resource instances for the one Definitions object, configured from settings.
@@ -54,5 +53,13 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
         "postgres": postgres,
         "providers": ProvidersResource.from_settings(settings),
         "crawl": CrawlConfig.from_settings(settings),
-        "identities": TrackedIdentities(me=settings.tracked_me, teammates=list(settings.tracked_teammates)),
+        "identities": _tracked_identities(settings),
     }
+
+
+def _tracked_identities(settings: Settings):
+    """The identities resource from the settings: TRACKED_IDENTITIES (me's accounts and named
+    teammates, validated in settings.py) or its simple form TRACKED_ME / TRACKED_TEAMMATES."""
+    from crawl_pipeline.defs.identity.resources import TrackedIdentities
+
+    return TrackedIdentities.from_settings(settings)

@@ -1,4 +1,5 @@
-"""``identity_role_stats``: every player of me's matches gets a role; stats per role in metadata."""
+"""``identity_role_stats`` on the real database and a real Dagster instance: several accounts for me,
+named teammates (on my side and against me), anonymous players; stats per identity in metadata."""
 
 import dagster as dg
 
@@ -6,14 +7,17 @@ from crawl_pipeline.defs.identity import identity_role_stats
 from crawl_pipeline.defs.identity.resources import TrackedIdentities
 from crawl_pipeline.defs.resources import PostgresResource
 
-ME, MATE, OTHER_MATE, UNLISTED = 100, 200, 300, 301
-ANON = None
+MAIN, SMURF = 100, 101
+ALICE_1, ALICE_2, BOB = 200, 201, 300
+UNLISTED = 301
+ANON, HIDDEN = None, 4294967295
+SEED_002 = TrackedIdentities(me=[MAIN, SMURF], teammates={"alice": [ALICE_1, ALICE_2], "bob": [BOB]})
 
 
-def add_match(conn, match_id, start, players):
+def add_match(conn, match_id, start, players, *, has_details=True):
     """players: (slot, account_id, hero_id, win, k, d, a)."""
     conn.execute("INSERT INTO matches (match_id, start_time, lobby_type, game_mode, duration, has_details) "
-                 "VALUES (%s, to_timestamp(%s), 7, 22, 2000, true)", (match_id, start))
+                 "VALUES (%s, to_timestamp(%s), 7, 22, 2000, %s)", (match_id, start, has_details))
     for slot, account, hero, win, k, d, a in players:
         conn.execute(
             "INSERT INTO match_players (match_id, player_slot, account_id, hero_id, is_radiant, win, kills, deaths, assists) "
@@ -22,22 +26,27 @@ def add_match(conn, match_id, start, players):
         )
 
 
-def team(first_slot, accounts, heroes, win):
-    return [(first_slot + i, a, h, win, 5, 2, 7) for i, (a, h) in enumerate(zip(accounts, heroes))]
+def team(first_slot, accounts, heroes, win, kda=(5, 2, 7)):
+    return [(first_slot + i, a, h, win, *kda) for i, (a, h) in enumerate(zip(accounts, heroes))]
 
 
 def seed_matches(db):
     with db.transaction() as conn:
-        # me radiant with a teammate, an anonymous player and an unlisted known player; the other
-        # listed teammate plays against me (an opponent)
-        add_match(conn, 1, 1_730_000_000, team(0, [ME, MATE, ANON, UNLISTED, 401], [1, 2, 3, 4, 5], True)
-                  + team(128, [OTHER_MATE, ANON, 501, 502, 503], [6, 7, 8, 9, 10], False))
-        # me dire with both teammates; the radiant side wins
+        # 1: MAIN radiant wins with alice's first account, an anonymous player, a hidden one (4294967295)
+        # and an unlisted known player; bob plays against me
+        add_match(conn, 1, 1_730_000_000, team(0, [MAIN, ALICE_1, ANON, HIDDEN, UNLISTED], [1, 2, 3, 4, 5], True)
+                  + team(128, [BOB, ANON, 501, 502, 503], [6, 7, 8, 9, 10], False))
+        # 2: SMURF dire with alice's second account and bob; the radiant side wins
         add_match(conn, 2, 1_730_100_000, team(0, [601, 602, 603, ANON, 501], [11, 12, 13, 14, 15], True)
-                  + team(128, [ME, MATE, OTHER_MATE, 604, 605], [1, 16, 17, 18, 19], False))
-        # a match me did not play: ignored
-        add_match(conn, 3, 1_730_200_000, team(0, [701, 702, 703, 704, 705], [1, 2, 3, 4, 5], True)
-                  + team(128, [706, 707, 708, 709, 710], [6, 7, 8, 9, 10], False))
+                  + team(128, [SMURF, ALICE_2, BOB, 604, 605], [1, 16, 17, 18, 19], False, kda=(1, 9, 3)))
+        # 3: MAIN and SMURF on both sides: ambiguous, no roles
+        add_match(conn, 3, 1_730_150_000, team(0, [MAIN, 702, 703, 704, 705], [1, 2, 3, 4, 5], True)
+                  + team(128, [SMURF, 707, 708, 709, 710], [6, 7, 8, 9, 10], False))
+        # 4: a match none of me's accounts played: ignored
+        add_match(conn, 4, 1_730_200_000, team(0, [ALICE_1, BOB, 803, 804, 805], [1, 2, 3, 4, 5], True)
+                  + team(128, [806, 807, 808, 809, 810], [6, 7, 8, 9, 10], False))
+        # 5: a stub of MAIN (no details yet): ignored
+        add_match(conn, 5, 1_730_300_000, team(0, [MAIN], [1], True), has_details=None)
 
 
 def materialize(database_url, instance, identities):
@@ -47,46 +56,84 @@ def materialize(database_url, instance, identities):
     )
 
 
-def test_roles_and_stats_per_role(db, database_url, dagster_instance):
+def metadata_of(result):
+    return result.asset_materializations_for_node("identity_role_stats")[0].metadata
+
+
+def test_roles_of_several_me_accounts_and_named_teammates(db, database_url, dagster_instance):
     seed_matches(db)
-    result = materialize(database_url, dagster_instance, TrackedIdentities(me=ME, teammates=[MATE, OTHER_MATE]))
+    result = materialize(database_url, dagster_instance, SEED_002)
     assert result.success
-    rows = db.fetch_all("SELECT match_id, account_id, role FROM identity_match_roles ORDER BY match_id, player_slot")
+    rows = db.fetch_all(
+        "SELECT me_account_id, match_id, player_slot, account_id, role, identity FROM identity_match_roles "
+        "ORDER BY match_id, player_slot"
+    )
     assert len(rows) == 20 and {r["match_id"] for r in rows} == {1, 2}
-    roles = {(r["match_id"], r["account_id"]): r["role"] for r in rows if r["account_id"] is not None}
-    assert roles[(1, ME)] == roles[(2, ME)] == "me"
-    assert roles[(1, MATE)] == "teammate" and roles[(1, UNLISTED)] == "teammate"
-    assert roles[(1, OTHER_MATE)] == "opponent"  # a listed teammate on the other side
-    assert roles[(2, OTHER_MATE)] == "teammate" and roles[(2, 601)] == "opponent"
-    anon = sorted((r["match_id"], r["role"]) for r in rows if r["account_id"] is None)
-    assert anon == [(1, "anon_opponent"), (1, "anon_teammate"), (2, "anon_opponent")]
+    assert {r["match_id"]: r["me_account_id"] for r in rows} == {1: MAIN, 2: SMURF}
+    got = {(r["match_id"], r["player_slot"]): (r["role"], r["identity"]) for r in rows}
+    assert got[(1, 0)] == ("me", "me") and got[(2, 128)] == ("me", "me")
+    assert got[(1, 1)] == ("teammate", "alice") and got[(2, 129)] == ("teammate", "alice")  # either of her accounts
+    assert got[(2, 130)] == ("teammate", "bob")
+    assert got[(1, 128)] == ("anon_opponent", None)  # bob against me
+    assert got[(1, 2)] == got[(1, 3)] == got[(1, 4)] == ("anon_teammate", None)  # anonymous, hidden, unlisted
+    assert got[(2, 131)] == ("anon_teammate", None)
+    assert {got[(2, s)] for s in range(5)} == {("anon_opponent", None)}
+    assert [r["account_id"] for r in rows if r["match_id"] == 1 and r["player_slot"] == 3] == [None]  # hidden: NULL
+    configured = db.fetch_all("SELECT account_id, identity, kind FROM tracked_identities ORDER BY account_id")
+    assert [tuple(r.values()) for r in configured] == [
+        (MAIN, "me", "me"), (SMURF, "me", "me"), (ALICE_1, "alice", "teammate"), (ALICE_2, "alice", "teammate"),
+        (BOB, "bob", "teammate"),
+    ]
 
-    metadata = result.asset_materializations_for_node("identity_role_stats")[0].metadata
-    assert metadata["matches"].value == 2 and metadata["role_rows_stored"].value == 20
+    metadata = metadata_of(result)
+    assert metadata["matches"].value == 2 and metadata["ambiguous_matches"].value == 1
+    assert metadata["role_rows_stored"].value == 20
+    assert metadata["identities"].value == {"me": [MAIN, SMURF], "teammates": {"alice": [ALICE_1, ALICE_2], "bob": [BOB]}}
+    per_identity = metadata["per_identity"].value.splitlines()
+    # identity, accounts (games), games with me, wins, win rate, K/D/A, KDA, top heroes, games against me, last played
+    assert per_identity[2].startswith(f"| me | {MAIN} (1), {SMURF} (1) | 2 | 1 | 0.50 | 6/11/10 | 1.45 | Anti-Mage (2) |")
+    assert per_identity[3].startswith(f"| alice | {ALICE_1} (1), {ALICE_2} (1) | 2 | 1 | 0.50 | 6/11/10 |")
+    assert per_identity[4].startswith(f"| bob | {BOB} (1) | 1 | 0 | 0.00 | 1/9/3 | 0.44 |")
+    assert per_identity[4].endswith("| 1 | 2024-10-28 |")  # one game against me; last game with me
     per_role = metadata["per_role"].value
-    assert "| me | 2 | 1 | 0.50 | 10/4/14 | 6.00 |" in per_role  # games, wins, win rate, K/D/A, KDA
-    assert "| opponent |" in per_role and "| anon_teammate | 1 | 1 |" in per_role
-    assert per_role.count("\n") >= 6
-    per_match = metadata["per_match"].value
-    assert per_match.splitlines()[2].startswith("| 2 |")  # newest first
+    assert "| anon_teammate | 5 | 3 | 0.60 |" in per_role and "| anon_opponent | 10 |" in per_role
+    assert "opponent |" not in per_role.replace("anon_opponent |", "")
+    per_match = metadata["per_match"].value.splitlines()
+    assert per_match[2].startswith(f"| 2 | 2024-10-28 | {SMURF} | Anti-Mage | loss | 1/9/3 | alice, bob | 2 | 5 |")
+    assert per_match[3].startswith(f"| 1 | 2024-10-27 | {MAIN} | Anti-Mage | win | 5/2/7 | alice | 3 | 5 |")
     met = metadata["players_met"].value.splitlines()
-    # MATE and OTHER_MATE met twice, first by games then by id; with / against and me's wins
-    assert met[2] == f"| {MATE} | 2 | 2 | 1 | 0 | 0 |"
-    assert met[3] == f"| {OTHER_MATE} | 2 | 1 | 0 | 1 | 1 |"
+    # bob and 501 met twice (bob: against in 1, with in 2), both last in match 2: the lower id first
+    assert met[2] == f"| {BOB} | bob | 2 | 1 | 0 | 1 | 1 |"
+    assert met[3] == "| 501 |  | 2 | 0 | 0 | 2 | 1 |"
 
 
-def test_listed_only_and_rematerializing_replaces_rows(db, database_url, dagster_instance):
+def test_rematerializing_replaces_every_row_with_the_new_configuration(db, database_url, dagster_instance):
     seed_matches(db)
-    identities = TrackedIdentities(me=ME, teammates=[MATE], listed_only=True)
-    assert materialize(database_url, dagster_instance, identities).success
-    assert materialize(database_url, dagster_instance, identities).success
-    assert db.fetch_value("SELECT count(*) FROM identity_match_roles") == 20
-    role = db.fetch_value("SELECT role FROM identity_match_roles WHERE match_id = 1 AND account_id = %s", (UNLISTED,))
-    assert role == "anon_teammate"  # known, but not one of ours
+    assert materialize(database_url, dagster_instance, SEED_002).success
+    simple = TrackedIdentities(me=[MAIN], teammates={str(BOB): [BOB]})  # the TRACKED_ME form
+    assert materialize(database_url, dagster_instance, simple).success
+    rows = db.fetch_all("SELECT match_id, account_id, role, identity FROM identity_match_roles ORDER BY match_id, player_slot")
+    assert {r["match_id"] for r in rows} == {1, 3}  # 3 is MAIN's alone now; SMURF is an unlisted player
+    roles = {(r["match_id"], r["account_id"]): (r["role"], r["identity"]) for r in rows}
+    assert roles[(1, ALICE_1)] == ("anon_teammate", None) and roles[(1, BOB)] == ("anon_opponent", None)
+    assert roles[(3, SMURF)] == ("anon_opponent", None)
+    assert db.fetch_value("SELECT count(*) FROM tracked_identities") == 2
 
 
 def test_without_me_nothing_happens(db, database_url, dagster_instance):
     seed_matches(db)
     result = materialize(database_url, dagster_instance, TrackedIdentities())
-    assert result.success
+    assert result.success and metadata_of(result)["configured"].value is False
     assert db.fetch_value("SELECT count(*) FROM identity_match_roles") == 0
+
+
+def test_an_invalid_resource_configuration_fails_with_the_settings_message(db, database_url, dagster_instance):
+    seed_matches(db)
+    result = dg.materialize(
+        [identity_role_stats], instance=dagster_instance, raise_on_error=False,
+        resources={"postgres": PostgresResource(database_url=database_url),
+                   "identities": TrackedIdentities(me=[MAIN], teammates={"alice": [MAIN]})},
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error
+    assert "account 100 is listed in both me and teammates.alice" in failure.message
