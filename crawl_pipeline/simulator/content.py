@@ -458,6 +458,10 @@ class MatchStore:
         self._blocks: LRU[MatchRows] = LRU(blocks)
         self._touched: LRU[bool] = LRU(self._recent_size if blocks else 0)
 
+    @property
+    def blocks(self) -> LRU[MatchRows]:
+        return self._blocks
+
     def locate(self, index: int) -> tuple[MatchRows, int]:
         """The rows holding match ``index`` and its row number there."""
         if not self._blocks.size:

@@ -153,6 +153,17 @@ class SimulatorRuntime:
             "stratz_max_aliases": c.stratz_max_aliases,
             "stratz_max_ids": c.stratz_max_ids,
             "rate_limits": {f: getattr(c.rate_limits, f) for f in c.rate_limits.__dataclass_fields__},
+            "response_cache": c.response_cache,
+            "response_cache_mb": c.response_cache_mb,
+            "match_cache_blocks": c.match_cache_blocks,
+        }
+
+    def cache_stats(self) -> dict[str, Any]:
+        """How the serving caches are doing (``/_sim/stats``)."""
+        r, b = self.responses, self.store.blocks
+        return {
+            "responses": {"entries": len(r), "bytes": r.nbytes, "capacity_bytes": r.capacity, "hits": r.hits, "misses": r.misses},
+            "match_blocks": {"entries": len(b), "capacity": b.size, "hits": b.hits, "misses": b.misses},
         }
 
 
@@ -349,7 +360,8 @@ def _fingerprint(scope: Scope, body: bytes) -> bytes:
 
 def _admin_routes(rt: SimulatorRuntime) -> list[Route]:
     def stats(request: Request) -> Response:
-        return JSONResponse({**rt.stats.snapshot(), "world": rt.world.truth_summary(), "settings": rt.settings()})
+        return JSONResponse({**rt.stats.snapshot(), "world": rt.world.truth_summary(), "settings": rt.settings(),
+                             "caches": rt.cache_stats()})  # fmt: skip
 
     def truth(request: Request) -> Response:
         everyone = request.query_params.get("all") in ("1", "true")

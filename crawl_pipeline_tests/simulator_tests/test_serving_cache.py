@@ -58,6 +58,8 @@ def test_kept_answers_still_meet_faults_limits_and_counters() -> None:
         again = http.get(f"/api/matches/{match_id}", headers=AUTH)
         assert first.status_code == again.status_code == 200 and first.content == again.content
         assert sim.runtime.responses.hits >= 1  # the second answer was the kept bytes
+        caches = http.get("/_sim/stats").json()["caches"]
+        assert caches["responses"]["hits"] >= 1 and 0 < caches["responses"]["bytes"] <= caches["responses"]["capacity_bytes"]
         assert [first.headers["x-rate-limit-remaining-minute"], again.headers["x-rate-limit-remaining-minute"]] == ["2", "1"]
         sim.configure(fault_rate=1.0, fault_mix={"http_503": 1.0})
         assert http.get(f"/api/matches/{match_id}", headers=AUTH).status_code == 503
