@@ -353,6 +353,61 @@ def retry(only_accounts: bool, only_matches: bool, error_kinds: tuple[str, ...],
         )
 
 
+@main.command()
+@click.option("--frequent", is_flag=True, help="List the accounts met most often in me's matches.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Accounts listed at most.")
+@click.option(
+    "--me", "me_ids", multiple=True, type=ACCOUNT_ID,
+    help="One of me's accounts (repeatable) in place of TRACKED_IDENTITIES / TRACKED_ME.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handles_user_errors
+def players(frequent: bool, limit: int, me_ids: tuple[int, ...], as_json: bool) -> None:
+    """The tracked identities (me's accounts, named teammates); --frequent: the accounts met most often
+    with me, to build TRACKED_IDENTITIES from (docs/configuration.md)."""
+    from crawl_pipeline.db import identity as identity_db
+    from crawl_pipeline.db.pool import Database
+    from crawl_pipeline.domain.roles import Identities
+    from crawl_pipeline.settings import get_settings
+
+    configured = get_settings().identities
+    if me_ids:
+        others = configured.teammates if configured else {}
+        configured = Identities(tuple(dict.fromkeys(me_ids)),
+                                {n: a for n, a in others.items() if not set(a) & set(me_ids)})
+    if configured is None:
+        fail("no 'me' configured: set TRACKED_IDENTITIES (or TRACKED_ME), or give --me ACCOUNT_ID")
+    if not frequent:
+        if as_json:
+            click.echo(json.dumps(configured.as_config(), indent=2))
+        else:
+            click.echo(f"me: {', '.join(map(str, configured.me))}")
+            for name, accounts in configured.teammates.items():
+                click.echo(f"teammate {name}: {', '.join(map(str, accounts))}")
+        return
+    stack = _stack()
+    with Database(stack.database_url, max_size=1) as database, database.transaction() as conn:
+        matches = identity_db.my_match_count(conn, configured.me)
+        rows = identity_db.players_by_frequency(conn, configured.me, limit)
+    for row in rows:
+        row["identity"] = configured.name_of(row["account_id"])
+    if as_json:
+        click.echo(json.dumps({"me": list(configured.me), "matches": matches, "players": rows}, indent=2, default=str))
+        return
+    click.echo(f"accounts met most often in {matches} detailed match(es) of me ({', '.join(map(str, configured.me))}):")
+    header = ("account", "games", "with", "against", "wins with", "last played", "identity", "name")
+    table = [header] + [
+        (str(r["account_id"]), str(r["games"]), str(r["teammate_games"]), str(r["opponent_games"]), str(r["wins_with"]),
+         r["last_played"].strftime("%Y-%m-%d") if r["last_played"] else "", r["identity"] or "", r["personaname"] or "")
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+    if not rows:
+        click.echo("(none yet: crawl me's matches first, e.g. crawl-pipeline seed ID or the sync_account_history job)")
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""
