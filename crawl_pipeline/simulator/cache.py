@@ -44,6 +44,30 @@ class LRU(Generic[V]):
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
+    def get_many(self, keys: list[Hashable]) -> list[V | None]:
+        """``get`` of each key under one lock acquisition."""
+        with self._lock:
+            data, out = self._data, []
+            for key in keys:
+                value = data.get(key)
+                if value is not None:
+                    data.move_to_end(key)
+                out.append(value)
+            found = sum(v is not None for v in out)
+            self.hits += found
+            self.misses += len(out) - found
+            return out
+
+    def put_many(self, items: list[tuple[Hashable, V]]) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            for key, value in items:
+                self._data[key] = value
+                self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
         value = self.get(key)
         if value is None:

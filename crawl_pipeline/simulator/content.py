@@ -394,44 +394,62 @@ class MatchRows:
     """A ``MatchBatch`` read as plain Python values, for rendering answers.
 
     A row's numbers come out with one ``tolist()`` per field instead of one numpy scalar
-    access per value, and the per-player extras (names, last logins, inventories) are hashed
-    for the whole batch at once, on first use. The values are exactly those of the batch.
+    access per value, and the per-player extras (inventories, average ranks; names and last
+    logins for OpenDota, kept per account in ``profiles`` when given) are hashed for the
+    whole batch at once, on first use. The values are exactly those of the batch.
     """
 
-    __slots__ = ("_extras", "batch", "world")
+    __slots__ = ("_items", "_people", "_profiles", "batch", "world")
 
-    def __init__(self, world: World, batch: MatchBatch) -> None:
+    def __init__(self, world: World, batch: MatchBatch, profiles: LRU[tuple[str, str | None]] | None = None) -> None:
         self.world = world
         self.batch = batch
-        self._extras: tuple[list[list[str]], list[list[str | None]], list[list[list[int]]], list[int]] | None = None
+        self._profiles = profiles  # account index -> (personaname, last_login), if kept
+        self._items: tuple[list[list[list[int]]], list[int]] | None = None
+        self._people: tuple[list[list[str]], list[list[str | None]]] | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
 
-    def extras(self) -> tuple[list[list[str]], list[list[str | None]], list[list[list[int]]], list[int]]:
-        """(personanames, last logins, six item slots) per row and slot, and average ranks per row."""
-        if self._extras is None:
+    def items(self) -> tuple[list[list[list[int]]], list[int]]:
+        """The six item slots per row and slot (= ``inventory``), and the average rank per row."""
+        if self._items is None:
             b, w = self.batch, self.world
-            flat = b.players.reshape(-1)
-            names, logins = personanames(w, flat), last_logins(w, flat)
             items = ITEM_POOL[choice_index(w.seed, ITEM_POOL.size, b.index[:, None, None], _SLOTS[None, :, None], _F_ITEM,
-                                           np.arange(6)[None, None, :])].tolist()  # fmt: skip  # = inventory() per slot
-            self._extras = (
-                [names[i : i + 10] for i in range(0, len(names), 10)],
-                [logins[i : i + 10] for i in range(0, len(logins), 10)],
-                items,
-                b.average_rank().tolist(),
-            )
-        return self._extras
+                                           np.arange(6)[None, None, :])].tolist()  # fmt: skip
+            self._items = (items, b.average_rank().tolist())
+        return self._items
+
+    def people(self, r: int) -> tuple[list[str], list[str | None]]:
+        """``personaname`` and ``last_login`` of the ten players of row ``r``."""
+        if self._people is None:
+            names, logins = self._names_and_logins(self.batch.players.reshape(-1))
+            self._people = ([names[i : i + 10] for i in range(0, len(names), 10)],
+                            [logins[i : i + 10] for i in range(0, len(logins), 10)])  # fmt: skip
+        return self._people[0][r], self._people[1][r]
+
+    def _names_and_logins(self, flat: NDArray[np.int64]) -> tuple[list[str], list[str | None]]:
+        if self._profiles is None:
+            return personanames(self.world, flat), last_logins(self.world, flat)
+        keys = flat.tolist()
+        found = self._profiles.get_many(keys)
+        missing = [j for j, f in enumerate(found) if f is None]
+        if missing:
+            fresh = flat[missing]
+            made = list(zip(personanames(self.world, fresh), last_logins(self.world, fresh)))
+            for j, profile in zip(missing, made):
+                found[j] = profile
+            self._profiles.put_many([(keys[j], profile) for j, profile in zip(missing, made)])
+        return [f[0] for f in found], [f[1] for f in found]  # type: ignore[index]
 
     def row(self, r: int) -> dict[str, Any]:
-        """Scalars of match ``r`` and its per-slot lists (plus ``names``, ``logins``, ``items``, ``average_rank``)."""
+        """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``)."""
         b = self.batch
         out: dict[str, Any] = {name: getattr(b, name)[r].item() for name in _MATCH_FIELDS}
         for name in _ROW_FIELDS:
             out[name] = getattr(b, name)[r].tolist()
-        names, logins, items, avg = self.extras()
-        out["names"], out["logins"], out["items"], out["average_rank"] = names[r], logins[r], items[r], avg[r]
+        items, avg = self.items()
+        out["items"], out["average_rank"] = items[r], avg[r]
         return out
 
 
@@ -457,10 +475,16 @@ class MatchStore:
         """Keep at most ``blocks`` blocks from now on (dropping what is kept)."""
         self._blocks: LRU[MatchRows] = LRU(blocks)
         self._touched: LRU[bool] = LRU(self._recent_size if blocks else 0)
+        # names and last logins of the players met lately (a player is in many matches)
+        self._profiles: LRU[tuple[str, str | None]] | None = LRU(blocks * 256) if blocks else None
 
     @property
     def blocks(self) -> LRU[MatchRows]:
         return self._blocks
+
+    @property
+    def profiles(self) -> LRU[tuple[str, str | None]] | None:
+        return self._profiles
 
     def locate(self, index: int) -> tuple[MatchRows, int]:
         """The rows holding match ``index`` and its row number there."""
@@ -471,9 +495,9 @@ class MatchStore:
         if rows is None:
             if self._touched.get(start) is None:  # no neighbour asked for lately: this match alone
                 self._touched.put(start, True)
-                return MatchRows(self.world, match_batch(self.world, np.array([index]))), 0
+                return MatchRows(self.world, match_batch(self.world, np.array([index])), self._profiles), 0
             stop = min(self.world.num_matches, start + self.block)
-            rows = MatchRows(self.world, match_batch(self.world, np.arange(start, stop)))
+            rows = MatchRows(self.world, match_batch(self.world, np.arange(start, stop)), self._profiles)
             self._blocks.put(start, rows)
         return rows, index - start
 
@@ -487,7 +511,7 @@ class MatchStore:
             if rows is None:
                 missing.append(index)
         if missing:
-            fresh = MatchRows(self.world, match_batch(self.world, np.array(missing, dtype=np.int64)))
+            fresh = MatchRows(self.world, match_batch(self.world, np.array(missing, dtype=np.int64)), self._profiles)
             rows_of = iter(range(len(missing)))
             found = [f if f is not None else (fresh, next(rows_of)) for f in found]
         return found  # type: ignore[return-value]

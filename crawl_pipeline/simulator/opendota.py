@@ -448,6 +448,7 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     ``personaname, name, last_login, rank_tier, computed_mmr, is_subscriber`` (buildMatch.ts).
     """
     m = rows.row(r)
+    names, logins = rows.people(r)
     kills, deaths, assists = m["kills"], m["deaths"], m["assists"]
     radiant_win, duration = m["radiant_win"], m["duration"]
     common = {
@@ -507,9 +508,9 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
                 "total_xp": xpm * duration // 60,
                 "kda": round((k + a) / (d + 1), 2),
                 "abandons": int(leaver >= 2),
-                "personaname": None if anonymous else m["names"][s],
+                "personaname": None if anonymous else names[s],
                 "name": None,
-                "last_login": None if anonymous else m["logins"][s],
+                "last_login": None if anonymous else logins[s],
                 "rank_tier": None if anonymous or tier == 0 else tier,
                 "computed_mmr": None,
                 "is_subscriber": False,
