@@ -52,6 +52,7 @@ EXPORT_TABLES: tuple[str, ...] = (
     "smurf_history_fetches",
     "ban_checks",
     "identity_match_roles",
+    "tracked_identities",
     "sync_log",
 )
 # Operational bookkeeping, not domain data: the rate budget, request accounting, migrations, the job

@@ -74,4 +74,61 @@ VIEWS: dict[str, str] = {
                    / nullif(count(*) FILTER (WHERE ban_outcome IN ('banned', 'not banned')), 0) AS ban_rate
         FROM v_smurf_ban_outcomes
         GROUP BY model_version, is_smurf""",
+    # Tracked identities (TRACKED_IDENTITIES; tables tracked_identities and identity_match_roles, written by
+    # the identity_role_stats asset). The same listing as `crawl-pipeline players --frequent`
+    # (db/identity.py FREQUENT_SQL): a match counts once for me; one with me's accounts on both sides is left out.
+    "v_players_by_frequency": """
+        WITH me AS (SELECT account_id FROM tracked_identities WHERE kind = 'me'),
+        my_matches AS (
+            SELECT p.match_id, bool_or(p.is_radiant) AS me_radiant, bool_or(p.win) AS me_won,
+                   min(m.start_time) AS start_time
+            FROM match_players p JOIN matches m ON m.match_id = p.match_id
+            WHERE m.has_details AND p.account_id IN (SELECT account_id FROM me)
+            GROUP BY p.match_id
+            HAVING bool_or(p.is_radiant) = bool_and(p.is_radiant))
+        SELECT row_number() OVER (ORDER BY count(*) DESC, max(mm.start_time) DESC NULLS LAST, o.account_id)
+                   AS frequency_rank,
+               o.account_id, a.personaname, t.identity, count(*) AS games,
+               count(*) FILTER (WHERE o.is_radiant = mm.me_radiant) AS teammate_games,
+               count(*) FILTER (WHERE o.is_radiant <> mm.me_radiant) AS opponent_games,
+               count(*) FILTER (WHERE o.is_radiant = mm.me_radiant AND mm.me_won) AS wins_with,
+               count(*) FILTER (WHERE o.is_radiant <> mm.me_radiant AND mm.me_won) AS wins_against,
+               max(mm.start_time) AS last_played
+        FROM my_matches mm
+        JOIN match_players o ON o.match_id = mm.match_id
+        LEFT JOIN accounts a ON a.account_id = o.account_id
+        LEFT JOIN tracked_identities t ON t.account_id = o.account_id
+        WHERE o.account_id BETWEEN 1 AND 4294967294 AND o.account_id NOT IN (SELECT account_id FROM me)
+        GROUP BY o.account_id, a.personaname, t.identity""",
+    "v_players_met": """
+        SELECT p.account_id, o.account_id AS other_account_id, a.personaname AS other_personaname,
+               t.identity AS other_identity, count(*) AS games,
+               count(*) FILTER (WHERE o.is_radiant = p.is_radiant) AS teammate_games,
+               count(*) FILTER (WHERE o.is_radiant <> p.is_radiant) AS opponent_games,
+               count(*) FILTER (WHERE o.is_radiant = p.is_radiant AND p.win) AS wins_with,
+               count(*) FILTER (WHERE o.is_radiant <> p.is_radiant AND p.win) AS wins_against,
+               max(m.start_time) AS last_played
+        FROM match_players p
+        JOIN matches m ON m.match_id = p.match_id AND m.has_details
+        JOIN match_players o ON o.match_id = p.match_id AND o.account_id <> p.account_id
+        LEFT JOIN accounts a ON a.account_id = o.account_id
+        LEFT JOIN tracked_identities t ON t.account_id = o.account_id
+        WHERE p.account_id BETWEEN 1 AND 4294967294 AND o.account_id BETWEEN 1 AND 4294967294
+        GROUP BY p.account_id, o.account_id, a.personaname, t.identity""",
+    "v_identity_stats": """
+        SELECT s.*, s.wins / nullif(s.games, 0) AS win_rate,
+               (s.kills + s.assists) / greatest(s.deaths, 1) AS kda, h.localized_name AS top_hero
+        FROM (SELECT t.identity, min(t.kind) AS kind, count(DISTINCT t.account_id) AS accounts,
+                     count(DISTINCT r.match_id) FILTER (WHERE r.identity IS NOT NULL) AS games,
+                     count(DISTINCT r.match_id) FILTER (WHERE r.identity IS NOT NULL AND r.win) AS wins,
+                     coalesce(sum(r.kills) FILTER (WHERE r.identity IS NOT NULL), 0) AS kills,
+                     coalesce(sum(r.deaths) FILTER (WHERE r.identity IS NOT NULL), 0) AS deaths,
+                     coalesce(sum(r.assists) FILTER (WHERE r.identity IS NOT NULL), 0) AS assists,
+                     mode(r.hero_id) FILTER (WHERE r.identity IS NOT NULL) AS top_hero_id,
+                     count(DISTINCT r.match_id) FILTER (WHERE r.role = 'anon_opponent') AS games_against,
+                     max(r.start_time) FILTER (WHERE r.identity IS NOT NULL) AS last_played
+              FROM tracked_identities t
+              LEFT JOIN identity_match_roles r ON r.account_id = t.account_id
+              GROUP BY t.identity) s
+        LEFT JOIN heroes h ON h.hero_id = s.top_hero_id""",
 }

@@ -34,6 +34,7 @@ def _classes() -> list[tuple[str, str, type]]:
     )
     from crawl_pipeline.defs.crawl.assets import RefreshConfig
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.identity.resources import TrackedIdentities
     from crawl_pipeline.defs.providers import ProvidersResource
     from crawl_pipeline.defs.resources import PostgresResource
 
@@ -41,6 +42,7 @@ def _classes() -> list[tuple[str, str, type]]:
         ("PostgresResource", "resource `postgres`", PostgresResource),
         ("ProvidersResource", "resource `providers`", ProvidersResource),
         ("CrawlConfig", "resource `crawl`", CrawlConfig),
+        ("TrackedIdentities", "resource `identities` (from TRACKED_IDENTITIES)", TrackedIdentities),
         ("RefreshConfig", "run config of `player_profiles`, `hero_stats`, `match_stubs`", RefreshConfig),
         ("HeroTop100Config", "run config of `hero_top100`", HeroTop100Config),
         ("LeaderboardsConfig", "run config of `leaderboards`", LeaderboardsConfig),

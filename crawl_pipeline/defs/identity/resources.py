@@ -10,8 +10,10 @@ from crawl_pipeline.settings import Settings, parse_identities
 
 
 class TrackedIdentities(ConfigurableResource):
-    """Who "me" is (one person, one or more accounts) and the named teammates; every player of a
-    match one of me's accounts played gets a role relative to them (``domain/roles.py``)."""
+    """Me's accounts (one person: a main, smurfs) and the named teammates, whose matches get roles.
+
+    Every player of a match one of me's accounts played gets a role relative to them
+    (``domain/roles.py``); ``identities()`` validates them as ``settings.parse_identities`` does."""
 
     me: list[int] = Field(
         default_factory=list, description="Me's account ids (main, smurfs); empty: nothing is tracked (TRACKED_IDENTITIES)."
