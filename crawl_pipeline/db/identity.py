@@ -35,7 +35,9 @@ def players_of_matches_with(conn: psycopg.Connection, me: Collection[int]) -> li
 def replace_roles(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
     """Replace every row of ``identity_match_roles``: (me_account_id, match_id, player_slot, account_id,
     role, identity, hero_id, win, kills, deaths, assists, start_time). Roles are relative to the whole
-    configuration, so a new configuration replaces them all."""
+    configuration, so a new configuration replaces them all. Two concurrent replacements wait for
+    each other (the table lock lets readers through) instead of colliding on the primary key."""
+    conn.execute("LOCK TABLE identity_match_roles IN EXCLUSIVE MODE")
     conn.execute("DELETE FROM identity_match_roles")
     if not rows:
         return 0
@@ -61,8 +63,8 @@ def replace_tracked_identities(conn: psycopg.Connection, accounts: Sequence[tupl
     ).rowcount
 
 
-# The frequency listing, shared with the analysts' view `v_players_by_frequency` (analytics/views.py),
-# which reads me's accounts from tracked_identities in place of the parameter. A match counts once
+# The frequency listing; the analysts' view `v_players_by_frequency` (analytics/views.py) mirrors it and
+# reads me's accounts from tracked_identities in place of the parameter. A match counts once
 # for me even when two of me's accounts played it; one where they played on both sides is left out.
 FREQUENT_SQL = f"""
 WITH my_matches AS (
