@@ -463,19 +463,20 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
         "patch": 55 + m["index"] * 3 // world.num_matches,
     }
     players = []
-    for s in range(10):
-        account = m["account_id"][s]
+    columns = zip(
+        range(10), m["account_id"], m["hero_id"], m["items"], kills, deaths, assists, m["gold_per_min"], m["xp_per_min"],
+        m["last_hits"], m["denies"], m["net_worth"], m["hero_damage"], m["tower_damage"], m["hero_healing"], m["level"],
+        m["leaver_status"], m["lane_role"], m["rank_tier"], names, logins,
+    )  # fmt: skip
+    for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, lane, tier, name, login in columns:
         anonymous = account < 0
-        k, d, a = kills[s], deaths[s], assists[s]
         win = (s < 5) == radiant_win
-        items = m["items"][s]
-        gpm, xpm, leaver, tier = m["gold_per_min"][s], m["xp_per_min"][s], m["leaver_status"][s], m["rank_tier"][s]
         players.append(
             {
                 **common,
                 "player_slot": s if s < 5 else 128 + s - 5,
                 "account_id": None if anonymous else account,
-                "hero_id": m["hero_id"][s],
+                "hero_id": hero,
                 "hero_variant": 1,
                 "item_0": items[0],
                 "item_1": items[1],
@@ -492,15 +493,15 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
                 "assists": a,
                 "gold_per_min": gpm,
                 "xp_per_min": xpm,
-                "last_hits": m["last_hits"][s],
-                "denies": m["denies"][s],
-                "net_worth": m["net_worth"][s],
-                "hero_damage": m["hero_damage"][s],
-                "tower_damage": m["tower_damage"][s],
-                "hero_healing": m["hero_healing"][s],
-                "level": m["level"][s],
+                "last_hits": lh,
+                "denies": dn,
+                "net_worth": nw,
+                "hero_damage": hd,
+                "tower_damage": td,
+                "hero_healing": hh,
+                "level": level,
                 "leaver_status": leaver,
-                "lane_role": m["lane_role"][s],
+                "lane_role": lane,
                 "isRadiant": s < 5,
                 "win": int(win),
                 "lose": int(not win),
@@ -508,9 +509,9 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
                 "total_xp": xpm * duration // 60,
                 "kda": round((k + a) / (d + 1), 2),
                 "abandons": int(leaver >= 2),
-                "personaname": None if anonymous else names[s],
+                "personaname": None if anonymous else name,
                 "name": None,
-                "last_login": None if anonymous else logins[s],
+                "last_login": None if anonymous else login,
                 "rank_tier": None if anonymous or tier == 0 else tier,
                 "computed_mmr": None,
                 "is_subscriber": False,
