@@ -27,7 +27,7 @@ class FaultDecision:
     attempt: int
     kind: str | None  # None: serve normally
     latency_s: float
-    fraction: float  # for truncation: share of the body that is sent
+    fraction: float  # for truncation: share of the body that is sent (0.0 when no fault)
 
 
 class FaultInjector:
@@ -54,12 +54,13 @@ class FaultInjector:
             self._attempts[slot] += 1
             attempt = int(self._attempts[slot])
             rate, kinds, cumulative, latency_ms = self.rate, self._kinds, self._cumulative, self.latency_ms
-        u = [uniform_int(self._seed, key >> 1, attempt, i) for i in range(4)]  # = uniform(..., np.arange(4))
+        # u_i = uniform(seed, key >> 1, attempt, np.arange(4))[i], each drawn only where it decides something
+        u = lambda i: uniform_int(self._seed, key >> 1, attempt, i)
         kind = None
-        if kinds and u[0] < rate:
-            kind = kinds[min(bisect_right(cumulative, u[1]), len(kinds) - 1)]  # = np.searchsorted(side="right")
-        latency = latency_ms * (0.5 + u[2]) / 1000.0 if latency_ms > 0 else 0.0
-        return FaultDecision(attempt, kind, latency, 0.2 + 0.6 * u[3])
+        if kinds and rate > 0 and u(0) < rate:
+            kind = kinds[min(bisect_right(cumulative, u(1)), len(kinds) - 1)]  # = np.searchsorted(side="right")
+        latency = latency_ms * (0.5 + u(2)) / 1000.0 if latency_ms > 0 else 0.0
+        return FaultDecision(attempt, kind, latency, 0.2 + 0.6 * u(3) if kind is not None else 0.0)
 
     def reset(self) -> None:
         with self._lock:

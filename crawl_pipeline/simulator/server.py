@@ -30,7 +30,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
 from .cache import ByteLRU
@@ -335,7 +335,10 @@ class _Dispatch:
 
     def find(self, scope: Scope) -> tuple[Callable[[Request], Any], bool] | None:
         """(endpoint, cacheable) of the first route fully matching ``scope``, which gets its path params."""
+        path = get_route_path(scope)
         for route, cacheable in self._routes:
+            if route.path_regex.match(path) is None:  # what Route.matches checks first
+                continue
             match, child = route.matches(scope)
             if match is Match.FULL:
                 scope.update(child)
