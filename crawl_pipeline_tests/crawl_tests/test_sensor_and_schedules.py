@@ -15,6 +15,7 @@ from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_failed_schedule
 from crawl_pipeline.defs.pools import ensure_pool_limits
 from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
 
 SEED = 293053907
@@ -258,3 +259,20 @@ def test_tracked_job_rate_limited_before_finishing_fails_and_is_in_the_ledger(
     assert bad["api_requests"] > 0
     assert any(kind.endswith("RateLimited") or kind == "details:pending" for kind in bad["failures"]), bad["failures"]
     assert next(iter(ledger)) == second.run_id  # newest first
+
+
+def test_one_run_spends_one_attempt_even_when_its_step_is_retried(db, database_url, dagster_instance):
+    """Every answer malformed: the step fails, Dagster retries it in the same run (RetryPolicy),
+    and the run still spends exactly one of each account's three attempts."""
+    with db.transaction() as conn:
+        add_seeds(conn, [SEED])
+    _evaluate(dagster_instance, database_url, SMALL_CRAWL)
+    with start_simulator(fault_rate=1.0, fault_mix={"malformed": 1}, rate_limits={"enabled": False}) as broken:
+        job = crawl_definitions(database_url, broken.url, max_retries=0).resolve_job_def(crawl_batch_job.name)
+        result = job.execute_in_process(partition_key="d00-000000", instance=dagster_instance,
+                                        run_config=QUIET_LOGGING, raise_on_error=False)
+    assert not result.success
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert retried, "the step was not retried within the run"
+    attempts = db.fetch_all("SELECT profile_attempts, profile_error FROM accounts WHERE account_id = %s", (SEED,))[0]
+    assert attempts["profile_attempts"] == 1 and "MalformedResponse" in attempts["profile_error"]

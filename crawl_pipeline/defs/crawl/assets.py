@@ -112,24 +112,30 @@ class Phase:
     description: str
 
 
-def _profiles(db, source, key, config, crawl, depth, log):
-    return work.fetch_profiles(db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log)
-
-
-def _hero_stats(db, source, key, config, crawl, depth, log):
-    return work.fetch_hero_stats(db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log)
-
-
-def _stubs(db, source, key, config, crawl, depth, log):
-    return work.fetch_match_stubs(
-        db, source, key, refresh=config.refresh, max_matches=crawl.max_matches_per_account,
-        page_size=crawl.page_size, max_workers=crawl.max_workers, log=log,
+# ``run_id``: one run spends at most one attempt of an item, however often its step is retried
+def _profiles(db, source, key, config, crawl, depth, log, run_id):
+    return work.fetch_profiles(
+        db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log, run_id=run_id
     )
 
 
-def _details(db, source, key, config, crawl, depth, log):
+def _hero_stats(db, source, key, config, crawl, depth, log, run_id):
+    return work.fetch_hero_stats(
+        db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log, run_id=run_id
+    )
+
+
+def _stubs(db, source, key, config, crawl, depth, log, run_id):
+    return work.fetch_match_stubs(
+        db, source, key, refresh=config.refresh, max_matches=crawl.max_matches_per_account,
+        page_size=crawl.page_size, max_workers=crawl.max_workers, log=log, run_id=run_id,
+    )
+
+
+def _details(db, source, key, config, crawl, depth, log, run_id):
     return work.fetch_batch_details(
-        db, source, key, depth=depth, chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=log
+        db, source, key, depth=depth, chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=log,
+        run_id=run_id,
     )
 
 
@@ -239,7 +245,7 @@ def crawl_batch(
             batches_db.mark_phases_run(db, key, heroes=True, matches=len(todo) > HERO_PHASES)
             for index, phase in enumerate(todo):
                 with provider_call(context, providers, postgres, phase.call) as (source, usage):
-                    result = phase.run(db, source, key, config, crawl, depth, context.log)
+                    result = phase.run(db, source, key, config, crawl, depth, context.log, context.run_id)
                     used = usage()
                 metadata = phase_metadata(context, db, phase, result, used)
                 if result.unsettled:
