@@ -49,6 +49,18 @@ def print_status(report: dict[str, Any], database: str, console: Console | None 
                 f"{row['failed']:,}",
             )
         console.print(depth)
+    if report.get("job_runs"):
+        ledger = Table(title="Job runs (newest first)")
+        for column in ("job", "run", "status", "started (UTC)", "API requests", "records", "failures by kind"):
+            ledger.add_column(column, justify="right" if column in ("API requests", "records") else "left")
+        for run in report["job_runs"]:
+            failures = ", ".join(f"{k} {v}" for k, v in sorted((run.get("failures") or {}).items())) or "-"
+            status = run["status"] + (f": {run['rate_limited']}" if run.get("rate_limited") else "")
+            ledger.add_row(
+                run["job_name"], run["run_id"][:8], status, (run["started_at"] or "-")[:19].replace("T", " "),
+                f"{run['api_requests'] or 0:,}", f"{run['records_written'] or 0:,}", failures,
+            )
+        console.print(ledger)
 
 
 def _backoff(backoff: dict[str, Any] | None) -> str:

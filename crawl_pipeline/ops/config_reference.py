@@ -43,7 +43,7 @@ def _classes() -> list[tuple[str, str, type]]:
         ("ProvidersResource", "resource `providers`", ProvidersResource),
         ("CrawlConfig", "resource `crawl`", CrawlConfig),
         ("TrackedIdentities", "resource `identities` (from TRACKED_IDENTITIES)", TrackedIdentities),
-        ("RefreshConfig", "run config of `player_profiles`, `hero_stats`, `match_stubs`", RefreshConfig),
+        ("RefreshConfig", "run config of `crawl_batch` (the four per-batch assets), `{\"ops\": {\"crawl_batch\": {\"config\": {\"refresh\": true}}}}`", RefreshConfig),
         ("HeroTop100Config", "run config of `hero_top100`", HeroTop100Config),
         ("LeaderboardsConfig", "run config of `leaderboards`", LeaderboardsConfig),
         ("AggregationConfig", "run config of `player_match_type_stats`", AggregationConfig),
