@@ -10,7 +10,7 @@ from crawl_pipeline.db import job_runs
 from crawl_pipeline.db.crawl import PHASES
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.sources.ratelimit import smallest_active_backoff
+from crawl_pipeline.db.rate_limits import smallest_active_backoff
 
 
 def _failed(phase: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from crawl_pipeline.db import api_requests as api_requests_db
 from crawl_pipeline.db.pool import Database
 
 log = logging.getLogger(__name__)
@@ -76,15 +77,8 @@ class RequestAccounting:
                 return 0
             rows = [(minute, p, e, s, n, ms) for (minute, p, e, s), (n, ms) in pending.items()]
             try:
-                with self._db.transaction() as conn, conn.cursor() as cur:
-                    cur.executemany(
-                        """INSERT INTO api_requests AS a (minute, provider, endpoint_group, status, requests, total_latency_ms)
-                           VALUES (to_timestamp(%s), %s, %s, %s, %s, %s)
-                           ON CONFLICT (minute, provider, endpoint_group, status) DO UPDATE SET
-                               requests = a.requests + EXCLUDED.requests,
-                               total_latency_ms = a.total_latency_ms + EXCLUDED.total_latency_ms""",
-                        rows,
-                    )
+                with self._db.transaction() as conn:
+                    api_requests_db.add_counts(conn, rows)
             except psycopg.Error as exc:
                 log.warning("request accounting not flushed (%s); kept for the next flush", type(exc).__name__)
                 with self._lock:

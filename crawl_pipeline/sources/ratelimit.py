@@ -32,10 +32,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 
+from crawl_pipeline.db import rate_limits as rate_db
 from crawl_pipeline.db.pool import Database
 
 log = logging.getLogger(__name__)
@@ -190,19 +190,11 @@ class SharedRateLimiter:
                     return 0.0
                 if now < state.exhausted_until:
                     return state.exhausted_until - now
-        paused = self._db.fetch_value(
-            "SELECT extract(epoch FROM until)::float8 FROM rate_limit_backoff WHERE bucket = %s AND until > to_timestamp(%s)",
-            (bucket, now),
-        )
+        paused = rate_db.paused_until_db(self._db, bucket, now)
         if paused:
-            return float(paused) - now
-        rows = self._db.fetch_all(
-            """SELECT w.window_seconds, w.capacity - w.used AS free FROM rate_limit_windows w
-               JOIN unnest(%s::int[], %s::float8[]) AS x(s, t) ON w.window_seconds = x.s AND w.window_start = to_timestamp(x.t)
-               WHERE w.bucket = %s""",
-            ([w.seconds for w in tier.windows], list(starts), bucket),
-        )
-        spent = [w for w in tier.windows if any(r["window_seconds"] == w.seconds and r["free"] <= 0 for r in rows)]
+            return paused - now
+        free = rate_db.free_in_windows(self._db, bucket, [w.seconds for w in tier.windows], starts)
+        spent = [w for w in tier.windows if free.get(w.seconds, 1) <= 0]
         if not spent:
             return 0.0
         until = max(start + w.seconds for start, w in zip(starts, tier.windows) if w in spent)
@@ -247,36 +239,18 @@ class SharedRateLimiter:
         shortest = min(tier.windows, key=lambda w: w.seconds)
         want = max(1, min(self._max_lease, math.ceil(shortest.limit * self._lease_fraction)))
         self.leases += 1
+        seconds = [w.seconds for w in tier.windows]
         with self._db.transaction() as conn:
-            row = conn.execute(
-                "SELECT extract(epoch FROM until)::float8 FROM rate_limit_backoff WHERE bucket = %s AND until > to_timestamp(%s)",
-                (bucket, now),
-            ).fetchone()
-            if row:
-                state.paused_until = float(row[0])
+            paused = rate_db.paused_until(conn, bucket, now)
+            if paused:
+                state.paused_until = paused
                 return state.paused_until - now
-            rows = conn.execute(
-                """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity)
-                   SELECT %s, s, to_timestamp(t), u, c
-                   FROM unnest(%s::int[], %s::float8[], %s::int[], %s::int[]) AS x(s, t, c, u)
-                   ORDER BY s
-                   ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE
-                       SET capacity = EXCLUDED.capacity, used = greatest(w.used, EXCLUDED.used)
-                   RETURNING w.window_seconds, w.capacity - w.used""",
-                (
-                    bucket, [w.seconds for w in tier.windows], list(state.starts), [w.limit for w in tier.windows],
-                    self._used_floor(tier, state),
-                ),
-            ).fetchall()
-            free = dict(rows)
+            free = rate_db.lock_windows(
+                conn, bucket, seconds, state.starts, [w.limit for w in tier.windows], self._used_floor(tier, state)
+            )
             grant = max(0, min(want, *free.values()))
             if grant:
-                conn.execute(
-                    """UPDATE rate_limit_windows SET used = used + %s
-                       WHERE bucket = %s AND (window_seconds, window_start) IN
-                             (SELECT s, to_timestamp(t) FROM unnest(%s::int[], %s::float8[]) AS x(s, t))""",
-                    (grant, bucket, [w.seconds for w in tier.windows], list(state.starts)),
-                )
+                rate_db.add_used(conn, bucket, grant, seconds, state.starts)
         self._maybe_prune(now)
         if grant:
             state.permits += grant
@@ -297,12 +271,7 @@ class SharedRateLimiter:
     def _release(self, bucket: str, windows: list[tuple[int, int]], permits: int) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.execute(
-                    """UPDATE rate_limit_windows SET used = greatest(0, used - %s)
-                       WHERE bucket = %s AND (window_seconds, window_start) IN
-                             (SELECT s, to_timestamp(t) FROM unnest(%s::int[], %s::float8[]) AS x(s, t))""",
-                    (permits, bucket, [s for s, _ in windows], [t for _, t in windows]),
-                )
+                rate_db.give_back(conn, bucket, permits, [s for s, _ in windows], [t for _, t in windows])
         except psycopg.Error as exc:  # returning permits is an optimisation: never fail a call for it
             log.warning("could not return %d unused permits of %s: %s", permits, bucket, type(exc).__name__)
 
@@ -312,11 +281,7 @@ class SharedRateLimiter:
             return
         self._last_prune = now
         with self._db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM rate_limit_windows WHERE window_start + window_seconds * interval '1 second' "
-                "< to_timestamp(%s) - interval '1 minute'",
-                (now,),
-            )
+            rate_db.prune_windows(conn, now)
 
     # ------------------------------------------------------------------ backoff
     def record_backoff(self, bucket: str, seconds: float, reason: str) -> None:
@@ -330,15 +295,7 @@ class SharedRateLimiter:
 
     def _write_backoff(self, bucket: str, until: float, reason: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute(
-                """INSERT INTO rate_limit_backoff AS b (bucket, until, attempts, reason, updated_at)
-                   VALUES (%s, to_timestamp(%s), 1, %s, now())
-                   ON CONFLICT (bucket) DO UPDATE SET
-                       until = greatest(b.until, EXCLUDED.until),
-                       attempts = CASE WHEN b.until > now() - interval '1 minute' THEN b.attempts + 1 ELSE 1 END,
-                       reason = EXCLUDED.reason, updated_at = now()""",
-                (bucket, until, reason[:200]),
-            )
+            rate_db.write_backoff(conn, bucket, until, reason)
 
     def close(self) -> None:
         """Return every unused permit to its windows (called when the sources close)."""
@@ -365,15 +322,3 @@ def _guard_wait(tier: RateTier, now: float) -> float:
         if end - now < _guard(w):
             return end - now + 0.001
     return 0.0
-
-
-def smallest_active_backoff(db: Database) -> dict[str, Any] | None:
-    """The active backoff that ends first, ``{"bucket", "seconds_left", "reason", "attempts"}``, or None."""
-    rows = db.fetch_all(
-        """SELECT bucket, extract(epoch FROM until - now())::float8 AS seconds_left, reason, attempts
-           FROM rate_limit_backoff WHERE until > now() ORDER BY until LIMIT 1"""
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    return {**row, "seconds_left": round(row["seconds_left"], 1)}

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, smallest_active_backoff
+from crawl_pipeline.db.rate_limits import smallest_active_backoff
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.simulator.testing import start_simulator
 
 from .workers import hammer_stratz
