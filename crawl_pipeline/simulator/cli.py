@@ -46,6 +46,7 @@ def _parse_mix(value: str | None) -> dict[str, float] | None:
 @click.option("--steam-details-error-rate", default=0.0, show_default=True, type=float, help="With --steam-match-details: share of 500 '{}'.")
 @click.option("--any-user-agent", is_flag=True, help="Serve Stratz requests whose User-Agent lacks STRATZ_API (real Stratz refuses them).")
 @click.option("--no-rate-limit", is_flag=True, help="Serve without server-side rate limits.")
+@click.option("--no-response-cache", is_flag=True, help="Derive and encode every answer again (same answers, slower).")
 @click.option("--steam-key", "steam_keys", multiple=True, help=f"Valid Steam key (repeatable). Default: {DEFAULT_STEAM_KEYS[0]}")
 @click.option("--opendota-key", "opendota_keys", multiple=True, help=f"Valid OpenDota premium key. Default: {DEFAULT_OPENDOTA_KEYS[0]}")
 @click.option("--stratz-token", "stratz_tokens", multiple=True, help=f"Valid Stratz token. Default: {', '.join(DEFAULT_STRATZ_TOKENS)}")
@@ -63,6 +64,7 @@ def serve(
     steam_details_error_rate: float,
     any_user_agent: bool,
     no_rate_limit: bool,
+    no_response_cache: bool,
     steam_keys: tuple[str, ...],
     opendota_keys: tuple[str, ...],
     stratz_tokens: tuple[str, ...],
@@ -81,6 +83,7 @@ def serve(
         "steam_details_error_rate": steam_details_error_rate,
         "stratz_require_user_agent": not any_user_agent,
         "rate_limits": {"enabled": not no_rate_limit},
+        "response_cache": not no_response_cache,
     }
     mix = _parse_mix(fault_kinds)
     if mix:
