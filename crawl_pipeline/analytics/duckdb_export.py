@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 
 from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.views import VIEWS
+from crawl_pipeline.db import snapshots as snapshots_db
 from crawl_pipeline.domain.heroes import game_modes, lobby_types, regions
 
 # Tables copied from PostgreSQL, in this order (heroes first: the views need it): every domain
@@ -189,12 +190,7 @@ class _CopyReader:
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> list[Column]:
-    rows = conn.execute(
-        """SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-           WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
-        (table,),
-    ).fetchall()
-    return [Column(name, typname) for name, typname in rows]
+    return [Column(name, typname) for name, typname in snapshots_db.table_columns(conn, table)]
 
 
 def copy_table(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table: str, target: str | None = None) -> int:
@@ -211,7 +207,7 @@ def copy_table(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table:
     )
     read_options = pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=COPY_BLOCK_BYTES)
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
-    with conn.cursor() as cur, cur.copy(f"COPY (SELECT {select} FROM {sql_quote(table, identifier=True)}) TO STDOUT (FORMAT csv)") as copy:
+    with snapshots_db.copy_as_csv(conn, table, select) as copy:
         source = _CopyReader(copy)
         if source.at_end():  # Arrow refuses an empty CSV stream: an empty table of the same schema
             batches: pa.RecordBatchReader | pa.Table = schema.empty_table()
@@ -279,9 +275,7 @@ def export_duckdb(
     if "\\" in str(path):  # DuckDB opens database files with backslashes read as separators
         raise OSError(errno.EINVAL, "DuckDB cannot open a database file whose path holds a backslash", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    conn.execute("SET LOCAL TimeZone = 'UTC'")
-    snapshot = conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+    snapshot = snapshots_db.pin_read_only_snapshot(conn)
     exported_at = datetime.now(UTC)
     tmp = temporary_path(path)
     rows: dict[str, int] = {}
