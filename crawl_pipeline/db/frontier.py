@@ -130,12 +130,6 @@ def mark_requested(conn: psycopg.Connection, requests: list[PhaseRequest]) -> No
             conn.execute(f"UPDATE account_batches SET {column} = now() WHERE batch_key = ANY(%s)", (keys,))
 
 
-def batch_accounts(conn: psycopg.Connection, batch_key: str) -> list[int]:
-    return [r[0] for r in conn.execute(
-        "SELECT account_id FROM accounts WHERE batch_key = %s ORDER BY account_id", (batch_key,)
-    ).fetchall()]
-
-
 def batches_with_unfinished_work(db) -> list[str]:
     """Batches whose requested phases left work behind: an account or a match that failed
     with attempts left, or that was never finished (a killed run, Steam's "no data yet")."""

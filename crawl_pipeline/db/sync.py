@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import psycopg
 
@@ -65,11 +64,3 @@ def sync_rows(conn: psycopg.Connection, account_id: int) -> list[dict]:
     )
     names = [d.name for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def to_utc(value: datetime | None) -> datetime | None:
-    from datetime import timezone
-
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
