@@ -26,7 +26,7 @@ import time
 from common import ratio_line, scratch_database, server_url, target_line
 
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS, DEFAULT_STEAM_KEYS, DEFAULT_STRATZ_TOKENS
 from crawl_pipeline.simulator.testing import start_simulator
@@ -58,12 +58,12 @@ def crawl(db: Database, config: SourcesConfig, *, depth: int, per_depth: int, ma
                     (key, d, per_depth),
                 )
             common = {"max_workers": 4, "log": LOG}
-            work.fetch_profiles(db, sources.for_call("profiles"), key, refresh=False, **common)
-            work.fetch_hero_stats(db, sources.for_call("hero_stats"), key, refresh=False, **common)
-            work.fetch_match_stubs(
+            phases.fetch_profiles(db, sources.for_call("profiles"), key, refresh=False, **common)
+            phases.fetch_hero_stats(db, sources.for_call("hero_stats"), key, refresh=False, **common)
+            phases.fetch_match_stubs(
                 db, sources.for_call("match_history"), key, refresh=False, max_matches=matches, page_size=100, **common
             )
-            work.fetch_batch_details(db, sources.for_call("match_details"), key, depth=d, chunk_size=25, **common)
+            phases.fetch_batch_details(db, sources.for_call("match_details"), key, depth=d, chunk_size=25, **common)
         snapshot = sources.snapshot()
     counts = db.fetch_all(
         """SELECT (SELECT count(*) FROM accounts WHERE profile_fetched_at IS NOT NULL AND hero_stats_at IS NOT NULL

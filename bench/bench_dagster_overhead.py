@@ -5,7 +5,7 @@ batch) into two fresh scratch databases, then the batch is crawled (profiles, he
 match stubs, match details) in two ways against the same simulator (own process, rate
 limits off, 5 ms latency):
 
-  * direct   the work functions called one after the other (``work.fetch_profiles``,
+  * direct   the work functions called one after the other (``phases.fetch_profiles``,
              ``fetch_hero_stats``, ``fetch_match_stubs``, ``fetch_batch_details``), the batch
              cut with the same ``frontier.cut_batches``
   * dagster  ``crawl_locally``: the discovery tick, then ``crawl_batch_job`` executed in
@@ -50,7 +50,7 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> tuple[floa
     from crawl_pipeline.db import frontier
     from crawl_pipeline.db.accounts import add_seeds
     from crawl_pipeline.db.pool import Database
-    from crawl_pipeline.defs.crawl import work
+    from crawl_pipeline.crawl import phases
     from crawl_pipeline.domain.frontier import parse_batch_key
     from crawl_pipeline.settings import Secret
     from crawl_pipeline.sources.ratelimit import RateTier
@@ -73,16 +73,16 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> tuple[floa
             depth, _ = parse_batch_key(batch.key)
             w = crawl.max_workers
             with open_sources(config, db) as sources:
-                work.fetch_profiles(db, sources.for_call("profiles"), batch.key, refresh=False, max_workers=w, log=log)
+                phases.fetch_profiles(db, sources.for_call("profiles"), batch.key, refresh=False, max_workers=w, log=log)
             with open_sources(config, db) as sources:
-                work.fetch_hero_stats(db, sources.for_call("hero_stats"), batch.key, refresh=False, max_workers=w, log=log)
+                phases.fetch_hero_stats(db, sources.for_call("hero_stats"), batch.key, refresh=False, max_workers=w, log=log)
             with open_sources(config, db) as sources:
-                work.fetch_match_stubs(
+                phases.fetch_match_stubs(
                     db, sources.for_call("match_history"), batch.key, refresh=False, max_matches=matches,
                     page_size=matches, max_workers=w, log=log,
                 )
             with open_sources(config, db) as sources:
-                work.fetch_batch_details(
+                phases.fetch_batch_details(
                     db, sources.for_call("match_details"), batch.key, depth=depth,
                     chunk_size=crawl.details_chunk_size, max_workers=w, log=log,
                 )

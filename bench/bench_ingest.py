@@ -5,7 +5,7 @@ mean latency. Both contenders fetch OpenDota ``/api/matches/{id}`` for the same 
 of the same world and store match + ten players + newly seen accounts, each into a fresh,
 migrated scratch database:
 
-  * pipeline   ``crawl_pipeline.defs.crawl.work.fetch_details``: the real client (shared
+  * pipeline   ``crawl_pipeline.defs.crawl.phases.fetch_details``: the real client (shared
                PostgreSQL rate budget with a limit far above what is reached, retries,
                accounting), ``fetch_concurrently`` and set-based ``store_details`` commits
                (the crawl's defaults: 8 workers, 25 matches per transaction)
@@ -31,7 +31,7 @@ import psycopg
 
 from common import ratio_line, scratch_database, server_url, simulator_process, target_line
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator import SimulatorConfig
 from crawl_pipeline.simulator.testing import world_for
@@ -84,7 +84,7 @@ def pipeline(url: str, sim_url: str, ids: list[int], *, workers: int, chunk: int
     log = logging.getLogger("bench_ingest")
     with Database(url, max_size=4) as db, open_sources(config, db, transport=transport) as sources:
         started = time.perf_counter()
-        result = work.fetch_details(
+        result = phases.fetch_details(
             db, sources.provider("opendota"), ids, discovery_depth=1, chunk_size=chunk, max_workers=workers,
             log=log, label="bench",
         )

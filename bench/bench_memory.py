@@ -7,8 +7,8 @@ the simulated world. One of them also holds ``--accounts`` known accounts (in 5,
 batches) and ``--stubs`` match stubs (90 % with details, 10 % pending, owned by those
 batches), loaded set-based with ``generate_series`` (FK triggers off during the load,
 secondary indexes built afterwards, then ANALYZE). For each database a fresh subprocess runs
-the batch's ``match_stubs`` then ``match_details`` work (``work.fetch_match_stubs`` +
-``work.fetch_batch_details``, the crawl's defaults: 8 workers, 25 details per commit) against
+the batch's ``match_stubs`` then ``match_details`` work (``phases.fetch_match_stubs`` +
+``phases.fetch_batch_details``, the crawl's defaults: 8 workers, 25 details per commit) against
 a simulator in a third process, and reports its ``ru_maxrss``.
 
 Printed: peak RSS of each run, the ratio loaded / empty (goal: about 1, since nothing the
@@ -105,7 +105,7 @@ def child(database_url: str, sim_url: str, max_matches: int) -> None:
     import resource
 
     from crawl_pipeline.db.pool import Database
-    from crawl_pipeline.defs.crawl import work
+    from crawl_pipeline.crawl import phases
     from crawl_pipeline.settings import Secret
     from crawl_pipeline.sources.ratelimit import RateTier
     from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
@@ -120,10 +120,10 @@ def child(database_url: str, sim_url: str, max_matches: int) -> None:
     started = time.perf_counter()
     with Database(database_url, max_size=4) as db, open_sources(config, db) as sources:
         source = sources.provider("opendota")
-        stubs = work.fetch_match_stubs(
+        stubs = phases.fetch_match_stubs(
             db, source, BATCH, refresh=False, max_matches=max_matches, page_size=100, max_workers=8, log=log
         )
-        details = work.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=8, log=log)
+        details = phases.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=8, log=log)
     print(json.dumps({
         "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "idle_kib": idle,
         "seconds": time.perf_counter() - started, "stubs_new": stubs.counts["stubs_new"],

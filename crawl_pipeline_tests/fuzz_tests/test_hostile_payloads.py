@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import BadRequest, MalformedResponse, NotFound, ServerError
@@ -83,7 +83,7 @@ def test_an_out_of_range_value_fails_its_match_alone_and_the_good_ones_land(db, 
     answers = {m: _match(m) for m in good}
     answers[bad] = _match(bad, players=[_player(0, **mutation)] + [_player(s) for s in (1, 2, 3, 4, 128, 129, 130, 131, 132)])
     _stubs(db, [*good, bad])
-    result = work.fetch_batch_details(db, _opendota_matches(answers), BATCH, depth=0, chunk_size=25, max_workers=2, log=LOG)
+    result = phases.fetch_batch_details(db, _opendota_matches(answers), BATCH, depth=0, chunk_size=25, max_workers=2, log=LOG)
     states = _states(db, [*good, bad])
     assert all(states[m]["has_details"] is True for m in good)
     assert states[bad]["has_details"] is False and field in states[bad]["fetch_error"]
@@ -101,7 +101,7 @@ def test_an_out_of_range_value_fails_its_match_alone_and_the_good_ones_land(db, 
 def test_a_match_of_the_wrong_shape_fails_with_the_reason(db, players, reason):
     _stubs(db, [201, 202])
     source = _opendota_matches({201: _match(201, players=players), 202: _match(202)})
-    work.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
+    phases.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
     states = _states(db, [201, 202])
     assert states[201]["has_details"] is False and reason in states[201]["fetch_error"]
     assert states[202]["has_details"] is True
@@ -111,7 +111,7 @@ def test_a_match_of_the_wrong_shape_fails_with_the_reason(db, players, reason):
 def test_an_answer_for_another_id_is_stored_under_neither(db):
     _stubs(db, [301, 302])
     source = _opendota_matches({301: _match(999), 302: _match(302)})  # 301 answered with match 999
-    result = work.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
+    result = phases.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
     states = _states(db, [301, 302])
     assert states[301]["has_details"] is False and "wrong identity" in states[301]["fetch_error"]
     assert states[301]["retry_count"] == 1  # a failure with its reason and an attempt spent, not pending
@@ -129,7 +129,7 @@ def test_a_profile_for_another_account_does_not_overwrite_it(db):
     def serve(request: httpx.Request) -> httpx.Response:  # every answer claims to be account 11
         return httpx.Response(200, json={"profile": {"account_id": 11, "personaname": "impostor"}})
 
-    work.fetch_profiles(db, _source("opendota", serve), BATCH, refresh=True, max_workers=1, log=LOG)
+    phases.fetch_profiles(db, _source("opendota", serve), BATCH, refresh=True, max_workers=1, log=LOG)
     rows = {r["account_id"]: r for r in db.fetch_all("SELECT account_id, personaname, profile_error FROM accounts")}
     assert rows[11]["personaname"] == "impostor"  # its own answer
     assert rows[12]["personaname"] is None and "wrong identity" in rows[12]["profile_error"]
@@ -146,7 +146,7 @@ def test_a_chunk_the_database_rejects_falls_back_to_one_record_at_a_time(db):
         conn.execute("CREATE TRIGGER reject_404 BEFORE INSERT ON match_players FOR EACH ROW EXECUTE FUNCTION reject_404()")
     try:
         source = _opendota_matches({m: _match(m) for m in [*good, bad]})
-        result = work.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
+        result = phases.fetch_batch_details(db, source, BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
     finally:
         with db.transaction() as conn:
             conn.execute("DROP TRIGGER reject_404 ON match_players")
@@ -190,7 +190,7 @@ def test_secrets_echoed_by_a_provider_are_redacted_everywhere(db):
         conn.execute("INSERT INTO account_batches (batch_key, depth, batch_number, account_count) VALUES (%s, 0, 0, 1)",
                      (BATCH,))
         conn.execute("INSERT INTO accounts (account_id, depth, batch_key) VALUES (7, 0, %s)", (BATCH,))
-    work.fetch_match_stubs(db, steam, BATCH, refresh=False, max_matches=10, page_size=10, max_workers=1, log=LOG)
+    phases.fetch_match_stubs(db, steam, BATCH, refresh=False, max_matches=10, page_size=10, max_workers=1, log=LOG)
     stored = db.fetch_value("SELECT matches_error FROM accounts WHERE account_id = 7")
     assert stored and STEAM_KEY not in stored and "***" in stored
 
@@ -244,7 +244,7 @@ def test_hostile_values_never_reach_the_database_as_errors(db):
     answers = {501: _match(501, duration=-1), 502: _match(502, lobby_type=70000), 503: json.loads(json.dumps(_match(503)))}
     answers[503]["players"][3]["hero_id"] = 2**40
     _stubs(db, list(answers))
-    work.fetch_batch_details(db, _opendota_matches(answers), BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
+    phases.fetch_batch_details(db, _opendota_matches(answers), BATCH, depth=0, chunk_size=25, max_workers=1, log=LOG)
     states = _states(db, list(answers))
     assert all(s["has_details"] is False and s["fetch_error"].startswith("MalformedResponse") for s in states.values())
     with db.transaction() as conn:

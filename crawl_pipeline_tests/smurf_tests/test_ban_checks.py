@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from crawl_pipeline.defs.smurf.analyzer import check_bans
+from crawl_pipeline.crawl.smurf import check_bans
 from crawl_pipeline.sources.errors import RateLimited, ServerError
 from crawl_pipeline_tests.smurf_tests.conftest import sim_providers
 

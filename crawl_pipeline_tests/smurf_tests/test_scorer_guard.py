@@ -7,7 +7,7 @@ import math
 
 import dagster as dg
 
-from crawl_pipeline.defs.smurf import analyzer
+from crawl_pipeline.crawl import smurf as smurf_engine
 from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions
 from crawl_pipeline_tests.smurf_tests.test_analyzer_e2e import phase_metadata, run_analyzer
 
@@ -19,7 +19,7 @@ def test_one_bad_account_is_recorded_and_the_phase_goes_on(analyzed, simulator, 
     raising, broken, *_ = sorted(before)
     with db.transaction() as conn:
         conn.execute("DELETE FROM smurf_scores")
-    real_score = analyzer.score
+    real_score = smurf_engine.score
 
     def flaky_score(history, baselines, model, **kwargs):
         if history.account_id == raising:
@@ -29,7 +29,7 @@ def test_one_bad_account_is_recorded_and_the_phase_goes_on(analyzed, simulator, 
             return dataclasses.replace(result, total_score=math.nan)
         return result
 
-    monkeypatch.setattr(analyzer, "score", flaky_score)
+    monkeypatch.setattr(smurf_engine, "score", flaky_score)
     defs = analyzer_definitions(url, simulator.url)
     result = run_analyzer(defs, dagster_instance, asset_selection=[dg.AssetKey("smurf_scores")])
     assert result.success

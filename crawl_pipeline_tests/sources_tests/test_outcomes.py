@@ -13,7 +13,7 @@ import time
 import httpx
 
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
@@ -54,7 +54,7 @@ def test_an_outage_leaves_every_match_pending_with_its_error_and_no_attempt(db):
         ids = some_match_ids(sim, 12)
         _stubs(db, ids)
         with open_sources(sim_config(sim), db) as sources:
-            result = work.fetch_batch_details(
+            result = phases.fetch_batch_details(
                 db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=5, max_workers=4, log=LOG
             )
     states = _states(db, ids)
@@ -111,7 +111,7 @@ def test_a_spent_budget_is_not_an_attempt(db):
             steam=config.steam, stratz=config.stratz, retry=tiny, routes={"match_details": "opendota"},
         )
         with open_sources(config, db) as sources:
-            result = work.fetch_batch_details(
+            result = phases.fetch_batch_details(
                 db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=10, max_workers=2, log=LOG
             )
     states = _states(db, ids)
@@ -136,7 +136,7 @@ def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
             routes={"match_details": "auto"},
         )
         with open_sources(config, db) as sources:
-            result = work.fetch_batch_details(
+            result = phases.fetch_batch_details(
                 db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=10, max_workers=1, log=LOG
             )
             snapshot = sources.snapshot()
@@ -170,7 +170,7 @@ def test_steam_details_come_from_the_sequence_feed_in_few_calls(db):
         seqs = [int(s) for s in world.match_seq_num(indexes)]
         _stubs(db, ids, seqs)
         with open_sources(sim_config(sim, routes={"match_details": "steam"}), db) as sources:
-            result = work.fetch_batch_details(
+            result = phases.fetch_batch_details(
                 db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=25, max_workers=4, log=LOG
             )
             calls = sources.snapshot()["api_calls"]
@@ -185,7 +185,7 @@ def test_steam_details_without_a_sequence_number_wait_with_a_clear_error(db):
         ids = some_match_ids(sim, 3)
         _stubs(db, ids)  # as OpenDota's history stores them: no match_seq_num
         with open_sources(sim_config(sim, routes={"match_details": "steam"}), db) as sources:
-            result = work.fetch_batch_details(
+            result = phases.fetch_batch_details(
                 db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=25, max_workers=2, log=LOG
             )
             assert sources.snapshot()["api_calls"] == 0  # no call can serve them
@@ -203,9 +203,9 @@ def test_a_private_profile_saves_the_history_call(db):
             conn.execute("INSERT INTO accounts (account_id, depth, batch_key) VALUES (%s, 0, %s)", (private, BATCH))
         with open_sources(sim_config(sim), db) as sources:
             source = sources.for_call("profiles")
-            work.fetch_profiles(db, source, BATCH, refresh=False, max_workers=1, log=LOG)
+            phases.fetch_profiles(db, source, BATCH, refresh=False, max_workers=1, log=LOG)
             before = sources.snapshot()["api_calls"]
-            result = work.fetch_match_stubs(
+            result = phases.fetch_match_stubs(
                 db, sources.for_call("match_history"), BATCH, refresh=False, max_matches=100, page_size=100,
                 max_workers=1, log=LOG,
             )

@@ -21,7 +21,7 @@ from pydantic import Field
 from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.metadata import markdown_table
@@ -74,7 +74,7 @@ def usage_metadata(snapshot: dict) -> dict[str, dg.MetadataValue]:
 
 def finish(
     context: dg.AssetExecutionContext,
-    result: work.PhaseResult,
+    result: phases.PhaseResult,
     usage: Callable[[], dict],
     preview: str,
     what: str,
@@ -105,7 +105,7 @@ class Phase:
     asset: str  # asset key
     call: str  # provider call it uses (sources.registry)
     what: str  # the items, for messages
-    run: Callable[..., work.PhaseResult]
+    run: Callable[..., phases.PhaseResult]
     totals: Callable[[Database, str], dict[str, int]]
     columns: tuple[str, ...]
     preview: Callable[[Database, str], list[tuple]]
@@ -114,26 +114,26 @@ class Phase:
 
 # ``run_id``: one run spends at most one attempt of an item, however often its step is retried
 def _profiles(db, source, key, config, crawl, depth, log, run_id):
-    return work.fetch_profiles(
+    return phases.fetch_profiles(
         db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log, run_id=run_id
     )
 
 
 def _hero_stats(db, source, key, config, crawl, depth, log, run_id):
-    return work.fetch_hero_stats(
+    return phases.fetch_hero_stats(
         db, source, key, refresh=config.refresh, max_workers=crawl.max_workers, log=log, run_id=run_id
     )
 
 
 def _stubs(db, source, key, config, crawl, depth, log, run_id):
-    return work.fetch_match_stubs(
+    return phases.fetch_match_stubs(
         db, source, key, refresh=config.refresh, max_matches=crawl.max_matches_per_account,
         page_size=crawl.page_size, max_workers=crawl.max_workers, log=log, run_id=run_id,
     )
 
 
 def _details(db, source, key, config, crawl, depth, log, run_id):
-    return work.fetch_batch_details(
+    return phases.fetch_batch_details(
         db, source, key, depth=depth, chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=log,
         run_id=run_id,
     )
@@ -177,7 +177,7 @@ SPECS = [
 
 
 def phase_metadata(
-    context: dg.AssetExecutionContext, db: Database, phase: Phase, result: work.PhaseResult, usage: dict
+    context: dg.AssetExecutionContext, db: Database, phase: Phase, result: phases.PhaseResult, usage: dict
 ) -> dict[str, dg.MetadataValue]:
     """The partition's totals from PostgreSQL (every attempt so far), then this attempt's work
     (``this_attempt``) and API use (``attempt_*``): a step retry or a re-run never hides earlier work."""
@@ -197,7 +197,7 @@ def phase_metadata(
 
 
 def phase_failure(
-    context: dg.AssetExecutionContext, phase: Phase, result: work.PhaseResult, metadata: dict, later: list[str]
+    context: dg.AssetExecutionContext, phase: Phase, result: phases.PhaseResult, metadata: dict, later: list[str]
 ) -> dg.Failure:
     """A headline that says what failed and what to do; on the last attempt it is the step's own
     error (no "Exceeded max_retries" in front of it)."""

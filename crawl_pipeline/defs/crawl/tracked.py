@@ -7,7 +7,7 @@ import dagster as dg
 from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import job_runs as job_runs_db
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.defs.crawl.assets import GROUP, finish, provider_call
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
@@ -41,7 +41,7 @@ def tracked_matches(
     with db.transaction() as conn:
         job_runs_db.start_run(conn, context.run_id, JOB_NAME)
         accounts = crawl_db.tracked_accounts(conn)
-    result = work.PhaseResult()
+    result = phases.PhaseResult()
     result.counts["tracked_accounts"] = len(accounts)
     failures: Counter[str] = Counter()
     usages: list = []
@@ -75,14 +75,14 @@ def tracked_matches(
                 if rate_limited:
                     break
                 try:
-                    history = work.read_history(
+                    history = phases.read_history(
                         history_source, account, max_matches=crawl.max_matches_per_account,
                         page_size=crawl.page_size, incremental=True,
                     )
                 except APIError as error:
                     failed("history", account.account_id, error)
                     continue
-                result.counts["stubs_new"] += work.store_history(db, history, owner_batch=account.batch_key)
+                result.counts["stubs_new"] += phases.store_history(db, history, owner_batch=account.batch_key)
                 result.counts["histories_read"] += 1
                 new_match_ids += [(s.match_id, account.depth) for s in history.stubs]
         with provider_call(context, providers, postgres, "match_details") as (details_source, usage):
@@ -93,7 +93,7 @@ def tracked_matches(
                 if rate_limited:
                     break
                 ids = sorted(m for m, d in new_match_ids if d == depth and m in pending)
-                details = work.fetch_details(
+                details = phases.fetch_details(
                     db, details_source, ids, discovery_depth=depth + 1, chunk_size=crawl.details_chunk_size,
                     max_workers=crawl.max_workers, log=context.log, label="tracked accounts",
                 )
@@ -146,7 +146,7 @@ def _api_requests(usages: list) -> int:
     return sum(int(u().get("api_calls", dg.MetadataValue.int(0)).value or 0) for u in usages)
 
 
-def _records(result: work.PhaseResult) -> int:
+def _records(result: phases.PhaseResult) -> int:
     return sum(result.counts[k] for k in ("rank_snapshots", "stubs_new", "details_stored", "players_stored"))
 
 

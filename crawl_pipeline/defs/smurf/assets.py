@@ -22,7 +22,7 @@ from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
-from crawl_pipeline.defs.smurf import analyzer
+from crawl_pipeline.crawl import smurf as smurf_engine
 from crawl_pipeline.domain.smurf import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, SmurfModel
 
 GROUP = "smurf"
@@ -54,7 +54,7 @@ class BanCheckConfig(dg.Config):
     max_accounts: int | None = Field(default=None, description="Cap on accounts checked per run.")
 
 
-def _ledger_metadata(ledger: analyzer.Ledger) -> dict[str, dg.MetadataValue]:
+def _ledger_metadata(ledger: smurf_engine.Ledger) -> dict[str, dg.MetadataValue]:
     """The whole run's ledger: counts as ``run_*`` (they cover every batch of the run; each partition's
     own counts are added per partition by ``_per_partition``)."""
     metadata: dict[str, dg.MetadataValue] = {
@@ -106,7 +106,7 @@ def smurf_match_history(
     started = _run_started(postgres)
     with provider_call(context, providers, postgres, "match_history") as (history, history_usage), \
             provider_call(context, providers, postgres, "match_details") as (details, details_usage):
-        ledger = analyzer.fetch_ranked_histories(
+        ledger = smurf_engine.fetch_ranked_histories(
             postgres.db, history, details, keys, matches_per_call=config.matches_per_call,
             target=config.target_matches, max_accounts=config.max_accounts,
             refetch_exhausted_days=config.refetch_exhausted_days, page_size=100,
@@ -147,7 +147,7 @@ def smurf_scores(
     keys = list(context.partition_keys)
     model = config.model()
     started = _run_started(postgres)
-    scored = analyzer.score_accounts(postgres.db, keys, model, log=context.log)
+    scored = smurf_engine.score_accounts(postgres.db, keys, model, log=context.log)
     metadata = _ledger_metadata(scored.ledger)
     metadata["run_batches"] = dg.MetadataValue.int(len(keys))
     with postgres.db.transaction() as conn:
@@ -194,7 +194,7 @@ def ban_checks(
     keys = list(context.partition_keys)
     started = _run_started(postgres)
     with provider_call(context, providers, postgres, "bans") as (source, usage):
-        ledger = analyzer.check_bans(
+        ledger = smurf_engine.check_bans(
             postgres.db, source, model_version=config.model_version, max_age_days=config.max_age_days,
             batch_keys=keys, limit=config.max_accounts, log=context.log,
         )

@@ -1,7 +1,7 @@
 """The smurf analyzer's three phases, framework-free (a Database and a source in, a ledger out).
 
 1. ``fetch_ranked_histories``: newest ranked matches of accounts below the target, stored the
-   crawl's way (stubs owned by the account's batch, details via ``work.fetch_details``).
+   crawl's way (stubs owned by the account's batch, details via ``phases.fetch_details``).
 2. ``score_accounts``: set-based load, ``Baselines`` fitted on the population, upsert.
 3. ``check_bans``: GetPlayerBans for flagged accounts whose check is missing or old.
 
@@ -24,7 +24,7 @@ from crawl_pipeline.db import bans as bans_db
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.defs.crawl import work
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.domain.failures import describe
 from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, SmurfScore, match_features, score
 from crawl_pipeline.sources.base import DotaSource
@@ -97,10 +97,10 @@ def fetch_ranked_histories(
     ledger.counts["candidates"] = len(candidates)
     ranked = FilteredHistory(history_source, lobby_type=RANKED_LOBBY)
 
-    def read(c: smurf_db.HistoryCandidate) -> work.History:
+    def read(c: smurf_db.HistoryCandidate) -> phases.History:
         wanted = _wanted(c, matches_per_call, max_matches)
         todo = crawl_db.AccountTodo(c.account_id, c.depth, None, None, c.batch_key)
-        return work.read_history(ranked, todo, max_matches=wanted, page_size=min(page_size, wanted),
+        return phases.read_history(ranked, todo, max_matches=wanted, page_size=min(page_size, wanted),
                                  incremental=False)
 
     read_ok: list[smurf_db.HistoryCandidate] = []
@@ -138,7 +138,7 @@ def fetch_ranked_histories(
         ids = [m for m, d in pending if d == depth]
         for start in range(0, len(ids), details_chunk_size):
             chunk = ids[start : start + details_chunk_size]
-            result = work.fetch_details(db, details_source, chunk, discovery_depth=depth + 1,
+            result = phases.fetch_details(db, details_source, chunk, discovery_depth=depth + 1,
                                         chunk_size=details_chunk_size, max_workers=max_workers, log=log,
                                         label="smurf analyzer")
             for name in ("details_stored", "players_stored", "new_accounts"):
