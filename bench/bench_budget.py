@@ -25,8 +25,8 @@ import time
 
 from common import ratio_line, scratch_database, server_url, target_line
 
-from crawl_pipeline.db.pool import Database
 from crawl_pipeline.crawl import phases
+from crawl_pipeline.db.pool import Database
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS, DEFAULT_STEAM_KEYS, DEFAULT_STRATZ_TOKENS
 from crawl_pipeline.simulator.testing import start_simulator

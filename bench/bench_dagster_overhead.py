@@ -29,7 +29,6 @@ import time
 from datetime import timedelta
 
 import numpy as np
-
 from common import scratch_database, server_url, simulator_process, target_line
 
 WORLD_ACCOUNTS = 20_000
@@ -47,10 +46,10 @@ def crawl_config(seeds: list[int], matches: int):
 
 
 def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> tuple[float, int]:
+    from crawl_pipeline.crawl import phases
     from crawl_pipeline.db import frontier
     from crawl_pipeline.db.accounts import add_seeds
     from crawl_pipeline.db.pool import Database
-    from crawl_pipeline.crawl import phases
     from crawl_pipeline.domain.frontier import parse_batch_key
     from crawl_pipeline.settings import Secret
     from crawl_pipeline.sources.ratelimit import RateTier

@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
-
 from common import ratio_line, scratch_database, server_url, simulator_process, target_line
-from crawl_pipeline.db.pool import Database
+
 from crawl_pipeline.crawl import phases
+from crawl_pipeline.db.pool import Database
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator import SimulatorConfig
 from crawl_pipeline.simulator.testing import world_for

@@ -24,7 +24,6 @@ import sys
 import time
 
 import psycopg
-
 from common import ROOT, scratch_database, server_url, simulator_process, target_line
 
 WORLD_ACCOUNTS = 20_000
@@ -104,8 +103,8 @@ def child(database_url: str, sim_url: str, max_matches: int) -> None:
     import logging
     import resource
 
-    from crawl_pipeline.db.pool import Database
     from crawl_pipeline.crawl import phases
+    from crawl_pipeline.db.pool import Database
     from crawl_pipeline.settings import Secret
     from crawl_pipeline.sources.ratelimit import RateTier
     from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources

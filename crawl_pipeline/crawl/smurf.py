@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import bans as bans_db
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.crawl import phases
 from crawl_pipeline.domain.failures import describe
 from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, SmurfScore, match_features, score
 from crawl_pipeline.sources.base import DotaSource

@@ -12,8 +12,8 @@ import logging
 import httpx
 import pytest
 
-from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.crawl import phases
+from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import BadRequest, MalformedResponse, NotFound, ServerError

@@ -12,8 +12,8 @@ import time
 
 import httpx
 
-from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.crawl import phases
+from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting

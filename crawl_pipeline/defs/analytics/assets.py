@@ -26,7 +26,7 @@ from crawl_pipeline.analytics.report import write_report
 from crawl_pipeline.analytics.views import VIEWS
 from crawl_pipeline.db import aggregates, leaderboards
 from crawl_pipeline.db import checks as checks_db
-from crawl_pipeline.defs.metadata import markdown_table
+from crawl_pipeline.defs.common import markdown_table
 from crawl_pipeline.defs.pools import DUCKDB_POOL
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import get_settings

@@ -9,22 +9,20 @@ its batch still needs, commits as it goes, and fails the partition while items w
 left remain; a per-batch advisory lock keeps two runs off one batch. Re-materializing is idempotent.
 """
 
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 import psycopg
 from pydantic import Field
 
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.crawl import phases
+from crawl_pipeline.defs.common import markdown_table, provider_call
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
-from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
@@ -36,65 +34,6 @@ RETRY = dg.RetryPolicy(max_retries=1, delay=2, backoff=dg.Backoff.EXPONENTIAL, j
 
 class RefreshConfig(dg.Config):
     refresh: bool = Field(default=False, description="Fetch every account of the batch again, not only pending ones.")
-
-
-@contextmanager
-def provider_call(
-    context: dg.AssetExecutionContext, providers: ProvidersResource, postgres: PostgresResource, call: str
-) -> Iterator[tuple]:
-    """The source serving ``call`` and a function returning metadata of the API usage so far."""
-    started = time.monotonic()
-    with providers.open_sources(postgres.db) as sources:
-        source = sources.for_call(call)
-
-        def usage() -> dict[str, dg.MetadataValue]:
-            metadata = usage_metadata(sources.snapshot())
-            metadata["elapsed_seconds"] = dg.MetadataValue.float(round(time.monotonic() - started, 2))
-            return metadata
-
-        yield source, usage
-
-
-def usage_metadata(snapshot: dict) -> dict[str, dg.MetadataValue]:
-    """API accounting (calls by status, 429s, retries, latency) as Dagster metadata."""
-    metadata: dict[str, dg.MetadataValue] = {}
-    for name, value in snapshot.items():
-        if name == "api_calls_by_endpoint":
-            continue  # too fine-grained for the UI; api_requests in PostgreSQL keeps it
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int):
-            metadata[name] = dg.MetadataValue.int(value)
-        elif isinstance(value, float):
-            metadata[name] = dg.MetadataValue.float(value)
-        else:
-            metadata[name] = dg.MetadataValue.json(value)
-    return metadata
-
-
-def finish(
-    context: dg.AssetExecutionContext,
-    result: phases.PhaseResult,
-    usage: Callable[[], dict],
-    preview: str,
-    what: str,
-) -> dg.MaterializeResult:
-    """Metadata for the materialization; a Failure (red partition) while retriable items remain."""
-    metadata = {name: dg.MetadataValue.int(int(value)) for name, value in sorted(result.counts.items())}
-    metadata.update(usage())
-    metadata["unsettled_failures"] = dg.MetadataValue.int(result.unsettled)
-    metadata["preview"] = dg.MetadataValue.md(preview)
-    if result.errors:
-        metadata["error_sample"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in result.errors))
-    if result.unsettled:
-        raise dg.Failure(
-            description=(
-                f"{result.unsettled} {what} of {context.partition_key} failed with attempts left "
-                f"(at most {MAX_ATTEMPTS}); re-execute the partition to retry them"
-            ),
-            metadata=metadata,
-        )
-    return dg.MaterializeResult(metadata=metadata)
 
 
 # ---------------------------------------------------------------- the four phases of a batch

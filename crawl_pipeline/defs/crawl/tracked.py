@@ -4,11 +4,12 @@ from collections import Counter
 
 import dagster as dg
 
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import job_runs as job_runs_db
-from crawl_pipeline.crawl import phases
-from crawl_pipeline.defs.crawl.assets import GROUP, finish, provider_call
+from crawl_pipeline.defs.common import finish, provider_call
+from crawl_pipeline.defs.crawl.assets import GROUP
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource

@@ -40,8 +40,8 @@ from pydantic import Field
 
 from crawl_pipeline.crawl import feed as feed_engine
 from crawl_pipeline.db import feed as feed_db
+from crawl_pipeline.defs.common import markdown_table
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
-from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource

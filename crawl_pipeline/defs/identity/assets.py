@@ -3,8 +3,8 @@
 import dagster as dg
 
 from crawl_pipeline.db import identity as identity_db
+from crawl_pipeline.defs.common import markdown_table
 from crawl_pipeline.defs.identity.resources import TrackedIdentities
-from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.domain import roles
 from crawl_pipeline.domain.heroes import heroes

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from crawl_pipeline.crawl import sync as sync_engine
-from crawl_pipeline.defs.crawl.assets import usage_metadata
+from crawl_pipeline.defs.common import usage_metadata
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource

@@ -12,17 +12,16 @@ on the run as ``smurf/*`` tags.
 import dagster as dg
 from pydantic import Field
 
+from crawl_pipeline.crawl import smurf as smurf_engine
 from crawl_pipeline.db import bans as bans_db
 from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db import smurf as smurf_db
-from crawl_pipeline.defs.crawl.assets import provider_call
+from crawl_pipeline.defs.common import markdown_table, provider_call
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
-from crawl_pipeline.defs.metadata import markdown_table
 from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
-from crawl_pipeline.crawl import smurf as smurf_engine
 from crawl_pipeline.domain.smurf import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, SmurfModel
 
 GROUP = "smurf"
