@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     from crawl_pipeline.db.pool import Database
     from crawl_pipeline.db.smurf import SIGNIFICANT_SQL, confusion, measure_against_truth
     from crawl_pipeline.definitions import build_definitions
-    from crawl_pipeline.defs import smurf
     from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING, crawl_locally
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
     from crawl_pipeline.defs.providers import ProvidersResource
@@ -67,11 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             opendota_api_key="00000000-0000-4000-8000-00000000da7a", steam_api_key="sim-steam-key",
             rate_limits={"opendota": {"per_second": 2000}},
         )
-        defs = dg.Definitions.merge(
-            build_definitions(Settings.from_env({}), postgres=PostgresResource(database_url=url), providers=providers,
-                              crawl=crawl),
-            dg.Definitions(assets=smurf.assets, asset_checks=smurf.asset_checks, jobs=smurf.jobs),
-        )
+        defs = build_definitions(Settings.from_env({}), postgres=PostgresResource(database_url=url),
+                                 providers=providers, crawl=crawl)  # the smurf subject is part of it
         t0 = time.perf_counter()
         runs = crawl_locally(defs, instance, db, crawl)
         crawl_s = time.perf_counter() - t0

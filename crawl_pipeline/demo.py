@@ -84,7 +84,7 @@ def serve_simulator_for_children(options: DemoOptions) -> str:
 def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Console | None = None) -> dict:
     from crawl_pipeline.db.smurf import measure_against_truth
     from crawl_pipeline.definitions import build_definitions
-    from crawl_pipeline.defs import analytics
+    from crawl_pipeline.defs.analytics.definitions import defs as analytics_defs
     from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING, crawl_locally
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
     from crawl_pipeline.defs.pools import ensure_pool_limits
@@ -149,7 +149,7 @@ def run_demo(stack: Stack, options: DemoOptions = DemoOptions(), console: Consol
                 )
             analytics_run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
                 instance=instance,
-                asset_selection=[a.key for a in analytics.assets],
+                asset_selection=[a.key for a in analytics_defs.assets],
                 run_config=QUIET_LOGGING,
                 tags=tags,
                 raise_on_error=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
-from crawl_pipeline.defs import analytics
+from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline.defs.analytics.assets import (
     analytics_duckdb,
     analytics_duckdb_drift,
@@ -122,24 +122,20 @@ def test_hero_top100_check_catches_a_gap(crawled_db, dagster_instance, database_
 
 
 def test_definitions_wire_jobs_schedules_pool_and_automation():
-    defs = dg.Definitions(
-        assets=[heroes, *analytics.assets],
-        asset_checks=analytics.asset_checks,
-        jobs=analytics.jobs,
-        schedules=analytics.schedules,
-        sensors=analytics.sensors,
-        resources={"postgres": PostgresResource(database_url="postgresql://unused/none")},
+    defs = dg.Definitions.merge(
+        analytics.defs,
+        dg.Definitions(assets=[heroes], resources={"postgres": PostgresResource(database_url="postgresql://unused/none")}),
     )
     graph = defs.resolve_asset_graph()
     assert {"hero_top100", "leaderboards", "player_match_type_stats", "analytics_duckdb", "analytics_report"} <= {
         k.to_user_string() for k in graph.get_all_asset_keys()
     }
-    for job in analytics.jobs:
+    for job in analytics.defs.jobs:
         defs.resolve_job_def(job.name)
-    assert analytics.schedules == []  # the aggregation's 5-minute clock is its automation condition
+    assert not analytics.defs.schedules  # the aggregation's 5-minute clock is its automation condition
     assert "*/5 * * * *" in str(graph.get(dg.AssetKey("player_match_type_stats")).automation_condition)
     assert analytics_duckdb.op.pool == "duckdb_writer"
-    for asset in analytics.assets:
+    for asset in analytics.defs.assets:
         spec = next(iter(asset.specs))
         assert spec.group_name == "analytics" and spec.kinds and spec.description
     assert graph.get(dg.AssetKey("analytics_report")).automation_condition is not None

@@ -14,7 +14,7 @@ from dagster._core.test_utils import freeze_time
 
 from crawl_pipeline.db.stack import PROJECT_ROOT
 from crawl_pipeline.definitions import defs as project_defs
-from crawl_pipeline.defs import analytics
+from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline.defs.analytics.automation import FRESHNESS_POLICIES, freshness_checks_job
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
     QUIET,
@@ -51,9 +51,9 @@ def test_runbook_lists_every_sensor_and_schedule_with_its_default_status():
 
 
 def _run_requested(defs, instance, keys, evaluations):
-    assets = [a for a in analytics.assets if a.key in keys]
+    assets = [a for a in analytics.defs.assets if a.key in keys]
     result = dg.materialize(
-        analytics.assets, selection=list(keys), instance=instance, resources=defs.resources, run_config=QUIET,
+        analytics.defs.assets, selection=list(keys), instance=instance, resources=defs.resources, run_config=QUIET,
     )
     assert result.success, keys
     evaluations.append(sorted(k.to_user_string() for k in keys))

@@ -15,7 +15,7 @@ from crawl_pipeline.analytics import duckdb_export
 from crawl_pipeline.analytics.cli import export
 from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.report import html_table, write_report
-from crawl_pipeline.defs import analytics
+from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
     QUIET,
     analyzer_definitions,
@@ -91,7 +91,7 @@ def test_asset_parquet_dir_crafted_and_full_disk_fails_clearly_with_old_file_int
     config = {**QUIET, "ops": {"analytics_duckdb": {"config": {"path": str(target), "parquet_dir": str(parquet)}}}}
 
     def materialize():
-        return dg.materialize(analytics.assets, selection=["analytics_duckdb"], instance=dagster_instance,
+        return dg.materialize(analytics.defs.assets, selection=["analytics_duckdb"], instance=dagster_instance,
                               resources=defs.resources, run_config=config, raise_on_error=False)
 
     assert materialize().success
@@ -149,7 +149,7 @@ def test_report_from_a_crawl_has_no_id_with_separators(crawled, dagster_instance
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "analytics.duckdb"))
     monkeypatch.setenv("CRAWL_DATA_DIR", str(tmp_path))
     defs = analyzer_definitions(url, simulator.url)
-    assert dg.materialize(analytics.assets, instance=dagster_instance, resources=defs.resources, run_config=QUIET,
+    assert dg.materialize(analytics.defs.assets, instance=dagster_instance, resources=defs.resources, run_config=QUIET,
                           selection=["hero_top100", "leaderboards", "player_match_type_stats", "analytics_duckdb"]).success
     result = write_report(tmp_path / "analytics.duckdb", tmp_path / "report.html")
     page = result.path.read_text()

@@ -10,7 +10,7 @@ import dagster as dg
 
 from crawl_pipeline.analytics.duckdb_export import EXPORT_TABLES, OPERATIONAL_TABLES, open_analytics
 from crawl_pipeline.db.stack import PROJECT_ROOT
-from crawl_pipeline.defs import analytics
+from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
     QUIET,
     analyzed,
@@ -45,7 +45,7 @@ def test_duckdb_copy_holds_every_domain_table_with_smurf_ban_views(analyzed, dag
     monkeypatch.setenv("DUCKDB_PATH", str(path))
     defs = analyzer_definitions(url, simulator.url)
     result = dg.materialize(
-        analytics.assets, selection=["analytics_duckdb"], instance=dagster_instance, resources=defs.resources,
+        analytics.defs.assets, selection=["analytics_duckdb"], instance=dagster_instance, resources=defs.resources,
         run_config=QUIET,
     )
     assert result.success

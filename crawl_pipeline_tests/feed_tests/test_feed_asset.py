@@ -52,7 +52,7 @@ def _metadata(result):
 
 def test_off_by_default_and_registered():
     assert match_feed_sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    assert feed_definitions.sensors == [match_feed_sensor] and feed_definitions.schedules == []
+    assert list(feed_definitions.defs.sensors) == [match_feed_sensor] and not feed_definitions.defs.schedules
     repo = definitions("postgresql://unused", "http://127.0.0.1:9").get_repository_def()
     assert repo.get_sensor_def("match_feed_sensor").default_status == dg.DefaultSensorStatus.STOPPED
     spec = repo.assets_defs_by_key[dg.AssetKey(ASSET)]

@@ -3,7 +3,7 @@ named teammates (on my side and against me), anonymous players; stats per identi
 
 import dagster as dg
 
-from crawl_pipeline.defs.identity import identity_role_stats
+from crawl_pipeline.defs.identity.assets import identity_role_stats
 from crawl_pipeline.defs.identity.resources import TrackedIdentities
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline_tests.identity_tests.matches import (

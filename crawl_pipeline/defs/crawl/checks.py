@@ -65,7 +65,3 @@ def failed_details_under_threshold(postgres: PostgresResource) -> dg.AssetCheckR
         },
     )
 
-
-CRAWL_CHECKS = [
-    pending_stubs_have_owner, match_players_consistent, discovered_accounts_batched, failed_details_under_threshold,
-]

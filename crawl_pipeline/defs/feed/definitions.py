@@ -3,17 +3,10 @@
 Resources (``postgres``, ``providers``, ``crawl``) come from the object they are merged into.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from crawl_pipeline.defs.feed.assets import match_feed, match_feed_job
 from crawl_pipeline.defs.feed.sensors import match_feed_sensor
 
-assets = [match_feed]
-asset_checks: list = []  # match_feed_contiguous is a check spec of the asset itself
-jobs = [match_feed_job]
-sensors = [match_feed_sensor]
-schedules: list = []
-
-defs = dg.Definitions(assets=assets, jobs=jobs, sensors=sensors)
+# match_feed_contiguous is a check spec of the asset itself; the sensor is off by default
+defs = dg.Definitions(assets=[match_feed], jobs=[match_feed_job], sensors=[match_feed_sensor])

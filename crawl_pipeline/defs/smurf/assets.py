@@ -218,11 +218,9 @@ def smurf_verdicts_consistent(postgres: PostgresResource) -> dg.AssetCheckResult
     return dg.AssetCheckResult(passed=bad == 0, metadata={"inconsistent_rows": bad})
 
 
-SMURF_ASSETS = [smurf_match_history, smurf_scores, ban_checks]
-
 smurf_analyzer_job = dg.define_asset_job(
     "smurf_analyzer_job",
-    selection=SMURF_ASSETS,
+    selection=[smurf_match_history, smurf_scores, ban_checks],
     partitions_def=account_batches,
     description="Smurf analyzer: ranked history -> scores -> ban checks, over any range of account batches.",
 )
