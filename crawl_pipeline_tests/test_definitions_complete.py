@@ -61,3 +61,18 @@ def test_everything_defined_under_defs_reaches_the_merged_definitions():
             missing += [f"{where}: schedule {item.name}"] if item.name not in schedules else []
     assert not missing, "defined under defs/ but not in any subject's definitions.py:\n" + "\n".join(missing)
     assert all(counted.values()), counted  # the walk found objects of every kind
+
+
+def test_the_run_tags_named_in_defs_common_are_the_ones_dagster_reads():
+    from crawl_pipeline.defs.common import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, PARTITION_TAG
+
+    request = dg.RunRequest(tags={PARTITION_RANGE_START_TAG: "d00-000000", PARTITION_RANGE_END_TAG: "d01-000003"})
+    assert request.partition_key_range == dg.PartitionKeyRange("d00-000000", "d01-000003")
+
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
+    def partitioned() -> None:
+        return None
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([partitioned], partition_key="b", instance=instance)
+        assert instance.get_run_by_id(result.run_id).tags[PARTITION_TAG] == "b"

@@ -12,6 +12,13 @@ from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 
+# Dagster's documented system run tags. Dagster exports no public constant for them (its public API has
+# MAX_RUNTIME_SECONDS_TAG only; the others live in dagster._core), so they are named once here;
+# crawl_pipeline_tests/test_definitions_complete.py checks Dagster still reads them so.
+PARTITION_TAG = "dagster/partition"  # the partition of a run
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"  # a single-run range of partitions
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence]) -> str:
     """A Markdown table for ``MetadataValue.md`` previews: floats to 3 places, None blank, pipes escaped."""

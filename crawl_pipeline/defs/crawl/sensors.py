@@ -9,6 +9,7 @@ from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.accounts import add_seeds
 from crawl_pipeline.db.pool import Database
+from crawl_pipeline.defs.common import PARTITION_TAG
 from crawl_pipeline.defs.crawl.assets import BATCH_ASSET_KEYS, PHASE_TAG, crawl_batch_job
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
@@ -22,7 +23,6 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-PARTITION_TAG = "dagster/partition"
 STALE_AFTER = timedelta(days=7)
 
 

@@ -15,6 +15,7 @@ import dagster as dg
 from crawl_pipeline.crawl import feed as feed_engine
 from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.pool import Database
+from crawl_pipeline.defs.common import PARTITION_TAG
 from crawl_pipeline.defs.feed.assets import (
     ASSET,
     RANGE_WIDTH,
@@ -61,7 +62,7 @@ def feed_tick(
     fail_orphaned_runs(instance, job_name=match_feed_job.name)  # a killed worker's run must not block the feed
     busy = feed_runs_in_flight(instance)
     if busy:
-        return dg.SkipReason(f"feed run {busy[0].run_id} ({busy[0].tags.get('dagster/partition', '?')}) is in flight")
+        return dg.SkipReason(f"feed run {busy[0].run_id} ({busy[0].tags.get(PARTITION_TAG, '?')}) is in flight")
     now = time.time() if now is None else now
     failed = _recent_failure(instance, now, backoff)
     if failed is not None:

@@ -16,7 +16,12 @@ from crawl_pipeline.crawl import smurf as smurf_engine
 from crawl_pipeline.db import bans as bans_db
 from crawl_pipeline.db import checks as checks_db
 from crawl_pipeline.db import smurf as smurf_db
-from crawl_pipeline.defs.common import markdown_table, provider_call
+from crawl_pipeline.defs.common import (
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    markdown_table,
+    provider_call,
+)
 from crawl_pipeline.defs.crawl.partitions import account_batches
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.pools import PROVIDER_POOL
@@ -229,14 +234,12 @@ smurf_analyzer_job = dg.define_asset_job(
 def analyzer_run_request(instance: dg.DagsterInstance, run_key: str | None = None) -> dg.RunRequest | dg.SkipReason:
     """One run over every account batch (a single-run partition range), or a skip before the
     crawl has made any batch."""
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
     keys = instance.get_dynamic_partitions(account_batches.name)
     if not keys:
         return dg.SkipReason("no account batches yet: the crawl has not started")
     return dg.RunRequest(
         run_key=run_key,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+        tags={PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1],
               "crawl_pipeline/trigger": "smurf_schedule"},
     )
 
