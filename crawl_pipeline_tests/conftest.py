@@ -19,20 +19,7 @@ from crawl_pipeline.db import urls
 from crawl_pipeline.db.embedded import start_embedded
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
-
-DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-EMBEDDED_TEST_PGDATA = Path("/tmp") / f"crawl_pipeline_test_pg_{os.getuid()}"
-
-# Tables that hold reference data or bookkeeping and survive `clean_db`.
-KEPT_TABLES = {"schema_migrations", "heroes"}
-
-
-def _reachable(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=2):
-            return True
-    except psycopg.Error:
-        return False
+from crawl_pipeline_tests.support import DEFAULT_TEST_SERVER, EMBEDDED_TEST_PGDATA, KEPT_TABLES, reachable
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +28,7 @@ def pg_server_url() -> str:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         return explicit
-    if _reachable(DEFAULT_TEST_SERVER):
+    if reachable(DEFAULT_TEST_SERVER):
         return DEFAULT_TEST_SERVER
     return start_embedded(EMBEDDED_TEST_PGDATA)
 
@@ -158,7 +145,7 @@ def baseline_crawl(make_database, clean_simulator, tmp_path_factory):
     import dagster as dg
 
     from crawl_pipeline.defs.crawl.local_runner import crawl_locally
-    from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+    from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
     url = make_database("baseline")
     initialize_database(url)

@@ -17,12 +17,11 @@ from crawl_pipeline.definitions import defs as project_defs
 from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline.defs.analytics.automation import FRESHNESS_POLICIES, freshness_checks_job
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
-    QUIET,
-    analyzer_definitions,
     crawl_template,
     crawled,
     simulator,
 )
+from crawl_pipeline_tests.support import QUIET, analyzer_definitions
 
 DOWNSTREAM = {"hero_top100", "leaderboards", "player_match_type_stats", "analytics_duckdb", "analytics_report"}
 

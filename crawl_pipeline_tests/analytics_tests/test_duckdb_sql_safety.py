@@ -17,12 +17,11 @@ from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.report import html_table, write_report
 from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
-    QUIET,
-    analyzer_definitions,
     crawl_template,
     crawled,
     simulator,
 )
+from crawl_pipeline_tests.support import QUIET, analyzer_definitions
 
 NASTY = [
     "it's",

@@ -12,13 +12,12 @@ from crawl_pipeline.analytics.duckdb_export import EXPORT_TABLES, OPERATIONAL_TA
 from crawl_pipeline.db.stack import PROJECT_ROOT
 from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
-    QUIET,
     analyzed,
     analyzed_template,
-    analyzer_definitions,
     crawl_template,
     simulator,
 )
+from crawl_pipeline_tests.support import QUIET, analyzer_definitions
 
 
 def _pg_tables(db) -> set[str]:

@@ -8,7 +8,7 @@ import os
 
 import dagster as dg
 
-from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+from crawl_pipeline_tests.support import crawl_definitions
 
 
 @dg.definitions

@@ -25,7 +25,7 @@ from crawl_pipeline.db.stack import PROJECT_ROOT
 from crawl_pipeline.defs.crawl.assets import BATCH_ASSET_KEYS, crawl_batch_job
 from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
 from crawl_pipeline.defs.crawl.sensors import discovery_tick
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
 SEED = 293053907
 DEAD_PROVIDER = "http://127.0.0.1:9"  # connection refused: every call fails with attempts left

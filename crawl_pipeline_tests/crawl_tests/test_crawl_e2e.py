@@ -4,7 +4,7 @@ import dagster as dg
 
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
 SEED = 293053907
 

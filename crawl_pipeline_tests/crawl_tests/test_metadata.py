@@ -8,7 +8,7 @@ from crawl_pipeline.db import batches as batches_db
 from crawl_pipeline.defs.crawl.assets import PHASES
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
 
 def test_metadata_after_step_retries_is_the_partitions_total(db, database_url, dagster_instance):

@@ -16,7 +16,7 @@ from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_fail
 from crawl_pipeline.defs.pools import ensure_pool_limits
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
 SEED = 293053907
 
@@ -77,7 +77,7 @@ OVERLAPPING_RUN = """
 import sys
 import dagster as dg
 from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
-from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+from crawl_pipeline_tests.support import crawl_definitions
 database_url, sim_url, dagster_home = sys.argv[1:]
 job = crawl_definitions(database_url, sim_url).resolve_job_def("crawl_batch_job")
 with dg.DagsterInstance.from_config(dagster_home) as instance:
@@ -227,7 +227,7 @@ def test_tracked_job_rate_limited_before_finishing_fails_and_is_in_the_ledger(
     saying so; every run is in the job ledger with its API requests, records written and failures by
     kind, and `status` reports the ledger."""
     from crawl_pipeline.db.status import crawl_status
-    from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions, sim_providers
+    from crawl_pipeline_tests.support import analyzer_definitions, sim_providers
 
     with db.transaction() as conn:
         set_tracked(conn, [SEED])

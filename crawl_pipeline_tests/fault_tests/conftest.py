@@ -38,7 +38,7 @@ def fault_baseline(request, make_database, dagster_postgres_url, clean_simulator
     from crawl_pipeline.db.pool import Database
     from crawl_pipeline.db.stack import initialize_database
     from crawl_pipeline.defs.crawl.local_runner import crawl_locally
-    from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+    from crawl_pipeline_tests.support import crawl_definitions
 
     url = make_database("fault_baseline")
     initialize_database(url)

@@ -2,7 +2,7 @@
 
 
 from crawl_pipeline.db import sync as sync_db
-from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions
+from crawl_pipeline_tests.support import analyzer_definitions
 
 ACCOUNT = 293053907
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -12,7 +12,7 @@ from dagster_celery import celery_executor
 
 from crawl_pipeline.defs.crawl.assets import crawl_batch_job
 from crawl_pipeline.ops.celery_definitions import with_celery
-from crawl_pipeline_tests.crawl_tests.conftest import crawl_definitions
+from crawl_pipeline_tests.support import crawl_definitions
 
 defs = with_celery(crawl_definitions(os.environ["DATABASE_URL"], os.environ["CRAWL_TEST_SIM_URL"]), celery_executor)
 

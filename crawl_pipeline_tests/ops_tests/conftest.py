@@ -40,7 +40,7 @@ def crawled_stack(make_database, tmp_path_factory) -> Iterator[CrawledStack]:
 
     from crawl_pipeline.defs.crawl.local_runner import crawl_locally
     from crawl_pipeline.simulator.testing import start_simulator
-    from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+    from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
     url = make_database("ops_crawl")
     initialize_database(url)

@@ -128,7 +128,7 @@ def crawl_through_celery(instance, db, recon_job, run_config, max_rounds: int = 
     import dagster as dg
 
     from crawl_pipeline.defs.crawl.sensors import discovery_tick
-    from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL
+    from crawl_pipeline_tests.support import SMALL_CRAWL
 
     def run(request):
         return dg.execute_job(

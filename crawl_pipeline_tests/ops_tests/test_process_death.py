@@ -41,14 +41,14 @@ from crawl_pipeline.ops.orphans import (
     worker_tags,
 )
 from crawl_pipeline.ops.run_launcher import LocalRunLauncher
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 
 WORKER = """
 import sys
 import dagster as dg
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
-from crawl_pipeline_tests.crawl_tests.conftest import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
 url, dagster_url, sim_url, home = sys.argv[1:5]
 with Database(url, max_size=4) as db, dg.instance_for_test(
     overrides={"storage": {"postgres": {"postgres_url": dagster_url}}}, temp_dir=home

@@ -6,7 +6,7 @@ import httpx
 
 from crawl_pipeline.db.smurf import measure_against_truth
 from crawl_pipeline.defs.smurf.assets import analyzer_run_request, smurf_analyzer_job
-from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions, sim_providers
+from crawl_pipeline_tests.support import analyzer_definitions, sim_providers
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 MORE_MATCHES = {"ops": {"smurf_match_history": {"config": {"matches_per_call": 20, "max_accounts": 20}}}}

@@ -7,7 +7,7 @@ import pytest
 
 from crawl_pipeline.crawl.smurf import check_bans
 from crawl_pipeline.sources.errors import RateLimited, ServerError
-from crawl_pipeline_tests.smurf_tests.conftest import sim_providers
+from crawl_pipeline_tests.support import sim_providers
 
 LOG = logging.getLogger("test")
 BANS_ENDPOINT = "GET /ISteamUser/GetPlayerBans/v1"

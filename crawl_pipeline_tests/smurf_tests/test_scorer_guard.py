@@ -8,8 +8,8 @@ import math
 import dagster as dg
 
 from crawl_pipeline.crawl import smurf as smurf_engine
-from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions
 from crawl_pipeline_tests.smurf_tests.test_analyzer_e2e import phase_metadata, run_analyzer
+from crawl_pipeline_tests.support import analyzer_definitions
 
 
 def test_one_bad_account_is_recorded_and_the_phase_goes_on(analyzed, simulator, dagster_instance, monkeypatch):

@@ -4,8 +4,8 @@ scoring rolls back and fails the run (ban checks are then skipped)."""
 import dagster as dg
 import pytest
 
-from crawl_pipeline_tests.smurf_tests.conftest import analyzer_definitions
 from crawl_pipeline_tests.smurf_tests.test_analyzer_e2e import phase_metadata, run_analyzer
+from crawl_pipeline_tests.support import analyzer_definitions
 
 
 def test_rescoring_is_idempotent_and_history_is_kept_per_model_version(analyzed, simulator, dagster_instance):

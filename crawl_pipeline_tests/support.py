@@ -1,0 +1,100 @@
+"""Helpers shared by the test packages (conftest.py files hold fixtures only).
+
+Crawl helpers: a small crawl against the simulator (depth 1 from the seed, a few matches per
+account) and the project's definitions pointed at a test database and simulator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from crawl_pipeline.definitions import build_definitions
+from crawl_pipeline.defs.crawl.resources import CrawlConfig
+from crawl_pipeline.defs.identity.resources import TrackedIdentities
+from crawl_pipeline.defs.providers import ProvidersResource
+from crawl_pipeline.defs.resources import PostgresResource
+from crawl_pipeline.settings import Settings
+from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS
+
+# ---------------------------------------------------------------- the test database server
+
+DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+EMBEDDED_TEST_PGDATA = Path("/tmp") / f"crawl_pipeline_test_pg_{os.getuid()}"
+
+# Tables that hold reference data or bookkeeping and survive `clean_db`.
+KEPT_TABLES = {"schema_migrations", "heroes"}
+
+
+def reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def drop_database(pg_server_url: str, name: str) -> None:
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ---------------------------------------------------------------- a small crawl against the simulator
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+SIM_OPENDOTA_KEY = DEFAULT_OPENDOTA_KEYS[0]  # a UUID the simulator knows (OpenDota keys are UUIDs)
+SMALL_CRAWL = CrawlConfig(
+    max_depth=1, batch_size=20, batch_growth=1.0, max_matches_per_account=5, page_size=5, max_workers=4,
+    details_chunk_size=10, partial_batch_after_seconds=3600,
+)
+ANALYZER_CRAWL = CrawlConfig(**{**SMALL_CRAWL.model_dump(), "max_workers": 8})  # the smurf tests' crawl
+
+
+def providers_for(url: str, **fields) -> ProvidersResource:
+    return ProvidersResource(
+        opendota_api_url=url, steam_api_url=url, stratz_api_url=url,
+        opendota_api_key=SIM_OPENDOTA_KEY, steam_api_key="sim-steam-key",
+        stratz_tokens="sim-stratz-token-1,sim-stratz-token-2",
+        rate_limits={"opendota": {"per_second": 500}}, **fields,
+    )
+
+
+def crawl_definitions(database_url: str, sim_url: str, crawl: CrawlConfig = SMALL_CRAWL, **provider_fields):
+    return build_definitions(
+        Settings.from_env({}),
+        postgres=PostgresResource(database_url=database_url),
+        providers=providers_for(sim_url, **provider_fields),
+        crawl=crawl,
+    )
+
+
+def sim_providers(url: str, rate_limits: dict | None = None, **fields) -> ProvidersResource:
+    return ProvidersResource(
+        opendota_api_url=url, steam_api_url=url, stratz_api_url=url,
+        opendota_api_key=SIM_OPENDOTA_KEY, steam_api_key="sim-steam-key",
+        stratz_tokens="sim-stratz-token-1,sim-stratz-token-2",
+        rate_limits=rate_limits or {"opendota": {"per_second": 500}}, **fields,
+    )
+
+
+def analyzer_definitions(database_url: str, sim_url: str, *, providers: ProvidersResource | None = None,
+                         identities: TrackedIdentities | None = None) -> dg.Definitions:
+    """The project's definitions, pointed at this test's database and simulator."""
+    return build_definitions(
+        Settings.from_env({}), postgres=PostgresResource(database_url=database_url),
+        providers=providers or sim_providers(sim_url), crawl=ANALYZER_CRAWL, identities=identities or TrackedIdentities(),
+    )
+
+
+def clone_database(pg_server_url: str, template: str) -> str:
+    """A new database copied from ``template`` (which must have no open connections); its name."""
+    import uuid
+
+    name = f"{template[:40]}_c{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    return name
