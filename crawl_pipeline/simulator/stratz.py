@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from .cache import LRU
 from .config import RateLimits, SimulatorConfig
 from .content import (
     MatchBatch,
@@ -264,6 +265,8 @@ class StratzDialect:
         self._config = config_source
         self.store = store or MatchStore(world, blocks=0)
         self.schema: GraphQLSchema = build_schema(SDL)
+        # parsed and validated documents by query text (a function of the text and the schema only)
+        self._documents: LRU[tuple[Any, list[GraphQLError], int]] = LRU(256)
 
     def owns(self, path: str) -> bool:
         return path.rstrip("/") == "/graphql"
@@ -313,15 +316,18 @@ class StratzDialect:
                 raise TypeError("query must be a string")
         except (ValueError, KeyError, TypeError, AttributeError):
             return JSONResponse({"errors": [{"message": "POST body must be JSON with a 'query'."}]}, status_code=400)
-        try:
-            document = parse(query)
-        except GraphQLSyntaxError as exc:
-            return JSONResponse({"data": None, "errors": [exc.formatted]})
-        invalid = validate(self.schema, document)
+        checked = self._documents.get(query)  # clients send the same few documents with new variables
+        if checked is None:
+            try:
+                document = parse(query)
+            except GraphQLSyntaxError as exc:
+                return JSONResponse({"data": None, "errors": [exc.formatted]})
+            checked = (document, validate(self.schema, document), alias_count(document))
+            self._documents.put(query, checked)
+        document, invalid, aliases = checked
         if invalid:
             return JSONResponse({"data": None, "errors": [e.formatted for e in invalid]})
         config = self._config()
-        aliases = alias_count(document)
         if aliases > config.stratz_max_aliases:
             return _error(
                 f"The query is too complex: {aliases} aliased selections, at most {config.stratz_max_aliases} per request."
