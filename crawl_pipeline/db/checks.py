@@ -79,3 +79,15 @@ def table_row_counts(conn: psycopg.Connection, tables: Iterable[str]) -> dict[st
     return {
         t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0] for t in tables
     }
+
+
+def waiting_details(db: Database, *, sample: int = 5) -> dict[str, Any]:
+    """Stubs pending with an error that was not theirs (an outage, a spent budget, a bad key,
+    Steam's GetMatchDetails 500), with a sample of the errors."""
+    count = db.fetch_value("SELECT count(*) FROM matches WHERE has_details IS NULL AND fetch_error IS NOT NULL")
+    rows = db.fetch_all(
+        "SELECT match_id, fetch_error FROM matches WHERE has_details IS NULL AND fetch_error IS NOT NULL "
+        "ORDER BY last_fetch_attempt NULLS FIRST LIMIT %s",
+        (sample,),
+    )
+    return {"waiting": count, "sample": rows}

@@ -228,3 +228,17 @@ def test_the_servers_remaining_count_wins_when_lower(db):
     assert granted == 5  # not the 60 our tier alone would allow
     other = SharedRateLimiter(db)
     assert other.try_acquire(bucket, tier) > 0  # and the window is spent for every process
+
+
+def test_stubs_waiting_on_an_outage_fail_the_asset_check(db, database_url):
+    """Pending without an attempt spent, but loud: the check on match_details fails and names the error."""
+    from crawl_pipeline.defs.crawl.checks import no_details_waiting_on_errors
+    from crawl_pipeline.defs.resources import PostgresResource
+
+    _stubs(db, [1, 2])
+    with db.transaction() as conn:
+        crawl_db.record_detail_failures(conn, [(1, "DetailsNotReady: steam match_details HTTP 500", "pending")])
+    postgres = PostgresResource(database_url=database_url)
+    result = no_details_waiting_on_errors(postgres=postgres)
+    assert not result.passed and result.metadata["waiting_stubs"].value == 1
+    assert "DetailsNotReady" in result.metadata["error_sample"].value

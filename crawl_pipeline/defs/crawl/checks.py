@@ -65,3 +65,21 @@ def failed_details_under_threshold(postgres: PostgresResource) -> dg.AssetCheckR
         },
     )
 
+
+
+@dg.asset_check(
+    asset=match_details,
+    description=(
+        "No stub waits with an error that was not its own (a provider down, every budget spent, a bad key, "
+        "Steam's GetMatchDetails 500): such stubs spend no attempt, so only this check makes them loud."
+    ),
+)
+def no_details_waiting_on_errors(postgres: PostgresResource) -> dg.AssetCheckResult:
+    row = checks_db.waiting_details(postgres.db)
+    return dg.AssetCheckResult(
+        passed=row["waiting"] == 0,
+        metadata={
+            "waiting_stubs": int(row["waiting"]),
+            "error_sample": dg.MetadataValue.md("\n".join(f"- {r['match_id']}: {r['fetch_error']}" for r in row["sample"]) or "none"),
+        },
+    )

@@ -8,6 +8,7 @@ from crawl_pipeline.defs.crawl.checks import (
     discovered_accounts_batched,
     failed_details_under_threshold,
     match_players_consistent,
+    no_details_waiting_on_errors,
     pending_stubs_have_owner,
 )
 from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_failed_schedule, stale_recrawl_schedule
@@ -17,6 +18,7 @@ defs = dg.Definitions(
     assets=[crawl_batch, tracked_matches],
     asset_checks=[
         pending_stubs_have_owner, match_players_consistent, discovered_accounts_batched, failed_details_under_threshold,
+        no_details_waiting_on_errors,
     ],
     jobs=[crawl_batch_job, tracked_accounts_job],
     sensors=[crawl_discovery_sensor],
