@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import psycopg
 
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
 from crawl_pipeline.sources.base import DotaSource
@@ -121,15 +120,6 @@ def _account_failures_writer(
     return record
 
 
-def _unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
-    done, error, attempts = crawl_db.PHASES[phase]
-    return db.fetch_value(
-        f"SELECT count(*) FROM accounts WHERE batch_key = %s AND {done} IS NULL AND {error} IS NOT NULL "
-        f"AND {attempts} < %s",
-        (batch_key, MAX_ATTEMPTS),
-    )
-
-
 AccountGroupFetch = Callable[[list[crawl_db.AccountTodo]], list[tuple[int, Any]]]
 
 
@@ -155,7 +145,7 @@ def _account_phase(
         "%s of %s: %s accounts (%s)", phase, batch_key, progress_label(result.counts["fetched"], len(todo)),
         ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())),
     )
-    result.unsettled = _unsettled_accounts(db, batch_key, phase)
+    result.unsettled = crawl_db.unsettled_accounts(db, batch_key, phase)
     return result
 
 
@@ -371,13 +361,6 @@ def fetch_batch_details(
     )
     # failed with attempts left, or left pending by an error that was not the match's fault (an
     # outage, a rate limit, a bad key): either way the batch is not finished and its partition fails
-    result.unsettled = db.fetch_value(
-        "SELECT count(*) FROM matches WHERE owner_batch = %s AND ((has_details = false AND retry_count < %s) "
-        "OR (has_details IS NULL AND fetch_error IS NOT NULL))",
-        (batch_key, MAX_ATTEMPTS),
-    )
-    result.counts["still_pending"] = db.fetch_value(
-        "SELECT count(*) FROM matches WHERE owner_batch = %s AND has_details IS NULL", (batch_key,)
-    )
+    result.unsettled, result.counts["still_pending"] = crawl_db.unsettled_details(db, batch_key)
     return result
 

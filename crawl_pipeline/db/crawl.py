@@ -13,6 +13,7 @@ from datetime import datetime
 import psycopg
 
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.pool import Database
 from crawl_pipeline.sources.models import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
 
 PHASES = {  # phase -> (done column, error column, attempts column)
@@ -329,3 +330,27 @@ def detail_requests(conn: psycopg.Connection, match_ids: Sequence[int]) -> list[
         (list(match_ids),),
     ).fetchall()
     return [DetailsRequest(match_id=m, match_seq_num=seq) for m, seq in rows]
+
+
+def unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
+    """Accounts of the batch whose ``phase`` failed and is not settled (attempts left, or left pending
+    by an error not theirs): while there are any, the partition fails."""
+    done, error, attempts = PHASES[phase]
+    return db.fetch_value(
+        f"SELECT count(*) FROM accounts WHERE batch_key = %s AND {done} IS NULL AND {error} IS NOT NULL "
+        f"AND {attempts} < %s",
+        (batch_key, MAX_ATTEMPTS),
+    )
+
+
+def unsettled_details(db: Database, batch_key: str) -> tuple[int, int]:
+    """(unsettled, still pending) stubs of the batch. Unsettled: failed with attempts left, or left
+    pending by an error that was not the match's fault (an outage, a rate limit, a bad key)."""
+    row = db.fetch_all(
+        """SELECT count(*) FILTER (WHERE (has_details = false AND retry_count < %s)
+                                     OR (has_details IS NULL AND fetch_error IS NOT NULL)) AS unsettled,
+                  count(*) FILTER (WHERE has_details IS NULL) AS pending
+           FROM matches WHERE owner_batch = %s""",
+        (MAX_ATTEMPTS, batch_key),
+    )[0]
+    return row["unsettled"], row["pending"]
