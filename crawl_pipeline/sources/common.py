@@ -27,6 +27,14 @@ DetailsOutcome = tuple[int, "MatchDetails | APIError"]
 ItemOutcome = tuple[int, Any]  # (account or match id, its record or the APIError it met)
 
 
+def only_outcome(outcomes: list[ItemOutcome]) -> Any:
+    """The record of a batched call made for one id, or its error raised."""
+    [(_, outcome)] = outcomes
+    if isinstance(outcome, APIError):
+        raise outcome
+    return outcome
+
+
 def each(fetch: Any, ids: Sequence[int]) -> list[ItemOutcome]:
     """One call per id, an outcome per id: the default of every batched call."""
     outcomes: list[ItemOutcome] = []

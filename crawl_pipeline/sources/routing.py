@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawl_pipeline.sources.common import BaseSource, ItemOutcome
+from crawl_pipeline.sources.common import BaseSource, ItemOutcome, only_outcome
 from crawl_pipeline.sources.errors import APIError, RateLimited, Unauthorized, UnsupportedOperation
 from crawl_pipeline.sources.models import DetailsRequest
 
@@ -147,39 +147,31 @@ class RoutedSource(BaseSource):
         return next((c for c in self.candidates if c.provider == provider), self)
 
     # one item at a time: the same routing (the CLI and tests use these)
-    def _one(self, outcomes: list[ItemOutcome]) -> Any:
-        [(_, outcome)] = outcomes
-        if isinstance(outcome, APIError):
-            raise outcome
-        return outcome
-
     def player_profile(self, account_id: int):
-        return self._one(self.profiles_many([account_id]))
+        return only_outcome(self.profiles_many([account_id]))
 
     def hero_stats(self, account_id: int):
-        return self._one(self.hero_stats_many([account_id]))
+        return only_outcome(self.hero_stats_many([account_id]))
 
     def match_details(self, match_id: int):
-        return self._one(self.match_details_group([DetailsRequest(match_id=match_id)]))
+        return only_outcome(self.match_details_group([DetailsRequest(match_id=match_id)]))
 
     def match_page(self, account_id: int, cursor: int | None = None, **kwargs: Any):
         """Later pages stay with the provider whose cursor they continue: the first ready that serves history."""
-        last: APIError | None = None
-        for candidate, _ in self._order(lambda c: 1):
-            try:
-                return candidate.match_page(account_id, cursor, **kwargs)
-            except HAND_ON as error:
-                last = error
-        raise last or UnsupportedOperation("no provider serves match history", provider="auto", endpoint="match_page")
+        return self._first_ready(lambda c: c.match_page(account_id, cursor, **kwargs), "match_page")
 
     def player_bans(self, account_ids: Sequence[int]):
+        return self._first_ready(lambda c: c.player_bans(account_ids), "player_bans")
+
+    def _first_ready(self, call: Callable[[BaseSource], Any], endpoint: str) -> Any:
+        """One call, on the first ready candidate that can make it now."""
         last: APIError | None = None
         for candidate, _ in self._order(lambda c: 1):
             try:
-                return candidate.player_bans(account_ids)
+                return call(candidate)
             except HAND_ON as error:
                 last = error
-        raise last or UnsupportedOperation("no provider serves bans", provider="auto", endpoint="player_bans")
+        raise last or UnsupportedOperation(f"no provider serves {self.call}", provider="auto", endpoint=endpoint)
 
     def close(self) -> None:
         """The candidates belong to ``Sources``, which closes them."""

@@ -32,6 +32,7 @@ from crawl_pipeline.sources.common import (
     epoch,
     from_epoch,
     known_heroes,
+    only_outcome,
 )
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound, ServerError
 from crawl_pipeline.sources.http import Problem, validation_message
@@ -387,22 +388,13 @@ class StratzSource(BaseSource):
 
     # ------------------------------------------------------------------ one id
     def player_profile(self, account_id: int) -> PlayerProfile:
-        [(_, outcome)] = self.profiles_many([account_id])
-        if isinstance(outcome, APIError):
-            raise outcome
-        return outcome
+        return only_outcome(self.profiles_many([account_id]))
 
     def hero_stats(self, account_id: int) -> HeroStats:
-        [(_, outcome)] = self.hero_stats_many([account_id])
-        if isinstance(outcome, APIError):
-            raise outcome
-        return outcome
+        return only_outcome(self.hero_stats_many([account_id]))
 
     def match_details(self, match_id: int) -> MatchDetails:
-        [(_, outcome)] = self.match_details_group([DetailsRequest(match_id=match_id)])
-        if isinstance(outcome, APIError):
-            raise outcome
-        return outcome
+        return only_outcome(self.match_details_group([DetailsRequest(match_id=match_id)]))
 
     def match_page(
         self,
