@@ -21,7 +21,7 @@ from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources

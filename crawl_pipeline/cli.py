@@ -16,12 +16,12 @@ import time
 
 import click
 
-from crawl_pipeline.analytics.cli import export
-from crawl_pipeline.cli_support import ACCOUNT_ID, fail, handles_user_errors
+from crawl_pipeline.commands.export import export
+from crawl_pipeline.commands.support import ACCOUNT_ID, fail, handles_user_errors
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
-from crawl_pipeline.ops.metrics import metrics
+from crawl_pipeline.commands.metrics import metrics
 from crawl_pipeline.simulator.cli import simulator
-from crawl_pipeline.sources.cli import check_key, fetch
+from crawl_pipeline.commands.fetch import check_key, fetch
 
 MAX_SEED_RANGE = 1_000_000
 
@@ -428,6 +428,7 @@ def db_upgrade() -> None:
 
 for command in (simulator, fetch, check_key, export, metrics):
     main.add_command(command)
+
 
 if __name__ == "__main__":
     main()

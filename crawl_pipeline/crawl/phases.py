@@ -16,11 +16,11 @@ import psycopg
 
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.domain.failures import describe, outcome_of, progress_label
+from crawl_pipeline.domain.failures import describe, progress_label
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
-from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse
-from crawl_pipeline.sources.models import DetailsRequest, MatchPage, MatchStub
+from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, outcome_of
+from crawl_pipeline.domain.records import DetailsRequest, MatchPage, MatchStub
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -30,7 +30,7 @@ from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, S
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
-from crawl_pipeline.sources.models import MatchPage
+from crawl_pipeline.domain.records import MatchPage
 
 RANKED_LOBBY = 7
 MAX_SKIPPED_PAGES = 50  # empty filtered pages skipped in a row before giving up

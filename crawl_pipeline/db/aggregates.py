@@ -1,6 +1,6 @@
 """player_match_type_stats: per account x hero x match type, folded in from detailed matches.
 
-Match types (see crawl_pipeline.analytics.match_types): ``ranked`` = lobby_type 7,
+Match types (see crawl_pipeline.domain.match_types): ``ranked`` = lobby_type 7,
 ``normal`` = lobby_type 0, and ``all`` = every detailed match whatever its lobby type
 (practice, tournament, co-op bots, battle cup, event, unknown/NULL ...). Those other lobby
 types therefore count only in ``all``.
@@ -22,7 +22,7 @@ from datetime import datetime
 
 import psycopg
 
-from crawl_pipeline.analytics.match_types import match_type_case
+from crawl_pipeline.domain.match_types import match_type_case
 from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID
 
 AGGREGATION_LOCK_ID = 0x706D7473  # "pmts"

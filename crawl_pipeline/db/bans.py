@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from crawl_pipeline.sources.models import PlayerBan
+from crawl_pipeline.domain.records import PlayerBan
 
 
 def due_for_ban_check(

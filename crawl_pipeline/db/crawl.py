@@ -14,7 +14,7 @@ import psycopg
 
 from crawl_pipeline.db.frontier import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.sources.models import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
+from crawl_pipeline.domain.records import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
 
 PHASES = {  # phase -> (done column, error column, attempts column)
     "profile": ("profile_fetched_at", "profile_error", "profile_attempts"),
@@ -61,7 +61,7 @@ def tracked_accounts(conn: psycopg.Connection) -> list[AccountTodo]:
 def record_account_failures(
     conn: psycopg.Connection, phase: str, failures: Sequence[tuple[int, str, str]], *, run_id: str | None = None
 ) -> None:
-    """``failures``: (account_id, error, outcome) — see ``domain.failures`` for the outcomes. With
+    """``failures``: (account_id, error, outcome) — see ``sources.errors.outcome_of`` for the outcomes. With
     ``run_id``, a ``retry`` counts one attempt per run: a step retry of the same run spends none."""
     if not failures:
         return

@@ -1,35 +1,10 @@
-"""What a failed fetch means for the item: the rule the crawl applies to every error.
+"""How a failure is written down: the short error text stored with an item, and progress labels.
 
-- ``pending``: not the item's fault and not counted as an attempt: Steam's GetMatchDetails 500
-  "no data yet"; a bad key or token, which an operator fixes before a re-run; a rate limit or a
-  spent daily budget (the next window serves it); a provider that is down (every recent call
-  failed with a 5xx, a timeout or a refused connection); a call the routed provider cannot make.
-  The error is still recorded, so a pending item with an error shows in status and checks.
-- ``give_up``: retrying cannot help (404 not found, 400 bad request): every attempt is spent.
-- ``retry``: counts one attempt; after three the item is recorded as failed for good.
+What an error means for the item (pending, give up, retry) is decided beside the errors, in
+``crawl_pipeline.sources.errors.outcome_of``.
 """
 
 from __future__ import annotations
-
-from crawl_pipeline.sources.errors import (
-    APIError,
-    BadRequest,
-    DetailsNotReady,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-    UnsupportedOperation,
-)
-
-PENDING, GIVE_UP, RETRY = "pending", "give_up", "retry"
-
-
-def outcome_of(error: APIError) -> str:
-    if isinstance(error, (DetailsNotReady, Unauthorized, RateLimited, UnsupportedOperation)) or error.outage:
-        return PENDING
-    if isinstance(error, (NotFound, BadRequest)):
-        return GIVE_UP
-    return RETRY
 
 
 def describe(error: BaseException, limit: int = 300) -> str:

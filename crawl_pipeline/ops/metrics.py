@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import click
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -215,36 +214,3 @@ def start_metrics_server(db: Database, *, host: str = "127.0.0.1", port: int = D
     registry, collector = build_registry(db, cache_seconds=cache_seconds)
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return server, collector
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535), help="Port of /metrics.")
-@click.option("--cache-seconds", default=DEFAULT_CACHE_SECONDS, show_default=True, type=click.FloatRange(0),
-              help="Reuse the last scrape's query results for this long.")
-def metrics(host: str, port: int, cache_seconds: float) -> None:
-    """Serve Prometheus metrics (progress, API usage, rate budget) read from PostgreSQL at scrape time."""
-    import signal
-
-    from crawl_pipeline.cli_support import fail, handles_user_errors
-    from crawl_pipeline.db.stack import prepare_stack
-
-    @handles_user_errors
-    def run() -> None:
-        stack = prepare_stack()
-        with Database(stack.database_url, max_size=2, application_name="crawl_pipeline.metrics") as db:
-            try:
-                server, _ = start_metrics_server(db, host=host, port=port, cache_seconds=cache_seconds)
-            except OSError as exc:
-                fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-            click.echo(f"metrics of {stack.description} on http://{host}:{port}/metrics (Ctrl-C to stop)", err=True)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                server.shutdown()
-
-    run()

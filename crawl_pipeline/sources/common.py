@@ -12,7 +12,7 @@ from crawl_pipeline.domain.heroes import is_known_hero
 from crawl_pipeline.domain.identity import is_anonymous
 from crawl_pipeline.sources.errors import APIError, MalformedResponse, UnsupportedOperation
 from crawl_pipeline.sources.http import Problem, ProviderHTTP
-from crawl_pipeline.sources.models import (
+from crawl_pipeline.domain.records import (
     BanResults,
     DetailsRequest,
     HeroStat,

@@ -113,3 +113,22 @@ class MalformedResponse(APIError):
 
 class UnsupportedOperation(APIError):
     """The provider has no endpoint for this call (e.g. bans outside the Steam Web API)."""
+
+
+# What a failed fetch means for the item: the one rule the crawl applies to every error.
+# - ``pending``: not the item's fault and no attempt counted: Steam's GetMatchDetails 500 "no data
+#   yet"; a bad key or token (an operator fixes it before a re-run); a rate limit or a spent daily
+#   budget (the next window serves it); a provider that is down (every recent call failed with a
+#   5xx, a timeout or a refused connection); a call the routed provider cannot make. The error is
+#   still recorded, so a pending item with an error shows in status and checks.
+# - ``give_up``: retrying cannot help (404 not found, 400 bad request): every attempt is spent.
+# - ``retry``: counts one attempt; after three the item is recorded as failed for good.
+PENDING, GIVE_UP, RETRY = "pending", "give_up", "retry"
+
+
+def outcome_of(error: APIError) -> str:
+    if isinstance(error, (DetailsNotReady, Unauthorized, RateLimited, UnsupportedOperation)) or error.outage:
+        return PENDING
+    if isinstance(error, (NotFound, BadRequest)):
+        return GIVE_UP
+    return RETRY

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, from_epoch, in_date_range, known_heroes
 from crawl_pipeline.sources.errors import APIError, NotFound, Unauthorized
 from crawl_pipeline.sources.http import Problem
-from crawl_pipeline.sources.models import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
+from crawl_pipeline.domain.records import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
 
 PROVIDER = "opendota"
 RATE_GROUP = "api"  # one limit for every endpoint

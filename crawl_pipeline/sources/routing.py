@@ -25,7 +25,7 @@ from typing import Any
 
 from crawl_pipeline.sources.common import BaseSource, ItemOutcome, only_outcome
 from crawl_pipeline.sources.errors import APIError, RateLimited, Unauthorized, UnsupportedOperation
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 
 READY_WITHIN = 1.0  # seconds: a provider whose budget frees up this soon counts as ready
 # errors that say "not here, not now" rather than anything about the item: try the next provider

@@ -45,7 +45,7 @@ from crawl_pipeline.sources.errors import (
     UnsupportedOperation,
 )
 from crawl_pipeline.sources.http import Problem, ProviderHTTP, validation_message
-from crawl_pipeline.sources.models import (
+from crawl_pipeline.domain.records import (
     BanResults,
     DetailsRequest,
     MatchDetails,

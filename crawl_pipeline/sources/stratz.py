@@ -36,7 +36,7 @@ from crawl_pipeline.sources.common import (
 )
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound, ServerError
 from crawl_pipeline.sources.http import Problem, validation_message
-from crawl_pipeline.sources.models import (
+from crawl_pipeline.domain.records import (
     DetailsRequest,
     HeroStat,
     HeroStats,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from crawl_pipeline.analytics.match_types import match_types_for_lobby
+from crawl_pipeline.domain.match_types import match_types_for_lobby
 from crawl_pipeline.db import aggregates
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.heroes import heroes as reference_heroes

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 from click.testing import CliRunner
 
-from crawl_pipeline.analytics.cli import export
+from crawl_pipeline.commands.export import export
 
 
 def test_export_writes_duckdb_and_parquet(crawled_db, cli_env, tmp_path):

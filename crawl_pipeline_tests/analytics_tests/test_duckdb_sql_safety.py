@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawl_pipeline.analytics import duckdb_export
-from crawl_pipeline.analytics.cli import export
+from crawl_pipeline.commands.export import export
 from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.report import html_table, write_report
 from crawl_pipeline.defs.analytics import definitions as analytics

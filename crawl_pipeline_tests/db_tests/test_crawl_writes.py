@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from threading import Barrier, Thread
 
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.sources.models import (
+from crawl_pipeline.domain.records import (
     HeroStat,
     HeroStats,
     MatchDetails,

@@ -18,7 +18,7 @@ from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import BadRequest, MalformedResponse, NotFound, ServerError
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 LOG = logging.getLogger("test")

@@ -23,7 +23,7 @@ from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 SEED = 293053907

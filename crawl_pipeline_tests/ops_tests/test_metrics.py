@@ -168,7 +168,7 @@ def test_metrics_command_serves_until_terminated(cli_env, db):
     """The click command end to end in a subprocess: it resolves the stack, serves, stops on SIGTERM."""
     insert_known_rows(db)
     port = free_port()
-    code = "from crawl_pipeline.ops.metrics import metrics; metrics()"
+    code = "from crawl_pipeline.commands.metrics import metrics; metrics()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", str(port), "--cache-seconds", "0"],
         cwd=PROJECT_ROOT, env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

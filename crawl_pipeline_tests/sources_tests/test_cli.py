@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from crawl_pipeline.sources.cli import check_key, fetch
+from crawl_pipeline.commands.fetch import check_key, fetch
 
 from .conftest import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS, some_match_ids
 

@@ -18,7 +18,7 @@ from crawl_pipeline.sources.errors import (
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.registry import open_sources
 
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 
 from .conftest import SEED, first_seq, sim_config, some_match_ids
 

@@ -1,6 +1,6 @@
 """What a failure costs an item, end to end against the simulator and the real database.
 
-The rules (``domain.failures``): an outage, a rate limit, a bad key or a call the provider
+The rules (``sources.errors.outcome_of``): an outage, a rate limit, a bad key or a call the provider
 cannot make leaves the item pending with its error and no attempt spent; a step retry inside
 the same run spends no second attempt; Steam's details come from the sequence feed.
 """

@@ -13,7 +13,7 @@ from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID
 from crawl_pipeline.sources.errors import DetailsNotReady, MalformedResponse, NotFound, UnsupportedOperation
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.sources.models import DetailsRequest
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
 from crawl_pipeline.sources.steam import sequence_groups
 

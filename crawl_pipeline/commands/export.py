@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from crawl_pipeline.cli_support import handles_user_errors
+from crawl_pipeline.commands.support import handles_user_errors
 
 
 @click.command()

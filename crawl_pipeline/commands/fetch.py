@@ -17,7 +17,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
-from crawl_pipeline.cli_support import ACCOUNT_ID, handles_user_errors
+from crawl_pipeline.commands.support import ACCOUNT_ID, handles_user_errors
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import prepare_stack
@@ -26,7 +26,7 @@ from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.errors import APIError, NotFound, RateLimited, Unauthorized, UnsupportedOperation
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.sources.models import DetailsRequest, MatchDetails
+from crawl_pipeline.domain.records import DetailsRequest, MatchDetails
 from crawl_pipeline.sources.registry import SourcesConfig, open_sources
 
 SOURCE_OPTION = click.option(

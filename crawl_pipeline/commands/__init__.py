@@ -1,0 +1,1 @@
+"""The subcommands of ``crawl-pipeline`` that ``crawl_pipeline/cli.py`` registers, and their shared support."""
