@@ -28,8 +28,8 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawl_pipeline.analytics.duckdb_export import copy_table  # noqa: E402
-from crawl_pipeline.db import migrate, urls  # noqa: E402
+from crawl_pipeline.analytics.duckdb_export import copy_table
+from crawl_pipeline.db import migrate, urls
 
 COLUMNS = (
     "match_id, player_slot, account_id, hero_id, is_radiant, win, kills, deaths, assists, gold_per_min, "

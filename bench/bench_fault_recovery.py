@@ -18,10 +18,10 @@ from collections import Counter
 
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import prepare_stack
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
@@ -40,7 +40,7 @@ def main() -> None:
         newest = list(range(world.num_matches - args.items, world.num_matches))
         requests = [
             DetailsRequest(match_id=int(m), match_seq_num=int(s))
-            for m, s in zip(world.match_id(newest), world.match_seq_num(newest))
+            for m, s in zip(world.match_id(newest), world.match_seq_num(newest), strict=True)
         ] + [DetailsRequest(match_id=m) for m in MISSING_IDS]
         ids = [r.match_id for r in requests]
         config = SourcesConfig(

@@ -191,7 +191,7 @@ def server(cpu: int, **overrides: object) -> Iterator[tuple[str, int]]:
         try:
             proc.stdin.close()
             proc.wait(timeout=20)
-        except Exception:  # noqa: BLE001
+        except Exception:
             proc.kill()
             proc.wait()
 

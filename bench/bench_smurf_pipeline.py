@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (puts the project root on sys.path)
-
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
+import common
+import httpx
+import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawl_pipeline.domain.smurf import (  # noqa: E402
+from crawl_pipeline.domain.smurf import (
     DEFAULT_MODEL,
     SIGNALS,
     AccountHistory,
@@ -36,8 +36,8 @@ from crawl_pipeline.domain.smurf import (  # noqa: E402
     match_features,
     score,
 )
-from crawl_pipeline.simulator import SimulatorConfig, World  # noqa: E402
-from crawl_pipeline.simulator.content import match_batch  # noqa: E402
+from crawl_pipeline.simulator import SimulatorConfig, World
+from crawl_pipeline.simulator.content import match_batch
 
 CRAWLED_LOBBIES = (0, 7)  # ranked and normal
 
@@ -85,7 +85,7 @@ def build_histories(world: World, max_matches: int = 100, chunk: int = 25_000) -
                 cols["assists"][sel].tolist(), cols["gold_per_min"][sel].tolist(), cols["xp_per_min"][sel].tolist(),
                 cols["last_hits"][sel].tolist(), cols["denies"][sel].tolist(), cols["net_worth"][sel].tolist(),
                 cols["hero_damage"][sel].tolist(), cols["lane_role"][sel].tolist(),
-                [t or None for t in cols["rank_tier"][sel].tolist()],
+                [t or None for t in cols["rank_tier"][sel].tolist()], strict=True,
             )
         )  # fmt: skip
         all_matches = world.matches_of(i)
@@ -128,7 +128,7 @@ def evaluate(seed: int, accounts: int, model: SmurfModel, show_kinds: bool, abla
     t1 = time.perf_counter()
     feats = [match_features(h, model) for h in histories]
     baselines = Baselines.fit_features(feats, model)
-    scores = [score(h, baselines, model, features=f) for h, f in zip(histories, feats)]
+    scores = [score(h, baselines, model, features=f) for h, f in zip(histories, feats, strict=True)]
     t_score = time.perf_counter() - t1
     truth_rows = {r["account_id"]: r for r in world.truth_rows()}  # bench only: the scorer never sees it
     scored = [s for s in scores if s is not None]
@@ -137,7 +137,7 @@ def evaluate(seed: int, accounts: int, model: SmurfModel, show_kinds: bool, abla
     pred = np.array([s.is_smurf for s in scored])
     totals = np.array([s.total_score for s in scored])
     p, r, f = prf(pred, truth)
-    wins = np.array([float(f.win.mean()) for f, s in zip(feats, scores) if s is not None])
+    wins = np.array([float(f.win.mean()) for f, s in zip(feats, scores, strict=True) if s is not None])
     bt, bp, br, bf = best_threshold_f1(wins, truth)
     all_smurfs = sum(1 for row in truth_rows.values() if row["is_smurf"])
     out = {

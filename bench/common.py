@@ -97,7 +97,7 @@ def machine_info(server: str | None = None) -> dict[str, str]:
 
         with psycopg.connect(server or server_url(), connect_timeout=3) as conn:
             info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-    except Exception as exc:  # noqa: BLE001 - the report says why instead of failing
+    except Exception as exc:
         info["postgresql"] = f"unavailable ({type(exc).__name__})"
     return info
 
@@ -139,7 +139,7 @@ def simulator_process(**overrides) -> Iterator[str]:
         try:
             proc.stdin.close()
             proc.wait(timeout=20)
-        except Exception:  # noqa: BLE001
+        except Exception:
             proc.kill()
             proc.wait()
 

@@ -17,11 +17,11 @@ import time
 import click
 
 from crawl_pipeline.commands.export import export
+from crawl_pipeline.commands.fetch import check_key, fetch
+from crawl_pipeline.commands.metrics import metrics
 from crawl_pipeline.commands.support import ACCOUNT_ID, fail, handles_user_errors
 from crawl_pipeline.db.stack import PROJECT_ROOT, Stack, prepare_stack
-from crawl_pipeline.commands.metrics import metrics
 from crawl_pipeline.simulator.cli import simulator
-from crawl_pipeline.commands.fetch import check_key, fetch
 
 MAX_SEED_RANGE = 1_000_000
 
@@ -195,7 +195,7 @@ def _fail_runs_of_stopped_workers() -> None:
     try:
         with dg.DagsterInstance.get() as instance:
             failed = fail_orphaned_runs(instance)
-    except Exception as exc:  # noqa: BLE001 - the next start checks again; stopping must stay quiet
+    except Exception as exc:
         click.echo(f"could not check for interrupted runs ({type(exc).__name__}); the next start does", err=True)
         return
     if failed:
@@ -403,7 +403,7 @@ def players(frequent: bool, limit: int, me_ids: tuple[int, ...], as_json: bool) 
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip())
     if not rows:
         click.echo("(none yet: crawl me's matches first, e.g. crawl-pipeline seed ID or the sync_account_history job)")
 

@@ -61,7 +61,7 @@ def html_table(columns: list[str], rows: list[tuple]) -> str:
         return "<p class='empty'>No rows yet.</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v, c))}</td>" for c, v in zip(columns, row)) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v, c))}</td>" for c, v in zip(columns, row, strict=True)) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 

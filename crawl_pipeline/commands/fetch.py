@@ -21,12 +21,12 @@ from crawl_pipeline.commands.support import ACCOUNT_ID, handles_user_errors
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import prepare_stack
+from crawl_pipeline.domain.records import DetailsRequest, MatchDetails
 from crawl_pipeline.settings import DEFAULT_SEED_ACCOUNT_ID
 from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.errors import APIError, NotFound, RateLimited, Unauthorized, UnsupportedOperation
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.domain.records import DetailsRequest, MatchDetails
 from crawl_pipeline.sources.registry import SourcesConfig, open_sources
 
 SOURCE_OPTION = click.option(
@@ -91,7 +91,7 @@ def _print_players(match: MatchDetails) -> None:
         kda = "/".join("-" if v is None else str(v) for v in (p.kills, p.deaths, p.assists))
         click.echo(
             f"{p.player_slot:>4} {p.account_id or 'anonymous':>11} {p.hero_id:>4} "
-            f"{'radiant' if p.is_radiant else 'dire':<7} {str(p.win):<5} {kda:>9} "
+            f"{'radiant' if p.is_radiant else 'dire':<7} {p.win!s:<5} {kda:>9} "
             f"{p.gold_per_min if p.gold_per_min is not None else '-':>4} {p.xp_per_min if p.xp_per_min is not None else '-':>4}"
         )
 

@@ -39,8 +39,8 @@ from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe
-from crawl_pipeline.sources.errors import APIError, RateLimited
 from crawl_pipeline.domain.records import MatchDetails
+from crawl_pipeline.sources.errors import APIError, RateLimited
 from crawl_pipeline.sources.steam import SequencePage
 
 MAX_PER_CALL = 100  # Valve's cap, and what the scanner asks for

@@ -26,11 +26,11 @@ from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import smurf as smurf_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe
+from crawl_pipeline.domain.records import MatchPage
 from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, SmurfScore, match_features, score
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
-from crawl_pipeline.domain.records import MatchPage
 
 RANKED_LOBBY = 7
 MAX_SKIPPED_PAGES = 50  # empty filtered pages skipped in a row before giving up
@@ -224,7 +224,7 @@ def _score_guarded(
     for history in histories:
         try:
             features.append((history, match_features(history, model)))
-        except Exception as error:  # noqa: BLE001 - one bad account must not stop the phase
+        except Exception as error:
             if history.account_id in selected:
                 failed(history.account_id, error)
     try:
@@ -238,7 +238,7 @@ def _score_guarded(
             continue
         try:
             result = score(history, baselines, model, features=feats)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             failed(history.account_id, error)
             continue
         if result is None:

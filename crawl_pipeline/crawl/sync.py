@@ -105,7 +105,7 @@ def sync_range(
             with db.transaction() as conn:
                 sync_db.finish_sync(conn, sync_id, status="failed", found=found, fetched=fetched, skipped=skipped,
                                     error=describe(exc))
-        except Exception as record_error:  # noqa: BLE001 - the original error is the one to raise
+        except Exception as record_error:
             log.warning(f"sync #{sync_id}: could not record the failure: {describe(record_error)}")
         raise
     with db.transaction() as conn:

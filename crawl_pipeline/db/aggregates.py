@@ -22,8 +22,8 @@ from datetime import datetime
 
 import psycopg
 
-from crawl_pipeline.domain.match_types import match_type_case
 from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID
+from crawl_pipeline.domain.match_types import match_type_case
 
 AGGREGATION_LOCK_ID = 0x706D7473  # "pmts"
 

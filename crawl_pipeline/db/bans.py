@@ -61,7 +61,7 @@ def upsert_ban_checks(conn: psycopg.Connection, bans: Sequence[PlayerBan], not_f
                community_banned = EXCLUDED.community_banned, economy_ban = EXCLUDED.economy_ban,
                days_since_last_ban = EXCLUDED.days_since_last_ban, not_found = EXCLUDED.not_found
            RETURNING (xmax = 0)""",
-        [list(c) for c in zip(*rows)],
+        [list(c) for c in zip(*rows, strict=True)],
     ).fetchall()
     created = sum(1 for (new,) in flags if new)
     banned = sum(1 for b in bans if b.vac_banned or b.number_of_game_bans > 0)
@@ -83,4 +83,4 @@ def ban_totals_by_batch(conn: psycopg.Connection, batch_keys: Sequence[str], sin
         {"batches": list(batch_keys), "since": since},
     ).fetchall()
     names = ("flagged", "checked", "checked_this_run", "banned", "not_found")
-    return {r[0]: dict(zip(names, map(int, r[1:]))) for r in rows}
+    return {r[0]: dict(zip(names, map(int, r[1:]), strict=True)) for r in rows}

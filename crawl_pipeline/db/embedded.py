@@ -124,7 +124,7 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
             check_postmaster_pid(pgdata)
             try:
                 server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-            except Exception as exc:  # noqa: BLE001 - pgserver raises anything from initdb to pg_ctl
+            except Exception as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise EmbeddedServerError(
                     f"cannot start the embedded PostgreSQL in {pgdata} ({type(exc).__name__}{': ' + first[:200] if first else ''}); "

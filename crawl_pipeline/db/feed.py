@@ -174,7 +174,7 @@ def coverage_totals(conn: psycopg.Connection) -> dict[str, int | None]:
                   coalesce(sum(calls), 0), coalesce(sum(matches_stored), 0)
            FROM match_feed_ranges"""
     ).fetchone()
-    return dict(zip(("ranges", "ranges_complete", "first_seq_num", "head_seq_num", "calls", "matches_stored"), row))
+    return dict(zip(("ranges", "ranges_complete", "first_seq_num", "head_seq_num", "calls", "matches_stored"), row, strict=True))
 
 
 def recent_calls(conn: psycopg.Connection, range_key: str, limit: int = 10) -> list[tuple]:

@@ -14,7 +14,7 @@ KNOWN = f"BETWEEN 1 AND {ANONYMOUS_ACCOUNT_ID - 1}"  # a 32-bit account id that 
 
 def _dicts(cur: psycopg.Cursor) -> list[dict]:
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def players_of_matches_with(conn: psycopg.Connection, me: Collection[int]) -> list[dict]:
@@ -47,7 +47,7 @@ def replace_roles(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::smallint[], %s::bigint[], %s::text[], %s::text[],
                                 %s::smallint[], %s::boolean[], %s::smallint[], %s::smallint[], %s::smallint[],
                                 %s::timestamptz[])""",
-        [list(c) for c in zip(*rows)],
+        [list(c) for c in zip(*rows, strict=True)],
     ).rowcount
 
 
@@ -59,7 +59,7 @@ def replace_tracked_identities(conn: psycopg.Connection, accounts: Sequence[tupl
     return conn.execute(
         """INSERT INTO tracked_identities (account_id, identity, kind)
            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])""",
-        [list(c) for c in zip(*accounts)],
+        [list(c) for c in zip(*accounts, strict=True)],
     ).rowcount
 
 

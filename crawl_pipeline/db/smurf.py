@@ -92,7 +92,7 @@ def record_history_fetches(conn: psycopg.Connection, fetches: Sequence[tuple[int
            SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::boolean[]) ORDER BY 1
            ON CONFLICT (account_id) DO UPDATE SET fetched_at = now(), matches_listed = EXCLUDED.matches_listed,
                new_stubs = EXCLUDED.new_stubs, exhausted = EXCLUDED.exhausted, fetches = f.fetches + 1""",
-        [list(c) for c in zip(*fetches)],
+        [list(c) for c in zip(*fetches, strict=True)],
     )
 
 
@@ -269,7 +269,7 @@ def history_totals_by_batch(conn: psycopg.Connection, batch_keys: Sequence[str],
         {"batches": list(batch_keys), "since": since},
     ).fetchall()
     names = ("accounts", "histories_read", "matches_listed", "stubs_new", "histories_exhausted", "accounts_with_history")
-    return {r[0]: dict(zip(names, map(int, r[1:]))) for r in rows}
+    return {r[0]: dict(zip(names, map(int, r[1:]), strict=True)) for r in rows}
 
 
 def score_totals_by_batch(

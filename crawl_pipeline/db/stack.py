@@ -68,7 +68,7 @@ def check_instance_config(path: Path, *, schema: bool = True) -> None:
         first = errors[0].message if errors else str(exc)
         first = first.split(" Expected:", 1)[0].strip().splitlines()[0]
         raise InstanceConfigError(f"{path} is not a valid Dagster instance config: {first}") from None
-    except Exception as exc:  # noqa: BLE001 - whatever Dagster's loader raises, one line naming the file
+    except Exception as exc:
         raise InstanceConfigError(f"{path} cannot be loaded by Dagster: {type(exc).__name__}") from None
 
 

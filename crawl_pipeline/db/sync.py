@@ -63,4 +63,4 @@ def sync_rows(conn: psycopg.Connection, account_id: int) -> list[dict]:
         (account_id,),
     )
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -27,7 +27,7 @@ def parse(url: str) -> dict[str, str]:
     url = to_libpq(url)
     try:
         return {k: str(v) for k, v in conninfo_to_dict(url).items()}
-    except Exception as exc:  # noqa: BLE001 - psycopg raises ProgrammingError with the URL in it: never echo it
+    except Exception as exc:
         raise InvalidDatabaseURL(f"DATABASE_URL is not a valid PostgreSQL URL ({type(exc).__name__})") from None
 
 
@@ -87,7 +87,7 @@ def to_sqlalchemy(url: str, driver: str = "psycopg2") -> str:
     host = parts.pop("host", "")
     port = parts.pop("port", "")
     netloc = "" if host.startswith("/") or not host else host + (f":{port}" if port else "")
-    query = {k: v for k, v in parts.items()}
+    query = dict(parts.items())
     if host.startswith("/"):
         query["host"] = host
         if port:

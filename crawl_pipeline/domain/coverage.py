@@ -54,7 +54,7 @@ def covering_sync(completed: Iterable[Any], requested: DateRange) -> Any | None:
         elif isinstance(sync, dict):
             span = DateRange(sync.get("date_after"), sync.get("date_before"))
         else:
-            span = DateRange(getattr(sync, "date_after"), getattr(sync, "date_before"))
+            span = DateRange(sync.date_after, sync.date_before)
         if covers(span, requested):
             return sync
     return None

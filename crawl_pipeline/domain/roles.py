@@ -80,9 +80,9 @@ class Identities:
     def _by_account(self) -> dict[int, str]:
         cached = self.__dict__.get("_index")
         if cached is None:
-            cached = {a: ME_IDENTITY for a in self.me}
+            cached = dict.fromkeys(self.me, ME_IDENTITY)
             for name, accounts in self.teammates.items():
-                cached.update({a: name for a in accounts})
+                cached.update(dict.fromkeys(accounts, name))
             object.__setattr__(self, "_index", cached)
         return cached
 

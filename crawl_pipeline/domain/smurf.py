@@ -18,10 +18,11 @@ averaged: 0 means "as the bracket plays this role", +1 "one typical spread bette
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -348,14 +349,14 @@ class Baselines:
     accounts_fitted: int
 
     @classmethod
-    def fit(cls, histories: Iterable[AccountHistory], model: SmurfModel = DEFAULT_MODEL) -> "Baselines":
+    def fit(cls, histories: Iterable[AccountHistory], model: SmurfModel = DEFAULT_MODEL) -> Baselines:
         """Fit match-cell baselines on every significant match of every history, then the
         spread of account-level statistics over the accounts the model would score."""
         feats = [match_features(h, model) for h in histories]
         return cls.fit_features(feats, model)
 
     @classmethod
-    def fit_features(cls, feats: Sequence[MatchFeatures], model: SmurfModel = DEFAULT_MODEL) -> "Baselines":
+    def fit_features(cls, feats: Sequence[MatchFeatures], model: SmurfModel = DEFAULT_MODEL) -> Baselines:
         nonempty = [f for f in feats if len(f)]
         if not nonempty:
             raise ValueError("cannot fit smurf baselines: no significant matches")
@@ -413,7 +414,7 @@ class Baselines:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Baselines":
+    def from_dict(cls, data: Mapping[str, Any]) -> Baselines:
         return cls(
             cells={int(k): (tuple(v[0]), tuple(v[1])) for k, v in data["cells"].items()},
             accounts={k: (float(v[0]), float(v[1])) for k, v in data["accounts"].items()},
@@ -505,7 +506,7 @@ def rank_progression_signal(history: AccountHistory, feats: MatchFeatures) -> fl
     tiers and rank snapshots merged), per 10 games played in between; 0 -> 0, 1 star/10 games -> 1.
     A climb below one star or without two known ranks is 0."""
     points: list[tuple[float, float]] = []
-    for t, r in zip(feats.start_time.tolist(), feats.rank_index.tolist()):
+    for t, r in zip(feats.start_time.tolist(), feats.rank_index.tolist(), strict=True):
         if r == r:
             points.append((t, r))
     for snap in history.rank_snapshots:
@@ -630,5 +631,5 @@ def score_many(histories: Iterable[AccountHistory], model: SmurfModel = DEFAULT_
     hs = list(histories)
     feats = [match_features(h, model) for h in hs]
     fitted = baselines if baselines is not None else Baselines.fit_features(feats, model)
-    out = [s for h, f in zip(hs, feats) if (s := score(h, fitted, model, features=f)) is not None]
+    out = [s for h, f in zip(hs, feats, strict=True) if (s := score(h, fitted, model, features=f)) is not None]
     return fitted, out

@@ -33,8 +33,8 @@ from crawl_pipeline.db.metrics import (
     WINDOWS_SQL,
 )
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
+from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.ratelimit import WINDOW_NAMES
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class CrawlCollector(Collector):
         up = GaugeMetricFamily("crawl_up", "1 when the last scrape could read the crawl database.")
         try:
             families = self._families()
-        except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the database does not
+        except Exception as exc:
             log.warning("metrics: could not read the crawl database: %s", type(exc).__name__)
             up.add_metric([], 0)
             return [up]

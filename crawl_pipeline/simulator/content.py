@@ -253,10 +253,7 @@ def _normals(h: NDArray[np.uint64], tags: NDArray[np.int64] | None) -> list[NDAr
     The two uniforms of each normal are hashed together; the float transform runs on each
     (K, 10) array separately, exactly as ``normal`` computes it.
     """
-    if tags is not None:
-        h = extend(h[None], tags.reshape((-1,) + (1,) * h.ndim))  # (tags, ...)
-    else:
-        h = h[None]
+    h = h[None] if tags is None else extend(h[None], tags.reshape((-1,) + (1,) * h.ndim))  # (tags, ...)
     pair = extend(h[None], NORMAL_STREAMS.reshape((2,) + (1,) * h.ndim))  # (2, tags, ...)
     return [box_muller(unit(pair[0, i]), unit(pair[1, i])) for i in range(h.shape[0])]
 
@@ -436,10 +433,10 @@ class MatchRows:
         missing = [j for j, f in enumerate(found) if f is None]
         if missing:
             fresh = flat[missing]
-            made = list(zip(personanames(self.world, fresh), last_logins(self.world, fresh)))
-            for j, profile in zip(missing, made):
+            made = list(zip(personanames(self.world, fresh), last_logins(self.world, fresh), strict=True))
+            for j, profile in zip(missing, made, strict=True):
                 found[j] = profile
-            self._profiles.put_many([(keys[j], profile) for j, profile in zip(missing, made)])
+            self._profiles.put_many([(keys[j], profile) for j, profile in zip(missing, made, strict=True)])
         return [f[0] for f in found], [f[1] for f in found]  # type: ignore[index]
 
     def row(self, r: int) -> dict[str, Any]:

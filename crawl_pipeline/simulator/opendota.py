@@ -325,7 +325,7 @@ class OpenDotaDialect:
             "tower_damage": lambda r, s: int(b.tower_damage[r, s]),
             "hero_healing": lambda r, s: int(b.hero_healing[r, s]),
         }
-        return [{f: columns[f](int(r), int(s)) for f in fields} for r, s in zip(rows, slots)]
+        return [{f: columns[f](int(r), int(s)) for f in fields} for r, s in zip(rows, slots, strict=True)]
 
     def player_heroes(self, index: int | None, query: QueryParams) -> list[dict[str, Any]]:
         size = 256
@@ -425,7 +425,7 @@ class OpenDotaDialect:
         top = candidates[np.argsort(-score, kind="stable")[:100]]
         top_score = np.sort(-score)[:100] * -1
         out = []
-        for i, s in zip(top.tolist(), top_score.tolist()):
+        for i, s in zip(top.tolist(), top_score.tolist(), strict=True):
             out.append(
                 {
                     "account_id": int(w.accounts.account_id[i]),
@@ -466,7 +466,7 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     columns = zip(
         range(10), m["account_id"], m["hero_id"], m["items"], kills, deaths, assists, m["gold_per_min"], m["xp_per_min"],
         m["last_hits"], m["denies"], m["net_worth"], m["hero_damage"], m["tower_damage"], m["hero_healing"], m["level"],
-        m["leaver_status"], m["lane_role"], m["rank_tier"], names, logins,
+        m["leaver_status"], m["lane_role"], m["rank_tier"], names, logins, strict=True,
     )  # fmt: skip
     for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, lane, tier, name, login in columns:
         anonymous = account < 0

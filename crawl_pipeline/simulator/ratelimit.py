@@ -51,12 +51,12 @@ class FixedWindowLimiter:
                     state[0], state[1] = start, 0
                 states.append(state)
             would = [s[1] + 1 for s in states]
-            refused = next((w for w, n in zip(windows, would) if n > w.limit), None)
+            refused = next((w for w, n in zip(windows, would, strict=True) if n > w.limit), None)
             if refused is None or count_rejected:
                 for s in states:
                     s[1] += 1
             counted = [s[1] for s in states]
-        remaining = {w.name: w.limit - n for w, n in zip(windows, counted)}
+        remaining = {w.name: w.limit - n for w, n in zip(windows, counted, strict=True)}
         if refused is None:
             return Decision(True, remaining)
         reset_at = (int(now // refused.seconds) + 1) * refused.seconds

@@ -221,7 +221,7 @@ class SimulatorApp(Starlette):
             response = endpoint(request)
             if inspect.isawaitable(response):
                 response = await response
-        except Exception:  # noqa: BLE001 - Starlette's error middleware answers (and logs) it
+        except Exception:
             await inner(scope, receive, send)
             return
         if key is not None and response.background is None:

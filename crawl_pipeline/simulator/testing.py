@@ -21,7 +21,7 @@ TEST_ACCOUNTS = 2_000  # small enough to generate in well under a second
 
 @lru_cache(maxsize=8)
 def _cached_world(world_key: tuple[Any, ...]) -> World:
-    return World.generate(SimulatorConfig(**dict(zip(SimulatorConfig.WORLD_FIELDS, world_key))))
+    return World.generate(SimulatorConfig(**dict(zip(SimulatorConfig.WORLD_FIELDS, world_key, strict=True))))
 
 
 def world_for(config: SimulatorConfig) -> World:

@@ -163,7 +163,7 @@ class World:
         rounds = np.arange(first, self.num_rounds)
         tiers = rank_tier_from_mmr(self.mmr_at(np.full(rounds.shape, index), rounds))
         keep = np.concatenate([[True], tiers[1:] != tiers[:-1]])
-        return [(self.round_time(int(r)), int(t)) for r, t in zip(rounds[keep], tiers[keep])]
+        return [(self.round_time(int(r)), int(t)) for r, t in zip(rounds[keep], tiers[keep], strict=True)]
 
     def leaderboard_rank(self, index: int) -> int | None:
         """Position among Immortals by final MMR (1 = best), None below Immortal."""

@@ -197,7 +197,7 @@ class SharedRateLimiter:
         spent = [w for w in tier.windows if free.get(w.seconds, 1) <= 0]
         if not spent:
             return 0.0
-        until = max(start + w.seconds for start, w in zip(starts, tier.windows) if w in spent)
+        until = max(start + w.seconds for start, w in zip(starts, tier.windows, strict=True) if w in spent)
         self._say_spent(bucket, spent, until)
         return until - now
 
@@ -220,7 +220,7 @@ class SharedRateLimiter:
     def _used_floor(self, tier: RateTier, state: _BucketState) -> list[int]:
         """Per window, the least ``used`` the server's remaining counts allow (0 without one)."""
         floors = []
-        for window, start in zip(tier.windows, state.starts):
+        for window, start in zip(tier.windows, state.starts, strict=True):
             seen = state.observed.get(window.seconds)
             floors.append(max(0, window.limit - seen[1]) if seen and seen[0] == start else 0)
         return floors
@@ -228,7 +228,7 @@ class SharedRateLimiter:
     def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
         """A window rolled over: give unused permits back to the windows still current."""
         if state.permits and state.starts:
-            still = [(w.seconds, s) for w, s, old in zip(tier.windows, starts, state.starts) if s == old]
+            still = [(w.seconds, s) for w, s, old in zip(tier.windows, starts, state.starts, strict=True) if s == old]
             if still:
                 self._release(bucket, still, state.permits)
         state.starts, state.permits, state.exhausted_until = starts, 0, 0.0
@@ -257,7 +257,7 @@ class SharedRateLimiter:
             return 0.0
         # Wait for the latest-ending exhausted window to roll over.
         spent = [w for w in tier.windows if free[w.seconds] <= 0]
-        ends = [s + w.seconds for w, s in zip(tier.windows, state.starts) if free[w.seconds] <= 0]
+        ends = [s + w.seconds for w, s in zip(tier.windows, state.starts, strict=True) if free[w.seconds] <= 0]
         state.exhausted_until = max(ends)
         self._say_spent(bucket, spent, state.exhausted_until)
         return state.exhausted_until - now
@@ -305,7 +305,7 @@ class SharedRateLimiter:
         for bucket, state in states:
             with state.lock:
                 if state.permits and state.starts:
-                    windows = [(s, t) for s, t in zip(state.seconds, state.starts) if t + s > now]
+                    windows = [(s, t) for s, t in zip(state.seconds, state.starts, strict=True) if t + s > now]
                     if windows:
                         self._release(bucket, windows, state.permits)
                 state.permits = 0

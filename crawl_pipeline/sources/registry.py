@@ -28,12 +28,12 @@ from crawl_pipeline.sources.ratelimit import TIERS, RateTier, SharedRateLimiter
 from crawl_pipeline.sources.routing import RoutedSource
 from crawl_pipeline.sources.tokens import CredentialPool
 
-I = TypeVar("I")
+ItemT = TypeVar("ItemT")
 R = TypeVar("R")
 
 CALLS = ("profiles", "hero_stats", "match_history", "match_details", "bans")
 AUTO = "auto"  # the planner: every provider that serves the call and has a usable key, cheapest ready first
-DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType({call: AUTO for call in CALLS})
+DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType(dict.fromkeys(CALLS, AUTO))
 SUPPORTED: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "opendota": frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
@@ -65,8 +65,8 @@ class SourcesConfig:
     steam: ProviderConfig
     stratz: ProviderConfig
     routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
-    retry: RetryPolicy = RetryPolicy()
-    http: HTTPSettings = HTTPSettings()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    http: HTTPSettings = field(default_factory=HTTPSettings)
     max_concurrency: int = 8
     accounting_flush_seconds: float = 10.0
     steam_match_details: bool = False  # GetMatchDetails instead of the sequence feed (broken at Valve since 2024)
@@ -220,7 +220,7 @@ class Sources:
             requests.update({f"{call}/{p}": n for p, n in sorted(plan["requests_planned"].items())})
         return {"plan_items": items, "plan_requests": requests}
 
-    def fetch_concurrently(self, func: Callable[[I], R], items: Iterable[I]) -> Iterator[tuple[I, R | APIError]]:
+    def fetch_concurrently(self, func: Callable[[ItemT], R], items: Iterable[ItemT]) -> Iterator[tuple[ItemT, R | APIError]]:
         return fetch_concurrently(func, items, self.config.max_concurrency)
 
     def disabled_credentials(self) -> list[str]:

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.common import BaseSource, ItemOutcome, only_outcome
 from crawl_pipeline.sources.errors import APIError, RateLimited, Unauthorized, UnsupportedOperation
-from crawl_pipeline.domain.records import DetailsRequest
 
 READY_WITHIN = 1.0  # seconds: a provider whose budget frees up this soon counts as ready
 # errors that say "not here, not now" rather than anything about the item: try the next provider
@@ -48,7 +48,7 @@ class RoutedSource(BaseSource):
         return f"RoutedSource({self.call}: {', '.join(c.provider for c in self.candidates)})"
 
     @property
-    def http(self):  # noqa: D401 - the first candidate's, for code that reads credentials
+    def http(self):
         return self.candidates[0].http
 
     def batch_size(self, call: str) -> int:
@@ -85,7 +85,8 @@ class RoutedSource(BaseSource):
         """Serve ``ids`` (items with ids ``key(item)``), handing what a provider cannot serve now to the next."""
         todo = list(ids)
         done: dict[int, Any] = {}
-        for candidate, requests in self._order(lambda c: cost(c, todo)):
+        # _order ranks every candidate at once, by the cost of the whole group
+        for candidate, requests in self._order(lambda c: cost(c, todo)):  # noqa: B023
             if not todo:
                 break
             with self._lock:

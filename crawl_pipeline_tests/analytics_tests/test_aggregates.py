@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from crawl_pipeline.domain.match_types import match_types_for_lobby
 from crawl_pipeline.db import aggregates
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.heroes import heroes as reference_heroes
 from crawl_pipeline.domain.identity import is_anonymous
+from crawl_pipeline.domain.match_types import match_types_for_lobby
 
 
 def _drain(db, batch_size):
@@ -105,7 +105,7 @@ def test_concurrent_runs_count_every_match_once(crawled_db, database_url):
         try:
             with Database(database_url, max_size=1) as own:
                 claimed.extend(b.matches for b in _drain(own, batch_size=13))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from crawl_pipeline.analytics import duckdb_export
-from crawl_pipeline.commands.export import export
 from crawl_pipeline.analytics.duckdb_sql import sql_quote
 from crawl_pipeline.analytics.report import html_table, write_report
+from crawl_pipeline.commands.export import export
 from crawl_pipeline.defs.analytics import definitions as analytics
 from crawl_pipeline_tests.smurf_tests.conftest import (  # noqa: F401 - fixtures
     crawl_template,

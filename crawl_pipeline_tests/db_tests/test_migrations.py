@@ -21,7 +21,7 @@ def test_fresh_database_gets_every_table_and_records_versions(make_database):
     url = make_database("mig_fresh")
     applied = migrate.upgrade(url)
     assert [m.version for m in applied] == [m.version for m in migrate.available_migrations()]
-    assert DOMAIN_TABLES <= _tables(url)
+    assert _tables(url) >= DOMAIN_TABLES
     assert migrate.current_version(url) == migrate.available_migrations()[-1].version
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,8 @@ from crawl_pipeline.domain.smurf import (
     SmurfModel,
     infer_role,
     match_features,
-    rank_index,
     ramp,
+    rank_index,
     score,
     score_many,
     signals,
@@ -58,7 +58,7 @@ def population(seed: int = 0, accounts: int = 60, games: int = 40) -> list[Accou
             f = math.exp(rng.normal(0, 0.3) + (0.2 if win else -0.2))
             rows.append(
                 mrow(i, win=win, k=int(6 * f), d=int(6 / f), a=int(9 * f), gpm=int(450 * f ** 0.5), xpm=int(520 * f ** 0.5),
-                     lh=int(150 * f ** 0.5), lane=int(rng.integers(1, 4)), tier=tier)  # fmt: skip
+                     lh=int(150 * f ** 0.5), lane=int(rng.integers(1, 4)), tier=tier)
             )
         out.append(AccountHistory(account_id=10_000 + acc, matches=rows, rank_tier=tier, total_games=600))
     return out
@@ -99,7 +99,7 @@ def test_only_significant_matches_count_newest_first_capped():
 
 # ---------------------------------------------------------------------- each signal
 def test_win_rate_is_monotonic_and_shrunk():
-    wins = lambda k, n: smurf.win_rate_signal(np.array([True] * k + [False] * (n - k)))  # noqa: E731
+    wins = lambda k, n: smurf.win_rate_signal(np.array([True] * k + [False] * (n - k)))
     values = [wins(k, 40) for k in range(0, 41, 4)]
     assert values == sorted(values) and values[0] == 0.0 and values[-1] == 1.0
     assert wins(20, 40) == 0.0
@@ -120,10 +120,10 @@ def test_account_level_prefers_new_short_careers():
     young = AccountHistory(1, [mrow(i, start=T0 + i * 3600) for i in range(25)], total_games=25)
     veteran = AccountHistory(1, [mrow(i, start=T0 + i * 30 * DAY) for i in range(25)], total_games=4000)
     mid = AccountHistory(1, [mrow(i, start=T0 + i * 5 * DAY) for i in range(25)], total_games=300)
-    lv = lambda h: smurf.account_level_signal(h, match_features(h))  # noqa: E731
+    lv = lambda h: smurf.account_level_signal(h, match_features(h))
     assert lv(young) > 0.95 and lv(veteran) == 0.0 and 0.0 < lv(mid) < 1.0
     # total_games unknown: the matches themselves are the lower bound; a provider's first match wins
-    dated = AccountHistory(1, young.matches, first_match_time=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    dated = AccountHistory(1, young.matches, first_match_time=datetime(2020, 1, 1, tzinfo=UTC))
     assert lv(dated) < lv(AccountHistory(1, young.matches))
 
 
@@ -162,7 +162,7 @@ def test_rank_progression_from_match_tiers_and_snapshots():
     def acc(tiers, snaps=()):
         return AccountHistory(1, [mrow(i, tier=t) for i, t in enumerate(tiers)], rank_snapshots=list(snaps))
 
-    prog = lambda h: smurf.rank_progression_signal(h, match_features(h))  # noqa: E731
+    prog = lambda h: smurf.rank_progression_signal(h, match_features(h))
     assert prog(acc([22] * 30)) == 0.0
     assert prog(acc([None] * 30)) == 0.0  # missing rank: no evidence, no crash
     slow = acc([22] * 15 + [23] * 15)

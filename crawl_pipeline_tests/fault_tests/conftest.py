@@ -17,10 +17,10 @@ from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
 SOAK = os.environ.get("CRAWL_SOAK", "") not in ("", "0")
 
 # make test: the crawl tests' small crawl; make soak: deeper histories and bigger batches
-_FIELDS = dict(
-    max_depth=1, batch_size=20, batch_growth=1.0, max_matches_per_account=5, page_size=5, max_workers=4,
-    details_chunk_size=10, partial_batch_after_seconds=3600,
-)  # SMALL_CRAWL of the crawl tests
+_FIELDS = {
+    "max_depth": 1, "batch_size": 20, "batch_growth": 1.0, "max_matches_per_account": 5, "page_size": 5, "max_workers": 4,
+    "details_chunk_size": 10, "partial_batch_after_seconds": 3600,
+}  # SMALL_CRAWL of the crawl tests
 if SOAK:
     _FIELDS.update(batch_size=60, max_matches_per_account=20, page_size=10)
 CRAWL = CrawlConfig(**_FIELDS)

@@ -18,7 +18,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crawl_pipeline.db import urls
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
@@ -139,7 +138,7 @@ def test_sigkill_of_the_run_worker_then_rerun_converges(
         out, _ = worker.communicate(timeout=30)
     assert worker.returncode == -signal.SIGKILL and "finished" not in out
     killed_with = db.fetch_value(DETAILS)
-    assert 0 < killed_with
+    assert killed_with > 0
 
     runs = crawl_locally(crawl_definitions(database_url, clean_simulator.url, CRAWL), dagster_instance, db, CRAWL)
     assert runs.failed_partitions == []

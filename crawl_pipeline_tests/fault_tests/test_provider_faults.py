@@ -17,11 +17,11 @@ from crawl_pipeline_tests.support import crawl_definitions
 pytestmark = pytest.mark.fault
 
 SCENARIOS = {
-    "5xx_20pct": dict(sim={"fault_rate": 0.2, "fault_mix": {"http_500": 2, "http_502": 1, "http_503": 1}}, client={}),
-    "timeouts_5pct": dict(sim={"fault_rate": 0.05, "fault_mix": {"timeout": 1}, "timeout_s": 3.0},
-                          client={"timeout_seconds": 0.5}),
+    "5xx_20pct": {"sim": {"fault_rate": 0.2, "fault_mix": {"http_500": 2, "http_502": 1, "http_503": 1}}, "client": {}},
+    "timeouts_5pct": {"sim": {"fault_rate": 0.05, "fault_mix": {"timeout": 1}, "timeout_s": 3.0},
+                          "client": {"timeout_seconds": 0.5}},
     # batched calls make a crawl a few dozen requests: a rate that still hits some of them
-    "malformed_10pct": dict(sim={"fault_rate": 0.1, "fault_mix": {"malformed": 1}}, client={}),
+    "malformed_10pct": {"sim": {"fault_rate": 0.1, "fault_mix": {"malformed": 1}}, "client": {}},
 }
 
 

@@ -57,7 +57,7 @@ def truth(world, start: int, end: int) -> dict[int, int]:
     seq = world.match_seq_num(idx)
     ids = world.match_id(idx)
     keep = (seq >= start) & (seq < end)
-    return dict(zip(ids[keep].tolist(), seq[keep].tolist()))
+    return dict(zip(ids[keep].tolist(), seq[keep].tolist(), strict=True))
 
 
 def stored(db, start: int, end: int) -> dict[int, int]:

@@ -14,11 +14,11 @@ import pytest
 
 from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import crawl as crawl_db
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import BadRequest, MalformedResponse, NotFound, ServerError
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
-from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 LOG = logging.getLogger("test")

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 SEED = 293053907

@@ -19,7 +19,7 @@ def add_match(conn, match_id, start, players, *, has_details=True):
 
 
 def team(first_slot, accounts, heroes, win, kda=(5, 2, 7)):
-    return [(first_slot + i, a, h, win, *kda) for i, (a, h) in enumerate(zip(accounts, heroes))]
+    return [(first_slot + i, a, h, win, *kda) for i, (a, h) in enumerate(zip(accounts, heroes, strict=True))]
 
 
 def seed_matches(db):

@@ -88,7 +88,7 @@ def test_narrowing_the_request_keeps_it_covered(synced, requested, shrink_low, s
 def test_covering_sync_finds_one_exactly_when_one_covers(syncs, requested):
     rows = [{"id": i, "date_after": day(a), "date_before": day(b)} for i, (a, b) in enumerate(syncs)]
     found = covering_sync(rows, span(*requested))
-    expected = [r for r, s in zip(rows, syncs) if days_of(*s) >= days_of(*requested)]
+    expected = [r for r, s in zip(rows, syncs, strict=True) if days_of(*s) >= days_of(*requested)]
     assert (found is not None) == bool(expected)
     if found is not None:
         assert found is expected[0]

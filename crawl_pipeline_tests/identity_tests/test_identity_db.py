@@ -62,7 +62,7 @@ def test_concurrent_replacements_wait_for_each_other(db, database_url):
                 barrier.wait(timeout=10)
                 identity_db.replace_roles(conn, rows)
                 identity_db.replace_tracked_identities(conn, [(MAIN, "me", "me")])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     with Database(database_url, max_size=2) as other:

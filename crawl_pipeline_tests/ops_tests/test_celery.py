@@ -83,7 +83,7 @@ def celery_workers(broker_url, tmp_path, request):
             ))
         deadline = time.monotonic() + 60
         while not all("ready." in log.read_text() for log in logs):
-            for proc, log in zip(procs, logs):
+            for proc, log in zip(procs, logs, strict=True):
                 assert proc.poll() is None, f"celery worker exited: {log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "celery workers did not start: " + logs[0].read_text()[-2000:]
             time.sleep(0.3)

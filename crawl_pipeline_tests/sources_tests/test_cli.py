@@ -30,7 +30,7 @@ def test_fetch_match_json_and_table(env, sim):
     record = json.loads(result.output)
     assert record["match_id"] == match_id and len(record["players"]) == 10
     table = CliRunner().invoke(fetch, ["match", str(match_id), "--source", "stratz"])
-    assert table.exit_code == 0 and "K/D/A" in table.output and f"match_id" in table.output
+    assert table.exit_code == 0 and "K/D/A" in table.output and "match_id" in table.output
 
 
 def test_fetch_player(env):

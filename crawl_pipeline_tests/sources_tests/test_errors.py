@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.errors import (
     ConnectionFailed,
@@ -17,8 +18,6 @@ from crawl_pipeline.sources.errors import (
 )
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.registry import open_sources
-
-from crawl_pipeline.domain.records import DetailsRequest
 
 from .conftest import SEED, first_seq, sim_config, some_match_ids
 

@@ -14,15 +14,14 @@ import httpx
 
 from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import crawl as crawl_db
-from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
-from crawl_pipeline.sources.errors import RateLimited, ServerError
+from crawl_pipeline.sources.errors import ServerError
 from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source, open_sources
 
-from .conftest import FAST_RETRY, SEED, sim_config, some_match_ids
+from .conftest import SEED, sim_config, some_match_ids
 
 LOG = logging.getLogger("test")
 BATCH = "d00-000000"

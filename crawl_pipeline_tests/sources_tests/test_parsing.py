@@ -10,10 +10,10 @@ import pytest
 
 from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID
-from crawl_pipeline.sources.errors import DetailsNotReady, MalformedResponse, NotFound, UnsupportedOperation
-from crawl_pipeline.settings import Secret
-from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.domain.records import DetailsRequest
+from crawl_pipeline.settings import Secret
+from crawl_pipeline.sources.errors import DetailsNotReady, MalformedResponse, NotFound, UnsupportedOperation
+from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
 from crawl_pipeline.sources.steam import sequence_groups
 
@@ -102,7 +102,7 @@ def test_anonymous_players_and_unknown_heroes_are_kept_and_counted(sources, shar
     groups = steam.details_groups(requests)
     seqs = sorted(r.match_seq_num for r in requests)
     assert len(groups) <= (seqs[-1] - seqs[0]) // 100 + 1 < len(requests) / 10  # a feed call per 100 sequence numbers
-    for match_id, d in (outcome for group in groups for outcome in steam.match_details_group(group)):
+    for _match_id, d in (outcome for group in groups for outcome in steam.match_details_group(group)):
         assert len(d.players) == 10
         anonymous += sum(p.account_id is None for p in d.players)
         unknown += d.unknown_heroes

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
-from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 
 from .workers import hammer_stratz
 
@@ -24,10 +24,10 @@ class FakeClock:
 
 
 def _used(db, bucket):
-    return dict(
-        (r["window_seconds"], r["used"])
+    return {
+        r["window_seconds"]: r["used"]
         for r in db.fetch_all("SELECT window_seconds, used FROM rate_limit_windows WHERE bucket = %s", (bucket,))
-    )
+    }
 
 
 def test_threads_never_get_more_than_capacity(db):

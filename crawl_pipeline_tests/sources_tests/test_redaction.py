@@ -33,8 +33,9 @@ def test_no_secret_anywhere(caplog: pytest.LogCaptureFixture, db):
             for name in ("opendota", "steam", "stratz"):
                 client = sources.provider(name)
                 seen += [repr(client), repr(client.http), repr(client.http.credentials)]
-                for call in (lambda: client.match_details(some_match_ids(sim, 1)[0]), lambda: client.match_details(1),
-                             lambda: client.match_page(SEED), lambda: client.player_bans([SEED])):  # fmt: skip
+                for call in (lambda c=client: c.match_details(some_match_ids(sim, 1)[0]),
+                             lambda c=client: c.match_details(1), lambda c=client: c.match_page(SEED),
+                             lambda c=client: c.player_bans([SEED])):  # fmt: skip
                     try:
                         seen.append(repr(call()))
                     except APIError as exc:
