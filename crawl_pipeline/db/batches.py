@@ -13,8 +13,15 @@ from contextlib import contextmanager
 
 import psycopg
 
-from crawl_pipeline.db.crawl import PHASES
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import (
+    PHASES,
+    phase_gave_up,
+    phase_pending,
+    phase_retriable,
+    stub_gave_up,
+    stub_pending,
+    stub_retriable,
+)
 from crawl_pipeline.db.pool import Database
 
 BATCH_LOCK_NAMESPACE = 0x62617463  # "batc": pg_try_advisory_lock(namespace, crc32(batch_key))
@@ -22,17 +29,16 @@ BATCH_LOCK_NAMESPACE = 0x62617463  # "batc": pg_try_advisory_lock(namespace, crc
 
 def account_phase_totals(db: Database, batch_key: str, phase: str) -> dict[str, int]:
     """Accounts of the batch by state of ``phase``: done, failed with attempts left, gave up, never tried."""
-    done, error, attempts = PHASES[phase]
+    done, _, attempts = PHASES[phase]
     row = db.fetch_all(
         f"""SELECT count(*) AS accounts,
                    count(*) FILTER (WHERE {done} IS NOT NULL) AS done,
-                   count(*) FILTER (WHERE {done} IS NULL AND {error} IS NOT NULL AND {attempts} < %(max)s)
-                       AS failed_with_attempts_left,
-                   count(*) FILTER (WHERE {done} IS NULL AND {attempts} >= %(max)s) AS gave_up,
-                   count(*) FILTER (WHERE {done} IS NULL AND {error} IS NULL AND {attempts} < %(max)s) AS not_tried,
+                   count(*) FILTER (WHERE {phase_retriable(phase)}) AS failed_with_attempts_left,
+                   count(*) FILTER (WHERE {phase_gave_up(phase)}) AS gave_up,
+                   count(*) FILTER (WHERE {phase_pending(phase)}) AS not_tried,
                    coalesce(sum({attempts}), 0) AS failed_attempts
             FROM accounts WHERE batch_key = %(batch)s""",
-        {"batch": batch_key, "max": MAX_ATTEMPTS},
+        {"batch": batch_key},
     )[0]
     return {k: int(v) for k, v in row.items()}
 
@@ -70,14 +76,14 @@ def match_stub_totals(db: Database, batch_key: str) -> dict[str, int]:
 
 def match_detail_totals(db: Database, batch_key: str) -> dict[str, int]:
     row = db.fetch_all(
-        """SELECT count(*) AS stubs,
+        f"""SELECT count(*) AS stubs,
                   count(*) FILTER (WHERE has_details) AS detailed,
-                  count(*) FILTER (WHERE has_details IS NULL) AS still_pending,
-                  count(*) FILTER (WHERE has_details = false AND retry_count < %(max)s) AS failed_with_attempts_left,
-                  count(*) FILTER (WHERE has_details = false AND retry_count >= %(max)s) AS gave_up,
+                  count(*) FILTER (WHERE {stub_pending()}) AS still_pending,
+                  count(*) FILTER (WHERE {stub_retriable()}) AS failed_with_attempts_left,
+                  count(*) FILTER (WHERE {stub_gave_up()}) AS gave_up,
                   coalesce(sum(retry_count), 0) AS failed_attempts
            FROM matches WHERE owner_batch = %(batch)s""",
-        {"batch": batch_key, "max": MAX_ATTEMPTS},
+        {"batch": batch_key},
     )[0]
     totals = {k: int(v) for k, v in row.items()}
     totals["players_stored"] = db.fetch_value(

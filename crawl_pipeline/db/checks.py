@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import stub_gave_up, stub_waiting
 from crawl_pipeline.db.pool import Database
 
 
@@ -47,14 +47,9 @@ def unbatched_accounts(db: Database, max_depth: int) -> dict[str, Any]:
 def gave_up_details(db: Database, *, sample: int = 5) -> dict[str, Any]:
     """Stubs that failed on every attempt, of all stubs, with a sample of their errors."""
     row = db.fetch_all(
-        """SELECT count(*) AS stubs, count(*) FILTER (WHERE has_details = false AND retry_count >= %s) AS gave_up
-           FROM matches""",
-        (MAX_ATTEMPTS,),
+        f"SELECT count(*) AS stubs, count(*) FILTER (WHERE {stub_gave_up()}) AS gave_up FROM matches"
     )[0]
-    rows = db.fetch_all(
-        "SELECT match_id, fetch_error FROM matches WHERE has_details = false AND retry_count >= %s LIMIT %s",
-        (MAX_ATTEMPTS, sample),
-    )
+    rows = db.fetch_all(f"SELECT match_id, fetch_error FROM matches WHERE {stub_gave_up()} LIMIT %s", (sample,))
     return {"stubs": row["stubs"], "gave_up": row["gave_up"], "sample": rows}
 
 
@@ -84,9 +79,9 @@ def table_row_counts(conn: psycopg.Connection, tables: Iterable[str]) -> dict[st
 def waiting_details(db: Database, *, sample: int = 5) -> dict[str, Any]:
     """Stubs pending with an error that was not theirs (an outage, a spent budget, a bad key,
     Steam's GetMatchDetails 500), with a sample of the errors."""
-    count = db.fetch_value("SELECT count(*) FROM matches WHERE has_details IS NULL AND fetch_error IS NOT NULL")
+    count = db.fetch_value(f"SELECT count(*) FROM matches WHERE {stub_waiting()}")
     rows = db.fetch_all(
-        "SELECT match_id, fetch_error FROM matches WHERE has_details IS NULL AND fetch_error IS NOT NULL "
+        f"SELECT match_id, fetch_error FROM matches WHERE {stub_waiting()} "
         "ORDER BY last_fetch_attempt NULLS FIRST LIMIT %s",
         (sample,),
     )

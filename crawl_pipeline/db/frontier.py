@@ -11,16 +11,16 @@ from datetime import timedelta
 
 import psycopg
 
+from crawl_pipeline.db.item_states import MAX_ATTEMPTS, phase_settled, stub_unsettled
 from crawl_pipeline.domain.frontier import BatchPolicy, PlannedBatch, plan_batches
 
-FRONTIER_LOCK_ID = 0x66726F6E  # "fron"
-MAX_ATTEMPTS = 3
+__all__ = ["MAX_ATTEMPTS"]  # imported from here by the Dagster wiring
 
-# An account's phase is settled when it succeeded or gave up after MAX_ATTEMPTS.
-HEROES_SETTLED = f"(a.hero_stats_at IS NOT NULL OR a.hero_stats_attempts >= {MAX_ATTEMPTS})"
-PROFILE_SETTLED = f"(a.profile_fetched_at IS NOT NULL OR a.profile_attempts >= {MAX_ATTEMPTS})"
-MATCHES_SETTLED = f"(a.matches_synced_at IS NOT NULL OR a.matches_attempts >= {MAX_ATTEMPTS})"
-STUB_UNSETTLED = f"(m.has_details IS NULL OR (m.has_details = false AND m.retry_count < {MAX_ATTEMPTS}))"
+FRONTIER_LOCK_ID = 0x66726F6E  # "fron"
+HEROES_SETTLED = phase_settled("hero_stats", "a")
+PROFILE_SETTLED = phase_settled("profile", "a")
+MATCHES_SETTLED = phase_settled("matches", "a")
+STUB_UNSETTLED = stub_unsettled("m")
 
 
 def cut_batches(conn: psycopg.Connection, policy: BatchPolicy, *, linger: timedelta) -> list[PlannedBatch]:

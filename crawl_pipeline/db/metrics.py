@@ -4,24 +4,25 @@ run once per scrape. Column names come from code, never from input.
 
 from __future__ import annotations
 
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import (
+    PHASES,
+    phase_failed,
+    phase_pending,
+    stub_gave_up,
+    stub_pending,
+    stub_waiting,
+)
 
 ACCOUNT_STATES = ("done", "failed", "pending")
-
-# Progress columns of accounts per phase: (done timestamp, error column).
-ACCOUNT_PHASES = {
-    "profile": ("profile_fetched_at", "profile_error"),
-    "hero_stats": ("hero_stats_at", "hero_stats_error"),
-    "matches": ("matches_synced_at", "matches_error"),
-}
+ACCOUNT_PHASES = tuple(PHASES)
 
 
 def _phase_columns() -> str:
     parts = []
-    for phase, (done, error) in ACCOUNT_PHASES.items():
+    for phase, (done, _, _) in PHASES.items():
         parts.append(f"count(*) FILTER (WHERE {done} IS NOT NULL) AS {phase}_done")
-        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NOT NULL) AS {phase}_failed")
-        parts.append(f"count(*) FILTER (WHERE {done} IS NULL AND {error} IS NULL) AS {phase}_pending")
+        parts.append(f"count(*) FILTER (WHERE {phase_failed(phase)}) AS {phase}_failed")
+        parts.append(f"count(*) FILTER (WHERE {phase_pending(phase)}) AS {phase}_pending")
     return ",\n                  ".join(parts)
 
 
@@ -32,11 +33,11 @@ ACCOUNTS_SQL = f"""SELECT depth, count(*) AS accounts,
 
 BATCHES_SQL = "SELECT depth, count(*) AS batches FROM account_batches GROUP BY depth ORDER BY depth"
 
-STUBS_SQL = f"""SELECT count(*) FILTER (WHERE has_details IS NULL) AS pending,
-                      count(*) FILTER (WHERE has_details IS NULL AND fetch_error IS NOT NULL) AS waiting,
+STUBS_SQL = f"""SELECT count(*) FILTER (WHERE {stub_pending()}) AS pending,
+                      count(*) FILTER (WHERE {stub_waiting()}) AS waiting,
                       count(*) FILTER (WHERE has_details) AS detailed,
                       count(*) FILTER (WHERE has_details = false) AS failed,
-                      count(*) FILTER (WHERE has_details = false AND retry_count >= {MAX_ATTEMPTS}) AS gave_up,
+                      count(*) FILTER (WHERE {stub_gave_up()}) AS gave_up,
                       count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated,
                       coalesce(extract(epoch FROM now() - min(details_fetched_at)
                                FILTER (WHERE has_details AND NOT stats_aggregated)), 0)::float8 AS oldest_unaggregated

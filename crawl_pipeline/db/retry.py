@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from crawl_pipeline.db.crawl import PHASES
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import PHASES, phase_failed, phase_gave_up, stub_gave_up
 
 KINDS = ("accounts", "matches")
 ERROR_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -70,24 +69,24 @@ def reopen_exhausted(
         raise ValueError(f"unknown kind(s) {sorted(unknown)}; choose from {KINDS}")
     result = Reopened()
     if "accounts" in kinds:
-        for phase, (done, error, attempts) in PHASES.items():  # column names from code, never from input
+        for phase, (_, error, attempts) in PHASES.items():  # column names from code, never from input
             matching, params = _error_filter(error, error_prefixes)
-            where = f"{done} IS NULL AND {error} IS NOT NULL AND {attempts} >= %s AND {matching}"
+            where = f"{phase_failed(phase)} AND {phase_gave_up(phase)} AND {matching}"
             if dry_run:
                 query = f"SELECT batch_key FROM accounts WHERE {where}"
             else:
                 query = f"UPDATE accounts SET {attempts} = 0 WHERE {where} RETURNING batch_key"
-            rows = conn.execute(query, [MAX_ATTEMPTS, *params]).fetchall()
+            rows = conn.execute(query, params).fetchall()
             result.account_phases[phase] = len(rows)
             result.batches.update(r[0] for r in rows if r[0])
     if "matches" in kinds:
         matching, params = _error_filter("fetch_error", error_prefixes)
-        where = f"has_details = false AND retry_count >= %s AND {matching}"
+        where = f"{stub_gave_up()} AND {matching}"
         if dry_run:
             query = f"SELECT owner_batch FROM matches WHERE {where}"
         else:
             query = f"UPDATE matches SET retry_count = 0 WHERE {where} RETURNING owner_batch"
-        rows = conn.execute(query, [MAX_ATTEMPTS, *params]).fetchall()
+        rows = conn.execute(query, params).fetchall()
         result.matches = len(rows)
         result.batches.update(r[0] for r in rows if r[0])
     return result

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import stub_unsettled
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.smurf import (
     EXCLUDED_GAME_MODES,
@@ -101,7 +101,7 @@ def pending_stubs_of(conn: psycopg.Connection, account_ids: Sequence[int]) -> li
     return [tuple(r) for r in conn.execute(
         f"""SELECT m.match_id, a.depth FROM matches m JOIN accounts a ON a.account_id = m.discovered_by
             WHERE m.discovered_by = ANY(%s)
-              AND (m.has_details IS NULL OR (m.has_details = false AND m.retry_count < {MAX_ATTEMPTS}))
+              AND {stub_unsettled("m")}
             ORDER BY m.match_id""",
         (list(account_ids),),
     ).fetchall()]

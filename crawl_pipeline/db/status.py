@@ -7,15 +7,11 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from crawl_pipeline.db import job_runs
-from crawl_pipeline.db.crawl import PHASES
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import phase_failed, stub_gave_up
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 
-
-def _failed(phase: str) -> str:
-    done, error, _ = PHASES[phase]
-    return f"({done} IS NULL AND {error} IS NOT NULL)"
+ANY_PHASE_FAILED = f"({phase_failed('profile')} OR {phase_failed('hero_stats')} OR {phase_failed('matches')})"
 
 
 def crawl_status(db: Database) -> dict[str, Any]:
@@ -30,8 +26,7 @@ def crawl_status(db: Database) -> dict[str, Any]:
                       count(*) FILTER (WHERE profile_fetched_at IS NOT NULL) AS profiles,
                       count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
                       count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced,
-                      count(*) FILTER (WHERE {_failed('profile')} OR {_failed('hero_stats')}
-                                       OR {_failed('matches')}) AS accounts_with_errors
+                      count(*) FILTER (WHERE {ANY_PHASE_FAILED}) AS accounts_with_errors
                FROM accounts"""
         ).fetchone()
         by_depth = cur.execute(
@@ -40,22 +35,20 @@ def crawl_status(db: Database) -> dict[str, Any]:
                       count(*) FILTER (WHERE batch_key IS NOT NULL) AS batched,
                       count(*) FILTER (WHERE hero_stats_at IS NOT NULL) AS hero_stats_done,
                       count(*) FILTER (WHERE matches_synced_at IS NOT NULL) AS matches_synced,
-                      count(*) FILTER (WHERE {_failed('profile')} OR {_failed('hero_stats')}
-                                       OR {_failed('matches')}) AS failed
+                      count(*) FILTER (WHERE {ANY_PHASE_FAILED}) AS failed
                FROM accounts a GROUP BY a.depth ORDER BY a.depth"""
         ).fetchall()
         matches = cur.execute(
-            """SELECT count(*) AS stubs,
+            f"""SELECT count(*) AS stubs,
                       count(*) FILTER (WHERE has_details) AS details,
                       count(*) FILTER (WHERE has_details IS NULL) AS pending,
                       count(*) FILTER (WHERE has_details = false) AS failed,
-                      count(*) FILTER (WHERE has_details = false AND retry_count >= %s) AS failed_permanently,
+                      count(*) FILTER (WHERE {stub_gave_up()}) AS failed_permanently,
                       count(*) FILTER (WHERE has_details AND NOT stats_aggregated) AS unaggregated,
                       coalesce(extract(epoch FROM now() - min(details_fetched_at)
                                FILTER (WHERE has_details AND NOT stats_aggregated)), 0)::float8
                           AS aggregation_oldest_seconds
-               FROM matches""",
-            (MAX_ATTEMPTS,),
+               FROM matches"""
         ).fetchone()
         counts = cur.execute(
             """SELECT (SELECT count(*) FROM heroes) AS heroes,
