@@ -31,8 +31,8 @@ from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS, DEFAULT_STEAM_KEYS, DEFAULT_STRATZ_TOKENS
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
-from crawl_pipeline.sources.ratelimit import TIERS, RateTier
-from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
+from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.registry import TIERS, ProviderConfig, SourcesConfig, open_sources
 
 SEED = 293053907
 LOG = logging.getLogger("bench_budget")

@@ -52,14 +52,11 @@ def simulator_config(options: DemoOptions):
 
 def providers_for_simulator(url: str, options: DemoOptions):
     from crawl_pipeline.defs.providers import ProvidersResource
+    from crawl_pipeline.sources.registry import SPECS
 
     return ProvidersResource(
-        opendota_api_url=url,
-        steam_api_url=url,
-        stratz_api_url=url,
-        opendota_api_key=SIMULATED_KEYS["opendota"],
-        steam_api_key=SIMULATED_KEYS["steam"],
-        stratz_tokens=SIMULATED_KEYS["stratz"],
+        **{spec.url_field: url for spec in SPECS.values()},
+        **{spec.credential_field: SIMULATED_KEYS[name] for name, spec in SPECS.items()},
         rate_limits={"opendota": {"per_minute": options.requests_per_second * 60}},
         timeout_seconds=5.0,  # the simulator's injected timeouts should not stall the demo
     )
@@ -73,11 +70,11 @@ def serve_simulator_for_children(options: DemoOptions) -> str:
     from crawl_pipeline.simulator.server import run_in_thread
 
     simulator = run_in_thread(simulator_config(options))
-    for provider in ("OPENDOTA", "STEAM", "STRATZ"):
-        os.environ[f"{provider}_API_URL"] = simulator.url
-    os.environ["OPENDOTA_API_KEY"] = SIMULATED_KEYS["opendota"]
-    os.environ["STEAM_API_KEY"] = SIMULATED_KEYS["steam"]
-    os.environ["STRATZ_TOKENS"] = SIMULATED_KEYS["stratz"]
+    from crawl_pipeline.sources.registry import SPECS
+
+    for name, spec in SPECS.items():
+        os.environ[spec.url_variable] = simulator.url
+        os.environ[spec.credential_variable] = SIMULATED_KEYS[name]
     return simulator.url
 
 

@@ -28,7 +28,7 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe
 from crawl_pipeline.domain.records import MatchPage
 from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, SmurfScore, match_features, score
-from crawl_pipeline.sources.base import DotaSource
+from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
 
@@ -54,7 +54,7 @@ class FilteredHistory:
     """A source whose ``match_page`` always asks for one lobby type and/or a date range, so the
     crawl's ``read_history`` pages through exactly those matches."""
 
-    def __init__(self, source: DotaSource, *, lobby_type: int | None = None,
+    def __init__(self, source: BaseSource, *, lobby_type: int | None = None,
                  date_after: datetime | None = None, date_before: datetime | None = None) -> None:
         self._source = source
         self.provider = source.provider
@@ -84,7 +84,7 @@ class FilteredHistory:
 
 # ------------------------------------------------------------------ phase 1
 def fetch_ranked_histories(
-    db: Database, history_source: DotaSource, details_source: DotaSource, batch_keys: Sequence[str], *,
+    db: Database, history_source: BaseSource, details_source: BaseSource, batch_keys: Sequence[str], *,
     matches_per_call: int = 10, target: int = 20, max_accounts: int = 200, refetch_exhausted_days: float = 7.0,
     max_matches: int = 500, page_size: int = 100, details_chunk_size: int = 25, max_workers: int = 8,
     log: logging.Logger,
@@ -253,7 +253,7 @@ def _score_guarded(
 
 # ------------------------------------------------------------------ phase 3
 def check_bans(
-    db: Database, source: DotaSource, *, model_version: str | None, max_age_days: float = 7.0,
+    db: Database, source: BaseSource, *, model_version: str | None, max_age_days: float = 7.0,
     batch_keys: Sequence[str] | None = None, limit: int | None = None, log: logging.Logger,
 ) -> Ledger:
     ledger = Ledger()

@@ -24,11 +24,10 @@ from crawl_pipeline.settings import (
     DEFAULT_STRATZ_API_URL,
     Secret,
     Settings,
-    check_opendota_key,
 )
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
-from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources, tier_of
+from crawl_pipeline.sources.registry import SPECS, ProviderConfig, Sources, SourcesConfig, open_sources, tier_of
 
 _CALL_HELP = "Provider serving {}: auto (the cheapest with budget left), opendota, steam or stratz."
 
@@ -73,18 +72,11 @@ class ProvidersResource(ConfigurableResource):
     def from_settings(cls, settings: Settings, **fields: object) -> ProvidersResource:
         """URLs and keys as EnvVar when set in the environment (the UI shows the names only)."""
         env: dict[str, object] = {}
-        for name, value, default in (
-            ("opendota_api_url", settings.opendota_api_url, DEFAULT_OPENDOTA_API_URL),
-            ("steam_api_url", settings.steam_api_url, DEFAULT_STEAM_API_URL),
-            ("stratz_api_url", settings.stratz_api_url, DEFAULT_STRATZ_API_URL),
-        ):
-            env[name] = EnvVar(name.upper()) if value != default else default
-        if settings.opendota_api_key:
-            env["opendota_api_key"] = EnvVar("OPENDOTA_API_KEY")
-        if settings.steam_api_key:
-            env["steam_api_key"] = EnvVar("STEAM_API_KEY")
-        if settings.stratz_tokens:
-            env["stratz_tokens"] = EnvVar("STRATZ_TOKENS")
+        for spec in SPECS.values():
+            url = getattr(settings, spec.url_field)
+            env[spec.url_field] = EnvVar(spec.url_variable) if url != spec.default_url else spec.default_url
+            if getattr(settings, spec.credential_field):
+                env[spec.credential_field] = EnvVar(spec.credential_variable)
         tiers = {
             "opendota_tier": settings.opendota_tier,
             "rate_limits": {p: dict(v) for p, v in settings.rate_limits.items()},
@@ -96,14 +88,15 @@ class ProvidersResource(ConfigurableResource):
         return tier_of(provider, self.rate_limits.get(provider), self.opendota_tier)
 
     def sources_config(self) -> SourcesConfig:
-        tokens = tuple(Secret(t.strip()) for t in (self.stratz_tokens or "").split(",") if t.strip())
-        check_opendota_key((self.opendota_api_key or "").strip(), "ProvidersResource.opendota_api_key")
-        opendota_key = (Secret(self.opendota_api_key.strip()),) if self.opendota_api_key else ()
-        steam_key = (Secret(self.steam_api_key),) if self.steam_api_key else ()
+        providers = {}
+        for name, spec in SPECS.items():
+            field = spec.credential_field
+            keys = spec.credentials(getattr(self, field), f"ProvidersResource.{field}")
+            providers[name] = ProviderConfig(
+                getattr(self, spec.url_field).rstrip("/"), tuple(Secret(k) for k in keys), self._tier(name)
+            )
         return SourcesConfig(
-            opendota=ProviderConfig(self.opendota_api_url.rstrip("/"), opendota_key, self._tier("opendota")),
-            steam=ProviderConfig(self.steam_api_url.rstrip("/"), steam_key, self._tier("steam")),
-            stratz=ProviderConfig(self.stratz_api_url.rstrip("/"), tokens, self._tier("stratz")),
+            **providers,
             routes={
                 "profiles": self.profiles,
                 "hero_stats": self.hero_stats,

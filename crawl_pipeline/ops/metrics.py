@@ -34,8 +34,8 @@ from crawl_pipeline.db.metrics import (
 )
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
-from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.ratelimit import WINDOW_NAMES
+from crawl_pipeline.sources.registry import PROVIDERS
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from crawl_pipeline.sources.common import BaseSource
 
-PROVIDERS = ("opendota", "steam", "stratz")
-
 DotaSource = BaseSource  # one interface: a provider client is a BaseSource
 
-__all__ = ["PROVIDERS", "DotaSource"]
+__all__ = ["DotaSource"]

@@ -15,10 +15,29 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
-from crawl_pipeline.sources.common import BaseSource, Wire, account_or_none, details, from_epoch, in_date_range, known_heroes
+from crawl_pipeline.domain.records import (
+    HeroStat,
+    HeroStats,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    MatchStub,
+    PlayerProfile,
+)
+from crawl_pipeline.settings import DEFAULT_OPENDOTA_API_URL, check_opendota_key
+from crawl_pipeline.sources.common import (
+    BaseSource,
+    Wire,
+    account_or_none,
+    details,
+    from_epoch,
+    in_date_range,
+    known_heroes,
+)
 from crawl_pipeline.sources.errors import APIError, NotFound, Unauthorized
 from crawl_pipeline.sources.http import Problem
-from crawl_pipeline.domain.records import HeroStat, HeroStats, MatchDetails, MatchPage, MatchPlayer, MatchStub, PlayerProfile
+from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.spec import ProviderSpec
 
 PROVIDER = "opendota"
 RATE_GROUP = "api"  # one limit for every endpoint
@@ -223,3 +242,26 @@ class OpenDotaSource(BaseSource):
             )
 
         return self.http.call("match_details", f"/api/matches/{match_id}", parse)
+
+
+SPEC = ProviderSpec(
+    name="opendota",
+    client=OpenDotaSource,
+    calls=frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
+    default_url=DEFAULT_OPENDOTA_API_URL,
+    url_variable="OPENDOTA_API_URL",
+    credential_variable="OPENDOTA_API_KEY",
+    credential_kind="key",
+    auth="bearer",
+    rate_group=RATE_GROUP,
+    # odota/core config.ts + svc/web.ts: keyless 60/min per IP and API_FREE_LIMIT 3,000/day,
+    # both UTC-aligned; with a key API_KEY_PER_MIN_LIMIT 300/min and no daily cap (calls are billed).
+    tiers=(
+        RateTier.of("opendota-free", per_minute=60, per_day=3000),
+        RateTier.of("opendota-premium", per_minute=300),
+    ),
+    keyed_tier="opendota-premium",
+    error_hook=error_hook,
+    anonymous_allowed=True,
+    check_credential=check_opendota_key,
+)

@@ -82,18 +82,6 @@ class RateTier:
 
 # The providers' limits as their servers enforce them today (docs/providers.md says where each
 # was checked). Every one can be replaced per provider: ``*_RATE_LIMIT`` or the resource.
-TIERS: dict[str, RateTier] = {
-    # odota/core config.ts + svc/web.ts: keyless 60/min per IP and API_FREE_LIMIT 3,000/day,
-    # both UTC-aligned; with a key API_KEY_PER_MIN_LIMIT 300/min and no daily cap (calls are billed).
-    "opendota-free": RateTier.of("opendota-free", per_minute=60, per_day=3000),
-    "opendota-premium": RateTier.of("opendota-premium", per_minute=300),
-    # Steam Web API terms of use: 100,000 calls/day per key; 5/s is our own gentleness.
-    "steam": RateTier.of("steam", per_second=5, per_day=100_000),
-    # Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.
-    "stratz": RateTier.of("stratz", per_second=20, per_minute=250, per_hour=2000, per_day=10_000),
-}
-
-
 def bucket_name(provider: str, group: str, fingerprint: str) -> str:
     """``provider:group:fingerprint``: never the key itself."""
     return f"{provider}:{group}:{fingerprint}"

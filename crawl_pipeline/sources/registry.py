@@ -19,28 +19,27 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.settings import Secret, Settings, check_provider_url
 from crawl_pipeline.sources import opendota, steam, stratz
 from crawl_pipeline.sources.accounting import RequestAccounting
-from crawl_pipeline.sources.base import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError
-from crawl_pipeline.sources.http import USER_AGENT, HTTPSettings, ProviderHTTP, RetryPolicy
-from crawl_pipeline.sources.ratelimit import TIERS, RateTier, SharedRateLimiter
+from crawl_pipeline.sources.http import HTTPSettings, ProviderHTTP, RetryPolicy
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.sources.routing import RoutedSource
+from crawl_pipeline.sources.spec import ProviderSpec
 from crawl_pipeline.sources.tokens import CredentialPool
 
 ItemT = TypeVar("ItemT")
 R = TypeVar("R")
 
+# Every provider, from the SPEC its module declares (sources/spec.py); the order is the planner's tie-break.
+SPECS: Mapping[str, ProviderSpec] = MappingProxyType({s.name: s for s in (opendota.SPEC, steam.SPEC, stratz.SPEC)})
+PROVIDERS: tuple[str, ...] = tuple(SPECS)
+SUPPORTED: Mapping[str, frozenset[str]] = MappingProxyType({name: spec.calls for name, spec in SPECS.items()})
+TIERS: Mapping[str, RateTier] = MappingProxyType({t.name: t for spec in SPECS.values() for t in spec.tiers})
+
 CALLS = ("profiles", "hero_stats", "match_history", "match_details", "bans")
 AUTO = "auto"  # the planner: every provider that serves the call and has a usable key, cheapest ready first
 DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType(dict.fromkeys(CALLS, AUTO))
-SUPPORTED: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "opendota": frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
-        "steam": frozenset({"match_history", "match_details", "bans"}),
-        "stratz": frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -87,64 +86,39 @@ class SourcesConfig:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SourcesConfig:
         """URLs, keys and tiers from the environment; ``overrides`` replace any other field."""
-        return cls(
-            opendota=ProviderConfig(
-                settings.opendota_api_url, (settings.opendota_api_key,),
-                tier_of("opendota", settings.rate_limits.get("opendota"), settings.opendota_tier),
-            ),
-            steam=ProviderConfig(settings.steam_api_url, (settings.steam_api_key,), tier_of("steam", settings.rate_limits.get("steam"))),
-            stratz=ProviderConfig(
-                settings.stratz_api_url, settings.stratz_tokens, tier_of("stratz", settings.rate_limits.get("stratz"))
-            ),
-            **{"steam_match_details": settings.steam_match_details, **overrides},
-        )
+        named = {"opendota": settings.opendota_tier}
+        providers = {}
+        for name, spec in SPECS.items():
+            keys = getattr(settings, spec.credential_field)
+            providers[name] = ProviderConfig(
+                getattr(settings, spec.url_field), keys if isinstance(keys, tuple) else (keys,),
+                tier_of(name, settings.rate_limits.get(name), named.get(name, "auto")),
+            )
+        return cls(**providers, **{"steam_match_details": settings.steam_match_details, **overrides})
 
     def provider(self, name: str) -> ProviderConfig:
-        return {"opendota": self.opendota, "steam": self.steam, "stratz": self.stratz}[name]
+        if name not in SPECS:
+            raise ValueError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}")
+        return getattr(self, name)
 
 
-def tier_of(provider: str, limits: Mapping[str, int] | None, opendota_tier: str = "auto") -> RateTier | None:
-    """The tier that replaces the documented one: explicit limits, else OpenDota's named tier, else None."""
+def tier_of(provider: str, limits: Mapping[str, int] | None, named: str = "auto") -> RateTier | None:
+    """The tier that replaces the documented one: explicit limits, else a named tier of the provider
+    (``OPENDOTA_TIER=free``), else None (the documented default, see ``default_tier``)."""
     if limits:
         return RateTier.of(f"{provider}-custom", **limits)
-    if provider == "opendota" and opendota_tier != "auto":
-        if opendota_tier not in ("free", "premium"):
-            raise ValueError(f"opendota tier must be auto, free or premium, not {opendota_tier!r}")
-        return TIERS[f"opendota-{opendota_tier}"]
+    if named != "auto":
+        names = [t.name.removeprefix(f"{provider}-") for t in SPECS[provider].tiers]
+        if named not in names:
+            raise ValueError(f"{provider} tier must be auto or one of {', '.join(names)}, not {named!r}")
+        return TIERS[f"{provider}-{named}"]
     return None
 
 
 def default_tier(provider: str, config: ProviderConfig) -> RateTier:
     if config.tier is not None:
         return config.tier
-    if provider == "opendota":
-        return TIERS["opendota-premium" if any(config.keys) else "opendota-free"]
-    return TIERS[provider]
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """How to build one provider's client."""
-
-    client: type[BaseSource]
-    rate_group: str
-    auth: str  # "bearer" or "query:<name>"
-    credential_kind: str  # "key" or "token": how labels name them
-    error_hook: Any
-    anonymous_allowed: bool
-    user_agent: str = USER_AGENT
-
-
-SPECS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {
-        "opendota": ProviderSpec(opendota.OpenDotaSource, opendota.RATE_GROUP, "bearer", "key", opendota.error_hook, True),
-        "steam": ProviderSpec(steam.SteamSource, steam.RATE_GROUP, "query:key", "key", steam.error_hook, False),
-        "stratz": ProviderSpec(
-            stratz.StratzSource, stratz.RATE_GROUP, "bearer", "token", stratz.error_hook, False,
-            user_agent=stratz.USER_AGENT,
-        ),
-    }
-)
+    return SPECS[provider].default_tier(keyed=any(config.keys))
 
 
 def build_source(
@@ -173,9 +147,7 @@ def build_source(
         transport=transport,
         user_agent=spec.user_agent,
     )
-    if spec.client is steam.SteamSource:
-        return steam.SteamSource(http, use_match_details=config.steam_match_details)
-    return spec.client(http)
+    return spec.client(http, **spec.client_options(config))
 
 
 class Sources:

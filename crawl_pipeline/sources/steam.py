@@ -26,6 +26,16 @@ import pydantic
 
 from crawl_pipeline.domain.heroes import region_of_cluster
 from crawl_pipeline.domain.identity import from_steamid64, to_steamid64
+from crawl_pipeline.domain.records import (
+    BanResults,
+    DetailsRequest,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    MatchStub,
+    PlayerBan,
+)
+from crawl_pipeline.settings import DEFAULT_STEAM_API_URL
 from crawl_pipeline.sources.common import (
     BaseSource,
     DetailsOutcome,
@@ -45,15 +55,8 @@ from crawl_pipeline.sources.errors import (
     UnsupportedOperation,
 )
 from crawl_pipeline.sources.http import Problem, ProviderHTTP, validation_message
-from crawl_pipeline.domain.records import (
-    BanResults,
-    DetailsRequest,
-    MatchDetails,
-    MatchPage,
-    MatchPlayer,
-    MatchStub,
-    PlayerBan,
-)
+from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.spec import ProviderSpec
 
 PROVIDER = "steam"
 RATE_GROUP = "webapi"  # one daily allowance per key for all interfaces
@@ -77,7 +80,7 @@ class _HistoryResult(Wire):
     statusDetail: str | None = None
     total_results: int | None = None
     results_remaining: int | None = None
-    matches: list[_HistoryMatch] = []
+    matches: list[_HistoryMatch] = pydantic.Field(default_factory=list)
 
 
 class _DetailsPlayer(Wire):
@@ -114,7 +117,7 @@ class _DetailsResult(Wire):
 class _BySequenceResult(Wire):
     status: int
     statusDetail: str | None = None
-    matches: list[dict[str, Any]] = []  # validated one by one: one bad match fails alone
+    matches: list[dict[str, Any]] = pydantic.Field(default_factory=list)  # validated one by one: one bad match fails alone
 
 
 @dataclass(frozen=True)
@@ -379,3 +382,20 @@ def _parse_bans(payload: Any) -> list[PlayerBan]:
         )
         for p in _Bans.model_validate(payload).players
     ]
+
+
+SPEC = ProviderSpec(
+    name="steam",
+    client=SteamSource,
+    calls=frozenset({"match_history", "match_details", "bans"}),
+    default_url=DEFAULT_STEAM_API_URL,
+    url_variable="STEAM_API_URL",
+    credential_variable="STEAM_API_KEY",
+    credential_kind="key",
+    auth="query:key",
+    rate_group=RATE_GROUP,
+    # Steam Web API terms of use: 100,000 calls/day per key; 5/s is our own gentleness.
+    tiers=(RateTier.of("steam", per_second=5, per_day=100_000),),
+    error_hook=error_hook,
+    client_options=lambda config: {"use_match_details": config.steam_match_details},
+)

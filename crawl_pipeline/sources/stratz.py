@@ -15,12 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pydantic
 from pydantic import Field
 
+from crawl_pipeline.domain.records import (
+    DetailsRequest,
+    HeroStat,
+    HeroStats,
+    MatchDetails,
+    MatchPage,
+    MatchPlayer,
+    MatchStub,
+    PlayerProfile,
+)
+from crawl_pipeline.settings import DEFAULT_STRATZ_API_URL
 from crawl_pipeline.sources.common import (
     MAX_EPOCH_SECONDS,
     BaseSource,
@@ -36,16 +47,8 @@ from crawl_pipeline.sources.common import (
 )
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound, ServerError
 from crawl_pipeline.sources.http import Problem, validation_message
-from crawl_pipeline.domain.records import (
-    DetailsRequest,
-    HeroStat,
-    HeroStats,
-    MatchDetails,
-    MatchPage,
-    MatchPlayer,
-    MatchStub,
-    PlayerProfile,
-)
+from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.spec import ProviderSpec
 
 PROVIDER = "stratz"
 RATE_GROUP = "graphql"
@@ -350,7 +353,7 @@ class StratzSource(BaseSource):
 
     provider = PROVIDER
     partial_calls = frozenset({"match_details"})
-    batch_sizes = {"profiles": BATCH_IDS, "hero_stats": BATCH_IDS, "match_history": BATCH_IDS, "match_details": BATCH_IDS}
+    batch_sizes: ClassVar[dict[str, int]] = {"profiles": BATCH_IDS, "hero_stats": BATCH_IDS, "match_history": BATCH_IDS, "match_details": BATCH_IDS}
 
     def _query(self, endpoint: str, query: str, variables: dict[str, Any], parse: Any) -> Any:
         return self.http.call(endpoint, PATH, parse, method="POST", json_body={"query": query, "variables": variables})
@@ -484,3 +487,21 @@ class StratzSource(BaseSource):
             return _details(_FullMatch.model_validate(entry))
 
         return self._many("match_details", MATCHES_MANY_QUERY, "matches", "id", [r.match_id for r in group], build)
+
+
+SPEC = ProviderSpec(
+    name="stratz",
+    client=StratzSource,
+    calls=frozenset({"profiles", "hero_stats", "match_history", "match_details"}),
+    default_url=DEFAULT_STRATZ_API_URL,
+    url_variable="STRATZ_API_URL",
+    credential_variable="STRATZ_TOKENS",
+    credential_kind="token",
+    several_credentials=True,
+    auth="bearer",
+    rate_group=RATE_GROUP,
+    # Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.
+    tiers=(RateTier.of("stratz", per_second=20, per_minute=250, per_hour=2000, per_day=10_000),),
+    error_hook=error_hook,
+    user_agent=USER_AGENT,
+)

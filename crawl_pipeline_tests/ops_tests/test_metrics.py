@@ -197,7 +197,7 @@ def test_every_family_is_exposed_with_zeros_on_an_empty_database(db):
     import re
 
     from crawl_pipeline.ops import metrics as metrics_module
-    from crawl_pipeline.sources.base import PROVIDERS
+    from crawl_pipeline.sources.registry import PROVIDERS
 
     source = (PROJECT_ROOT / "crawl_pipeline" / "ops" / "metrics.py").read_text()
     declared = set(re.findall(r'MetricFamily\(\s*"(crawl_[a-z_]+)"', source))
