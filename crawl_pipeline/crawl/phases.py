@@ -17,10 +17,10 @@ import psycopg
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe, progress_label
+from crawl_pipeline.domain.records import DetailsRequest, MatchPage, MatchStub
 from crawl_pipeline.sources.base import DotaSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, outcome_of
-from crawl_pipeline.domain.records import DetailsRequest, MatchPage, MatchStub
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -331,8 +331,12 @@ def fetch_details(
 
     groups = source.details_groups(requests)
     result.counts["details_calls_planned"] = len(groups)
+    # the fetchers go on while a chunk is written: room for a chunk's worth of answered groups
+    # besides the calls in flight, so the writes overlap the fetches instead of pausing them
+    per_group = max(1, len(requests) // max(1, len(groups)))
+    buffer = 2 * max_workers + -(-chunk_size // per_group)
     _write_outcomes(
-        _per_match(fetch_concurrently(source.match_details_group, groups, max_workers=max_workers)),
+        _per_match(fetch_concurrently(source.match_details_group, groups, max_workers=max_workers, buffer=buffer)),
         write, record, result, chunk_size=chunk_size,
     )
     return result

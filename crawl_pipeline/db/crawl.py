@@ -6,6 +6,7 @@ lands whole or not at all, and a re-run finds only what is still pending.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,7 @@ def record_account_failures(
         return
     _, error, attempts = PHASES[phase]
     run = ATTEMPT_RUN[phase]
-    ids, errors, outcomes = (list(c) for c in zip(*failures))
+    ids, errors, outcomes = (list(c) for c in zip(*failures, strict=True))
     conn.execute(
         f"""UPDATE accounts a SET {error} = f.error,
                    {attempts} = CASE WHEN f.outcome = 'give_up' THEN greatest(a.{attempts}, {MAX_ATTEMPTS})
@@ -89,7 +90,7 @@ def store_profiles(conn: psycopg.Connection, profiles: Sequence[PlayerProfile]) 
         (p.account_id, p.personaname, p.avatar, p.loccountrycode, p.plus, p.last_login, p.rank_tier,
          p.leaderboard_rank, p.source, p.is_private)
         for p in profiles
-    ]))
+    ], strict=True))
     rows = conn.execute(
         """WITH incoming AS (
                SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],
@@ -131,7 +132,7 @@ def replace_hero_stats(conn: psycopg.Connection, stats: Sequence[HeroStats]) -> 
     conn.execute("DELETE FROM hero_stats WHERE account_id = ANY(%s)", (ids,))
     stored = 0
     if rows:
-        columns = [list(c) for c in zip(*rows)]
+        columns = [list(c) for c in zip(*rows, strict=True)]
         stored = conn.execute(
             """INSERT INTO hero_stats (account_id, hero_id, matches, wins, last_played)
                SELECT s.* FROM unnest(%s::bigint[], %s::smallint[], %s::integer[], %s::integer[], %s::timestamptz[])
@@ -152,7 +153,7 @@ def store_stubs(conn: psycopg.Connection, stubs: Sequence[MatchStub], *, owner_b
         return 0
     columns = [list(c) for c in zip(*[
         (s.match_id, s.match_seq_num, s.start_time, s.lobby_type, s.game_mode, s.duration, s.radiant_win) for s in stubs
-    ])]
+    ], strict=True)]
     return conn.execute(
         """INSERT INTO matches (match_id, match_seq_num, start_time, lobby_type, game_mode, duration, radiant_win,
                                 owner_batch, discovered_by)
@@ -214,7 +215,7 @@ def store_details(conn: psycopg.Connection, details: Sequence[MatchDetails], *, 
         (d.match_id, d.match_seq_num, d.start_time, d.duration, d.lobby_type, d.game_mode, d.radiant_win, d.region,
          d.source)
         for d in details
-    ])]
+    ], strict=True)]
     conn.execute(  # details may come for a match we had no stub for (tracked accounts)
         "INSERT INTO matches (match_id) SELECT unnest(%s::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING",
         (match_columns[0],),
@@ -235,22 +236,7 @@ def store_details(conn: psycopg.Connection, details: Sequence[MatchDetails], *, 
     if not claimed:
         return DetailsWritten(0, 0, 0)
     keep = set(claimed)
-    player_rows = [
-        (d.match_id, p.player_slot, p.account_id, p.hero_id, p.is_radiant, p.win, p.kills, p.deaths, p.assists,
-         p.gold_per_min, p.xp_per_min, p.last_hits, p.denies, p.net_worth, p.hero_damage, p.lane_role, p.rank_tier)
-        for d in details if d.match_id in keep for p in d.players
-    ]
-    players = 0
-    if player_rows:
-        players = conn.execute(
-            """INSERT INTO match_players (match_id, player_slot, account_id, hero_id, is_radiant, win, kills, deaths,
-                   assists, gold_per_min, xp_per_min, last_hits, denies, net_worth, hero_damage, lane_role, rank_tier)
-               SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::bigint[], %s::smallint[], %s::boolean[],
-                   %s::boolean[], %s::smallint[], %s::smallint[], %s::smallint[], %s::integer[], %s::integer[],
-                   %s::integer[], %s::integer[], %s::integer[], %s::integer[], %s::smallint[], %s::smallint[])
-               ON CONFLICT DO NOTHING""",
-            [list(c) for c in zip(*player_rows)],
-        ).rowcount
+    players = _insert_players(conn, [d for d in details if d.match_id in keep])
     new_accounts = conn.execute(
         """INSERT INTO accounts (account_id, depth, discovered_from)
            SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id
@@ -263,6 +249,44 @@ def store_details(conn: psycopg.Connection, details: Sequence[MatchDetails], *, 
     ).rowcount
     _count_encounters(conn, claimed)
     return DetailsWritten(len(claimed), players, new_accounts)
+
+
+# match_players' columns after match_id, in the order of MatchPlayer's fields
+PLAYER_COLUMNS = (
+    "player_slot", "account_id", "hero_id", "is_radiant", "win", "kills", "deaths", "assists", "gold_per_min",
+    "xp_per_min", "last_hits", "denies", "net_worth", "hero_damage", "lane_role", "rank_tier",
+)
+_player_values = operator.attrgetter(*PLAYER_COLUMNS)
+_STAGED_PLAYERS = "staged_match_players"
+_COLUMN_LIST = ", ".join(("match_id", *PLAYER_COLUMNS))
+
+
+def _insert_players(conn: psycopg.Connection, details: Sequence[MatchDetails]) -> int:
+    """The players of ``details``: COPY into a session-local staging table, then one INSERT ...
+    SELECT ... ON CONFLICT DO NOTHING, so a player already stored is skipped as before.
+
+    COPY formats the rows in psycopg's C code; the unnest arrays it replaces were dumped element by
+    element in Python. Text COPY, not binary: PostgreSQL parses every value against its column, so a
+    number out of a column's range is a DataError as with the ``::smallint[]`` casts before (binary
+    COPY would let psycopg wrap 40000 into a smallint without a word). The staging table is temporary
+    (``ON COMMIT DELETE ROWS``: empty at every commit, and rolled back with the transaction); its
+    ``CREATE ... IF NOT EXISTS`` is a no-op after a connection's first chunk.
+    """
+    rows = [(d.match_id, *_player_values(p)) for d in details for p in d.players]
+    if not rows:
+        return 0
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED_PLAYERS} (LIKE match_players) ON COMMIT DELETE ROWS"
+    )
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {_STAGED_PLAYERS} ({_COLUMN_LIST}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return cur.execute(
+            f"""INSERT INTO match_players ({_COLUMN_LIST})
+                SELECT {_COLUMN_LIST} FROM {_STAGED_PLAYERS} ORDER BY match_id, player_slot
+                ON CONFLICT DO NOTHING"""
+        ).rowcount
 
 
 def _count_encounters(conn: psycopg.Connection, match_ids: list[int]) -> None:
@@ -305,7 +329,7 @@ def record_detail_failures(
     ``give_up`` (404) spends every attempt; ``retry`` marks it failed and counts one attempt per run."""
     if not failures:
         return
-    ids, errors, outcomes = (list(c) for c in zip(*failures))
+    ids, errors, outcomes = (list(c) for c in zip(*failures, strict=True))
     conn.execute(
         f"""UPDATE matches m SET last_fetch_attempt = now(), fetch_error = f.error,
                    has_details = CASE WHEN f.outcome = 'pending' THEN m.has_details ELSE false END,
