@@ -11,7 +11,7 @@ from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import NotFound
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import sim_config, some_match_ids
+from .support import sim_config, some_match_ids
 
 
 def test_results_and_errors_for_every_item(sim):
@@ -66,3 +66,57 @@ def test_lazy_consumption():
     next(iterator)
     iterator.close()
     assert len(taken) < 20
+
+
+def _wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.001)
+    return condition()
+
+
+def test_fetchers_go_on_while_the_consumer_is_busy_up_to_the_buffer():
+    """The consumer holds the first outcome (as while it writes a chunk): the workers keep calling until
+    ``buffer`` outcomes wait, then stop; nothing is lost once it takes them."""
+    calls, lock = [0], threading.Lock()
+
+    def call(item: int) -> int:
+        with lock:
+            calls[0] += 1
+        return item * 2
+
+    iterator = fetch_concurrently(call, range(100), max_workers=2, buffer=10)
+    first = next(iterator)
+    # 1 taken + 10 waiting + at most 2 blocked in put: far more than the 2 workers alone
+    assert _wait_until(lambda: calls[0] >= 11)
+    time.sleep(0.05)
+    assert calls[0] <= 1 + 10 + 2  # bounded: the rest waits for the consumer
+    rest = list(iterator)
+    assert sorted([first, *rest]) == [(i, i * 2) for i in range(100)]
+
+
+def test_closing_early_starts_nothing_more_and_ends_the_workers():
+    started = []
+
+    def call(item: int) -> int:
+        started.append(item)
+        return item
+
+    iterator = fetch_concurrently(call, range(1000), max_workers=3, buffer=4)
+    next(iterator)
+    iterator.close()
+    count = len(started)
+    time.sleep(0.02)
+    assert len(started) == count < 20
+    assert not [t for t in threading.enumerate() if t.name.startswith("fetch_")]
+
+
+def test_a_broken_source_iterator_is_raised():
+    def items():
+        yield 1
+        raise ValueError("bad source")
+
+    with pytest.raises(ValueError, match="bad source"):
+        list(fetch_concurrently(lambda i: i, items(), max_workers=2))
