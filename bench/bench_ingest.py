@@ -1,32 +1,52 @@
 """Ingest throughput: match details stored per second, end to end, against the simulator.
 
 The simulator runs in a subprocess of its own with server-side rate limits off and 5 ms of
-mean latency. Both contenders fetch OpenDota ``/api/matches/{id}`` for the same match ids
-of the same world and store match + ten players + newly seen accounts, each into a fresh,
-migrated scratch database:
+mean latency. Every contender fetches OpenDota ``/api/matches/{id}`` for the same match ids
+of the same world and stores the match and its ten players, each into a fresh scratch database:
 
-  * pipeline   ``crawl_pipeline.defs.crawl.phases.fetch_details``: the real client (shared
+  * pipeline   ``crawl_pipeline.crawl.phases.fetch_details``: the real client (shared
                PostgreSQL rate budget with a limit far above what is reached, retries,
-               accounting), ``fetch_concurrently`` and set-based ``store_details`` commits
-               (the crawl's defaults: 8 workers, 25 matches per transaction)
+               accounting), ``fetch_concurrently`` (fetchers that go on while a chunk is
+               written) and ``store_details`` commits (players by COPY; the crawl's defaults:
+               8 workers, 25 matches per transaction)
   * baseline   the way the original scripts did it: one ``httpx`` request after another,
                row-by-row INSERTs (match, each player, each account), a commit every 25
+  * dlt        a ``dlt.sources.rest_api`` pipeline loading the same matches into PostgreSQL
+               (``bench_ingest_dlt.py``; skipped, with a line saying so, when dlt is not installed:
+               ``pip install -e '.[bench]'``)
 
-Printed: matches/s of each, the ratio (goal >= 10x), and the pipeline's absolute rate (goal
->= 500/s on 2 cores). The rows the baseline stored are checked to equal the pipeline's.
+Each runs twice: against the live simulator, and on its recorded answers (served in-process
+after the same latency, so the simulator's own CPU is out of the figure). Printed: matches/s of
+each, the ratios (goals: >= 10x the baseline, >= 5x dlt), the share of the machine's CPU the
+simulator took during the live pipeline run (psutil), and where the pipeline's time goes on
+recorded answers: py-spy (``--gil``: samples of the thread holding the GIL) when installed,
+else cProfile's top entries of the main thread. The rows the baseline stored are checked to
+equal the pipeline's.
 
-Run: ``.venv/bin/python bench/bench_ingest.py [--matches 3000] [--baseline-matches 300]``.
+Run: ``.venv/bin/python bench/bench_ingest.py [--matches 3000] [--baseline-matches 300] [--no-profile]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import cProfile
 import logging
+import os
+import pstats
 import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import bench_ingest_dlt
 import httpx
+import psutil
 import psycopg
 from common import ratio_line, scratch_database, server_url, simulator_process, target_line
 
@@ -69,7 +89,8 @@ def record(sim_url: str, ids: list[int]) -> tuple[dict[int, bytes], float]:
     with httpx.Client(base_url=sim_url, headers={"Authorization": f"Bearer {KEY}"},
                       limits=httpx.Limits(max_connections=32)) as http, ThreadPoolExecutor(32) as pool:
         started = time.perf_counter()
-        bodies = dict(zip(ids, pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status().content, ids)))
+        bodies = dict(zip(ids, pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status().content, ids),
+                          strict=True))
         return bodies, len(ids) / (time.perf_counter() - started)
 
 
@@ -131,10 +152,16 @@ def baseline(url: str, sim_url: str, ids: list[int], transport: httpx.BaseTransp
 
 
 def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: list[int], args,
-            transport: httpx.BaseTransport | None) -> tuple[float, float]:
+            transport: httpx.BaseTransport | None, *, simulator: psutil.Process | None = None) -> tuple[float, float]:
     with scratch_database(server, "ingest_base") as base_url, scratch_database(server, "ingest_fast") as fast_url:
         base_s, base_n = baseline(base_url, sim_url, base_ids, transport)
+        machine = psutil.cpu_times()
+        sim_cpu = _cpu_seconds(simulator)
+        own = psutil.Process().cpu_times()
         fast_s, fast_n = pipeline(fast_url, sim_url, ids, workers=args.workers, chunk=args.chunk, transport=transport)
+        sim_cpu = _cpu_seconds(simulator) - sim_cpu
+        own_cpu = sum(psutil.Process().cpu_times()[:2]) - sum(own[:2])
+        busy = _busy(psutil.cpu_times()) - _busy(machine)
         with psycopg.connect(base_url) as a, psycopg.connect(fast_url) as b:
             same = a.execute(SAME_ROWS, (base_ids,)).fetchone() == b.execute(SAME_ROWS, (base_ids,)).fetchone()
     base_rate, fast_rate = base_n / base_s, fast_n / fast_s
@@ -143,16 +170,173 @@ def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: lis
     print(f"  pipeline (fetch_details, {args.workers} workers, {args.chunk}/commit):    {fast_n:>6} matches in {fast_s:7.2f} s = {fast_rate:8.1f}/s")
     print(f"  rows of the {len(base_ids)} common matches identical in both databases: {same}")
     print("  " + ratio_line(f"ingest matches/s pipeline / baseline ({label})", fast_rate, base_rate, unit="/s"))
+    cores = psutil.cpu_count() or 1
+    if simulator is not None:
+        print(f"  CPU during the pipeline run ({cores} cores, {fast_s:.2f} s): simulator {sim_cpu:.2f} s = "
+              f"{sim_cpu / (fast_s * cores):.0%} of the machine ({sim_cpu / busy:.0%} of all CPU used, "
+              f"{sim_cpu / fast_n * 1e6:.0f} us per match); this process {own_cpu / (fast_s * cores):.0%}; "
+              f"machine busy {busy / (fast_s * cores):.0%}")
+    else:
+        print(f"  CPU during the pipeline run ({cores} cores, {fast_s:.2f} s): this process {own_cpu / (fast_s * cores):.0%}"
+              f" ({own_cpu / fast_n * 1e6:.0f} us per match); machine busy {busy / (fast_s * cores):.0%}")
     return fast_rate, base_rate
+
+
+def _cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _busy(times) -> float:
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def _simulator(url: str) -> psutil.Process | None:
+    """The simulator subprocess ``simulator_process`` started (a child of this process)."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("start_simulator" in part for part in child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+def dlt_contest(label: str, server: str, sim_url: str, ids: list[int], args, fast_rate: float,
+                bodies: dict[int, bytes] | None = None) -> float | None:
+    missing = bench_ingest_dlt.available()
+    if missing:
+        print(f"  dlt: skipped: {missing}")
+        return None
+    seconds, loaded = bench_ingest_dlt.measure(server, sim_url, ids, workers=args.workers, bodies=bodies,
+                                               latency_ms=LATENCY_MS)
+    rate = loaded / seconds
+    print(f"  dlt {bench_ingest_dlt.version()} (rest_api -> postgres, {args.workers} workers): "
+          f"{loaded:>6} matches in {seconds:7.2f} s = {rate:8.1f}/s")
+    print(f"  ingest pipeline / dlt ({label}): {fast_rate:,.1f}/s vs {rate:,.1f}/s = {fast_rate / rate:.2f}x")
+    return rate
+
+
+# ------------------------------------------------------------------ the profile
+PROFILE_SKIP = re.compile(r"threading\.py|concurrent/futures|<module>|bench_ingest\.py|contextlib\.py|_bootstrap")
+CATEGORIES = (  # where a sample's time goes, by the first matching frame from the leaf up
+    ("psycopg / PostgreSQL round trips (store_details, the rate budget, accounting)", re.compile(r"psycopg")),
+    ("pydantic validation of provider payloads", re.compile(r"pydantic")),
+    ("JSON parsing", re.compile(r"json|parse_json")),
+    ("httpx request and response handling", re.compile(r"httpx|httpcore|urllib")),
+    ("fetch coordination (queue, locks, threads)", re.compile(r"queue\.py|threading\.py|concurrency\.py")),
+    ("Python row and record building (crawl_pipeline)", re.compile(r"crawl_pipeline")),
+)
+
+
+def _frame_name(frame: str) -> str:
+    return re.sub(r":\d+\)", ")", frame)
+
+
+def print_profile(samples: list[tuple[list[str], int]], tool: str, top: int = 8) -> None:
+    """The top self and inclusive entries of py-spy's raw samples, and a split by category."""
+    total = sum(n for _, n in samples) or 1
+    inclusive: collections.Counter = collections.Counter()
+    own: collections.Counter = collections.Counter()
+    category: collections.Counter = collections.Counter()
+    for frames, n in samples:
+        names = [_frame_name(f) for f in frames]
+        for name in set(names):
+            inclusive[name] += n
+        own[names[-1]] += n
+        for title, pattern in CATEGORIES:
+            if any(pattern.search(name) for name in reversed(names[-6:])):
+                category[title] += n
+                break
+        else:
+            category["other"] += n
+    print(f"profile of the pipeline on recorded answers ({tool}, {total} samples of the thread holding the GIL):")
+    print("  by category (the first match among the six innermost frames):")
+    for title, n in category.most_common():
+        print(f"    {100 * n / total:5.1f}%  {title}")
+    print(f"  top {top} inclusive:")
+    for name, n in [(k, v) for k, v in inclusive.most_common() if not PROFILE_SKIP.search(k)][:top]:
+        print(f"    {100 * n / total:5.1f}%  {name}")
+    print(f"  top {top} self:")
+    for name, n in own.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {name}")
+
+
+def _py_spy() -> str | None:
+    found = shutil.which("py-spy")
+    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    return found or (beside if os.path.exists(beside) else None)
+
+
+def profile(server: str, ids: list[int], bodies: dict[int, bytes], args) -> None:
+    """Run the recorded-answers pipeline once more under a profiler and print where the time goes."""
+    spy = _py_spy()
+    with scratch_database(server, "ingest_prof") as url:
+        if spy is None:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            pipeline(url, "http://replay", ids, workers=args.workers, chunk=args.chunk, transport=Replay(bodies, LATENCY_MS))
+            profiler.disable()
+            print("profile of the pipeline on recorded answers (cProfile, main thread only: the writer; "
+                  "pip install py-spy for every thread): top 8 cumulative")
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative")
+            width = max(len(f"{f[0]}:{f[1]}({f[2]})") for f in stats.stats) if stats.stats else 0
+            rows = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)
+            shown = 0
+            for (path, line, name), (_, calls, _, cumulative, _) in rows:
+                label = f"{os.path.basename(path)}:{line}({name})"
+                if PROFILE_SKIP.search(label) or path == "~":
+                    continue
+                print(f"    {cumulative:7.2f} s  {calls:>8} calls  {label:<{min(width, 70)}}")
+                shown += 1
+                if shown == 8:
+                    break
+            return
+        with tempfile.TemporaryDirectory(prefix="bench_ingest_prof_") as tmp:
+            out = os.path.join(tmp, "profile.txt")
+            spy_proc = subprocess.Popen(
+                [spy, "record", "--pid", str(os.getpid()), "--gil", "--rate", "250", "--format", "raw",
+                 "--output", out, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # py-spy attaches
+            pipeline(url, "http://replay", ids, workers=args.workers, chunk=args.chunk, transport=Replay(bodies, LATENCY_MS))
+            spy_proc.send_signal(signal.SIGINT)
+            try:
+                spy_proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy_proc.kill()
+            if not os.path.exists(out):
+                print("profile: py-spy wrote nothing (attaching to a process may need ptrace rights)")
+                return
+            samples = []
+            with open(out) as lines:
+                for line in lines:
+                    stack, _, count = line.rstrip().rpartition(" ")
+                    frames = stack.split(";")
+                    if any("pipeline (" in f and "bench_ingest" in f for f in frames) or any("work (" in f for f in frames):
+                        samples.append((frames, int(count)))
+            print_profile(samples, f"py-spy {_spy_version(spy)}")
+
+
+def _spy_version(spy: str) -> str:
+    try:
+        return subprocess.run([spy, "--version"], capture_output=True, text=True, timeout=10).stdout.split()[-1]
+    except Exception:
+        return ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--matches", type=int, default=3000, help="matches stored by the pipeline")
+    parser.add_argument("--matches", type=int, default=3000, help="matches stored by the pipeline (and dlt)")
     parser.add_argument("--baseline-matches", type=int, default=300, help="matches stored by the baseline")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--chunk", type=int, default=25, help="matches per transaction (pipeline)")
     parser.add_argument("--server", default=None, help="PostgreSQL server for the scratch databases")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled run")
     args = parser.parse_args()
     server = server_url(args.server)
 
@@ -163,15 +347,26 @@ def main() -> None:
     base_ids = ids[: args.baseline_matches]
     print(f"simulator: {WORLD_ACCOUNTS:,} accounts, rate limits off, {LATENCY_MS:.0f} ms mean latency (own process)")
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url:
-        bodies, ceiling = record(sim_url, ids)
-        print(f"simulator ceiling: {ceiling:,.0f} match details/s served to 32 threads (fetch only, nothing stored)")
-        live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None)
-    print(f"  pipeline uses {live / ceiling:.0%} of what the simulator can serve")
-    replayed, replayed_base = contest(
-        f"recorded answers, {LATENCY_MS:.0f} ms latency", server, "http://replay", ids, base_ids, args,
-        Replay(bodies, LATENCY_MS),
-    )
+        bodies, cold = record(sim_url, ids)
+        _, ceiling = record(sim_url, ids)  # the simulator's serving cache is warm now, as in the runs below
+        print(f"simulator ceiling: {ceiling:,.0f} match details/s served to 32 threads, warm "
+              f"({cold:,.0f}/s cold; fetch only, nothing stored)")
+        live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None,
+                                  simulator=_simulator(sim_url))
+        print(f"  pipeline uses {live / ceiling:.0%} of what the simulator can serve")
+        live_dlt = dlt_contest("live simulator", server, sim_url, ids, args, live)
+    label = f"recorded answers, {LATENCY_MS:.0f} ms latency"
+    replayed, replayed_base = contest(label, server, "http://replay", ids, base_ids, args, Replay(bodies, LATENCY_MS))
+    replayed_dlt = dlt_contest(label, server, "http://replay", ids, args, replayed, bodies=bodies)
+    if not args.no_profile:
+        profile(server, ids, bodies, args)
     print(target_line(">= 10x the baseline, recorded answers", replayed >= 10 * replayed_base))
+    print(target_line(">= 10x the baseline, live simulator", live >= 10 * live_base))
+    if live_dlt is None or replayed_dlt is None:
+        print("target (>= 5x dlt): not measured (dlt not installed)")
+    else:
+        print(target_line(">= 5x dlt, recorded answers", replayed >= 5 * replayed_dlt))
+        print(target_line(">= 5x dlt, live simulator", live >= 5 * live_dlt))
     print(target_line(">= 500 matches/s end to end, recorded answers", replayed >= 500))
     print(target_line(">= 500 matches/s against the live simulator", live >= 500))
 
