@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -74,23 +75,30 @@ def _write_outcomes(
         ok.clear()
         failed.clear()
 
-    for item, outcome in outcomes:
-        if isinstance(outcome, APIError):
-            fail(item, outcome)
-        elif isinstance(outcome, BaseException):
-            flush()
-            raise outcome
-        elif (answered := _record_id(outcome)) is not None and answered != _item_id(item):
-            fail(item, MalformedResponse(
-                f"wrong identity: asked for {_item_id(item)}, the answer is for {answered}; stored under neither",
-                provider=getattr(outcome, "source", "provider"), endpoint="answer",
-            ))
-        else:
-            result.counts["fetched"] += 1
-            ok.append((item, outcome))
-        if len(ok) + len(failed) >= chunk_size:
-            flush()
-    flush()
+    try:
+        for item, outcome in outcomes:
+            if isinstance(outcome, APIError):
+                fail(item, outcome)
+            elif isinstance(outcome, BaseException):
+                flush()
+                raise outcome
+            elif (answered := _record_id(outcome)) is not None and answered != _item_id(item):
+                fail(item, MalformedResponse(
+                    f"wrong identity: asked for {_item_id(item)}, the answer is for {answered}; stored under neither",
+                    provider=getattr(outcome, "source", "provider"), endpoint="answer",
+                ))
+            else:
+                result.counts["fetched"] += 1
+                ok.append((item, outcome))
+            if len(ok) + len(failed) >= chunk_size:
+                flush()
+        flush()
+    finally:
+        # a write that raised ends the fetchers now (they go on while chunks are written), not when
+        # the traceback holding this frame is collected
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
 
 
 def _item_id(item: Any) -> int:
@@ -150,16 +158,18 @@ def _account_phase(
 
 
 def _per_account(
-    outcomes: Iterable[tuple[list[crawl_db.AccountTodo], list[tuple[int, Any]] | APIError]],
+    outcomes: Iterator[tuple[list[crawl_db.AccountTodo], list[tuple[int, Any]] | APIError]],
 ) -> Iterator[tuple[crawl_db.AccountTodo, Any]]:
-    """Group outcomes as one (account, outcome) each; an id the group did not answer is an error."""
-    for group, outcome in outcomes:
-        if isinstance(outcome, APIError):
-            yield from ((todo, outcome) for todo in group)
-            continue
-        by_id = dict(outcome)
-        for todo in group:
-            yield todo, by_id.get(todo.account_id, _unanswered(todo.account_id))
+    """Group outcomes as one (account, outcome) each; an id the group did not answer is an error.
+    Closing this closes ``outcomes`` (the fetchers)."""
+    with closing(outcomes):
+        for group, outcome in outcomes:
+            if isinstance(outcome, APIError):
+                yield from ((todo, outcome) for todo in group)
+                continue
+            by_id = dict(outcome)
+            for todo in group:
+                yield todo, by_id.get(todo.account_id, _unanswered(todo.account_id))
 
 
 def _unanswered(account_id: int) -> APIError:
@@ -343,14 +353,16 @@ def fetch_details(
 
 
 def _per_match(
-    outcomes: Iterable[tuple[Sequence[DetailsRequest], list[tuple[int, Any]] | APIError]],
+    outcomes: Iterator[tuple[Sequence[DetailsRequest], list[tuple[int, Any]] | APIError]],
 ) -> Iterator[tuple[int, Any]]:
-    """Group outcomes as one outcome per match (a group that failed whole fails each of its matches)."""
-    for group, outcome in outcomes:
-        if isinstance(outcome, APIError):
-            yield from ((request.match_id, outcome) for request in group)
-        else:
-            yield from outcome
+    """Group outcomes as one outcome per match (a group that failed whole fails each of its matches).
+    Closing this closes ``outcomes`` (the fetchers)."""
+    with closing(outcomes):
+        for group, outcome in outcomes:
+            if isinstance(outcome, APIError):
+                yield from ((request.match_id, outcome) for request in group)
+            else:
+                yield from outcome
 
 
 def fetch_batch_details(
