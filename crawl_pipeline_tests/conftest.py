@@ -64,6 +64,22 @@ def database_url(make_database) -> str:
     return url
 
 
+@pytest.fixture
+def fresh_database(make_database):
+    """Another empty, migrated crawl database (for comparing two crawls): (url, Database)."""
+    opened = []
+
+    def factory(purpose: str) -> tuple[str, Database]:
+        url = make_database(purpose)
+        initialize_database(url)
+        opened.append(Database(url, max_size=4))
+        return url, opened[-1]
+
+    yield factory
+    for database in opened:
+        database.close()
+
+
 @pytest.fixture(scope="session")
 def session_db(database_url: str) -> Iterator[Database]:
     with Database(database_url, max_size=4) as database:

@@ -1,7 +1,9 @@
-"""Helpers shared by the test packages (conftest.py files hold fixtures only).
+"""Helpers shared by the test packages (conftest.py files hold fixtures only; helpers of one
+package are in that package's ``support.py``).
 
 Crawl helpers: a small crawl against the simulator (depth 1 from the seed, a few matches per
-account) and the project's definitions pointed at a test database and simulator.
+account) and the project's definitions pointed at a test database and simulator. HTTP helpers:
+the simulator's STRATZ GraphQL endpoint as the crawler calls it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -19,7 +22,7 @@ from crawl_pipeline.defs.identity.resources import TrackedIdentities
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import Settings
-from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS
+from crawl_pipeline.simulator.config import DEFAULT_OPENDOTA_KEYS, DEFAULT_STRATZ_TOKENS
 
 # ---------------------------------------------------------------- the test database server
 
@@ -98,3 +101,15 @@ def clone_database(pg_server_url: str, template: str) -> str:
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     return name
+
+
+# ---------------------------------------------------------------- the simulator's HTTP API (simulator and contract tests)
+
+SEED_ACCOUNT = 293053907  # an account of the simulated world the HTTP tests ask about
+STRATZ_CLIENT_USER_AGENT = "crawl_pipeline/0.1 (STRATZ_API)"  # what crawl_pipeline/sources/http.py sends
+SIM_STRATZ_HEADERS = {"Authorization": f"Bearer {DEFAULT_STRATZ_TOKENS[0]}", "User-Agent": STRATZ_CLIENT_USER_AGENT}
+
+
+def graphql(client: httpx.Client, query: str, headers: dict[str, str] | None = None, **variables: object) -> httpx.Response:
+    """POST ``query`` to the simulator's STRATZ endpoint, with the crawler's first token and user agent unless ``headers``."""
+    return client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or SIM_STRATZ_HEADERS)

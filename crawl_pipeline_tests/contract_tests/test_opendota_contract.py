@@ -17,9 +17,10 @@ from crawl_pipeline.simulator.opendota import (
     KEY_FORMAT,
 )
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
-from .conftest import OPENDOTA_KEY, SEED_ACCOUNT
 from .schema_check import check, load
+from .support import OPENDOTA_KEY
 
 SCHEMA = load("opendota_openapi_subset.json")
 MATCHES = f"/api/players/{SEED_ACCOUNT}/matches"

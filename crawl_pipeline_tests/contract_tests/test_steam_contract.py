@@ -19,9 +19,10 @@ from crawl_pipeline.domain.identity import to_steamid64
 from crawl_pipeline.simulator import SimulatorConfig
 from crawl_pipeline.simulator.content import CLUSTER_REGION
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
-from .conftest import SEED_ACCOUNT, STEAM_KEY
 from .schema_check import check, load
+from .support import STEAM_KEY
 
 SCHEMA = load("steam_webapi_subset.json")
 HISTORY = "/IDOTA2Match_570/GetMatchHistory/v1/"

@@ -15,9 +15,10 @@ import pytest
 
 from crawl_pipeline.simulator import RateLimits, SimulatorConfig
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT, graphql
 
-from .conftest import CLIENT_USER_AGENT, SEED_ACCOUNT, STRATZ_HEADERS, graphql
 from .schema_check import load
+from .support import CLIENT_USER_AGENT, STRATZ_HEADERS
 
 REAL = load("stratz_schema_subset.json")
 INTROSPECTION = """

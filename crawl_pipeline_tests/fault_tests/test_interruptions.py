@@ -22,7 +22,7 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
-from crawl_pipeline_tests.fault_tests.conftest import CRAWL, SOAK, assert_converged, crawl_config
+from crawl_pipeline_tests.fault_tests.support import CRAWL, SOAK, assert_converged, crawl_config
 from crawl_pipeline_tests.support import crawl_definitions
 
 pytestmark = pytest.mark.fault
@@ -114,7 +114,7 @@ import dagster as dg
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline_tests.support import crawl_definitions
-from crawl_pipeline_tests.fault_tests.conftest import CRAWL
+from crawl_pipeline_tests.fault_tests.support import CRAWL
 url, dagster_url, sim_url, home = sys.argv[1:5]
 with Database(url, max_size=4) as db, dg.instance_for_test(
     overrides={"storage": {"postgres": {"postgres_url": dagster_url}}}, temp_dir=home

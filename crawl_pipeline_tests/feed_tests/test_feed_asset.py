@@ -17,13 +17,13 @@ from crawl_pipeline.defs.feed.assets import (
     match_feed_ranges,
 )
 from crawl_pipeline.defs.feed.sensors import feed_tick, match_feed_sensor
-from crawl_pipeline_tests.feed_tests.conftest import (
+from crawl_pipeline_tests.feed_tests.support import (
     FIRST_RANGE_START,
-    QUIET,
     definitions,
     stored,
     truth,
 )
+from crawl_pipeline_tests.support import QUIET
 
 R1 = SeqRange(FIRST_RANGE_START, FIRST_RANGE_START + 10_000)
 

@@ -18,7 +18,7 @@ from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.frontier import cut_batches
 from crawl_pipeline.domain.frontier import BatchPolicy
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.feed_tests.conftest import (
+from crawl_pipeline_tests.feed_tests.support import (
     FIRST_RANGE_START,
     steam_source,
     stored,

@@ -14,7 +14,7 @@ import time
 from crawl_pipeline.crawl.feed import FeedOptions, SeqRange, read_range
 from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.stack import PROJECT_ROOT
-from crawl_pipeline_tests.feed_tests.conftest import (
+from crawl_pipeline_tests.feed_tests.support import (
     FIRST_RANGE_START,
     steam_source,
     stored,
@@ -86,7 +86,8 @@ DAGSTER_RUN = """
 import sys
 import dagster as dg
 from crawl_pipeline.ops.orphans import worker_tags
-from crawl_pipeline_tests.feed_tests.conftest import QUIET, definitions
+from crawl_pipeline_tests.feed_tests.support import definitions
+from crawl_pipeline_tests.support import QUIET
 database_url, sim_url, dagster_home, key = sys.argv[1:]
 job = definitions(database_url, sim_url).resolve_job_def("match_feed_job")
 with dg.DagsterInstance.from_config(dagster_home) as instance:
@@ -104,7 +105,8 @@ def test_a_killed_dagster_run_is_failed_and_the_next_run_resumes_at_the_cursor(
     from crawl_pipeline.defs.feed.assets import ASSET, match_feed_ranges
     from crawl_pipeline.defs.feed.sensors import feed_tick
     from crawl_pipeline.defs.pools import ensure_pool_limits
-    from crawl_pipeline_tests.feed_tests.conftest import QUIET, definitions
+    from crawl_pipeline_tests.feed_tests.support import definitions
+    from crawl_pipeline_tests.support import QUIET
 
     key = RANGES[0].key
     dagster_instance.add_dynamic_partitions(match_feed_ranges.name, [key])

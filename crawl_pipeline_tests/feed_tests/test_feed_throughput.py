@@ -15,7 +15,7 @@ import pytest
 
 from crawl_pipeline.crawl.feed import FeedOptions, SeqRange, read_range
 from crawl_pipeline.db.stack import PROJECT_ROOT
-from crawl_pipeline_tests.feed_tests.conftest import FIRST_RANGE_START, steam_source
+from crawl_pipeline_tests.feed_tests.support import FIRST_RANGE_START, steam_source
 
 LATENCY_MS = 100
 CALLS = 20

@@ -1,36 +1,17 @@
 """A crawled stack laid out the way a deployment is: the project's dagster.yaml in a DAGSTER_HOME,
-the instance on its own dagster-postgres database, the crawl in its own database."""
+the instance on its own dagster-postgres database, the crawl in its own database (``support.CrawledStack``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from crawl_pipeline.db import urls
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database, write_instance_config
-
-
-@dataclass
-class CrawledStack:
-    database_url: str  # the crawl database
-    dagster_postgres_url: str  # postgresql+psycopg2:// for dagster-postgres
-    dagster_home: Path  # holds the project's dagster.yaml
-    db: Database
-    run_ids: list[str]
-
-    def env(self) -> dict[str, str]:
-        """What a webserver, daemon or worker of this deployment gets in its environment."""
-        return {
-            "DATABASE_URL": self.database_url,
-            "DAGSTER_POSTGRES_URL": self.dagster_postgres_url,
-            "DAGSTER_HOME": str(self.dagster_home),
-        }
+from crawl_pipeline_tests.ops_tests.support import CrawledStack
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +37,3 @@ def crawled_stack(make_database, tmp_path_factory) -> Iterator[CrawledStack]:
         runs = crawl_locally(crawl_definitions(url, sim.url), instance, db, SMALL_CRAWL)
         assert runs.failed_partitions == [], runs
         yield CrawledStack(url, dagster_url, home, db, runs.run_ids)
-
-
-def in_ci() -> bool:
-    return bool(os.environ.get("CI"))

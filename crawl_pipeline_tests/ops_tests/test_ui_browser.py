@@ -20,7 +20,7 @@ import pytest
 
 from crawl_pipeline.db.stack import PROJECT_ROOT
 from crawl_pipeline.settings import get_settings
-from crawl_pipeline_tests.ops_tests.conftest import in_ci
+from crawl_pipeline_tests.ops_tests.support import in_ci
 from crawl_pipeline_tests.ops_tests.test_metrics import free_port
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,7 @@ import pytest
 
 from crawl_pipeline.simulator.faults import FaultInjector
 from crawl_pipeline.simulator.testing import start_simulator
-
-from .conftest import SEED_ACCOUNT
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
 PATH = f"/api/players/{SEED_ACCOUNT}"
 

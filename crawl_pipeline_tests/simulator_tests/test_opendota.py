@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
-from .conftest import OPENDOTA_KEY, SEED_ACCOUNT
+from .support import OPENDOTA_KEY
 
 PROFILE_FIELDS = {
     "account_id": int, "personaname": str, "name": type(None), "plus": bool, "cheese": int, "steamid": str,

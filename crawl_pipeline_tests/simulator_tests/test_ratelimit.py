@@ -8,10 +8,10 @@ import httpx
 
 from crawl_pipeline.simulator.ratelimit import FixedWindowLimiter, Window
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
-from .conftest import (
+from .support import (
     OPENDOTA_KEY,
-    SEED_ACCOUNT,
     STEAM_KEY,
     STRATZ_AUTH,
     STRATZ_USER_AGENT,

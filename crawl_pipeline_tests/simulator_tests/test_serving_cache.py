@@ -13,7 +13,7 @@ from crawl_pipeline.simulator.cache import LRU, ByteLRU
 from crawl_pipeline.simulator.content import MatchStore, match_batch
 from crawl_pipeline.simulator.testing import start_simulator
 
-from .conftest import OPENDOTA_KEY, STEAM_KEY, STRATZ_AUTH
+from .support import OPENDOTA_KEY, STEAM_KEY, STRATZ_AUTH
 
 AUTH = {"Authorization": f"Bearer {OPENDOTA_KEY}"}
 

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from crawl_pipeline.simulator.testing import start_simulator
-
-from .conftest import SEED_ACCOUNT
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
 
 class _Records(logging.Handler):

@@ -8,8 +8,9 @@ import numpy as np
 from crawl_pipeline.domain.identity import ANONYMOUS_ACCOUNT_ID, to_steamid64
 from crawl_pipeline.simulator.content import match_batch
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
-from .conftest import SEED_ACCOUNT, STEAM_KEY
+from .support import STEAM_KEY
 
 HISTORY = "/IDOTA2Match_570/GetMatchHistory/v1/"
 DETAILS = "/IDOTA2Match_570/GetMatchDetails/v1/"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from .conftest import SEED_ACCOUNT, STRATZ_USER_AGENT, graphql
+from crawl_pipeline_tests.support import SEED_ACCOUNT, graphql
+
+from .support import STRATZ_USER_AGENT
 
 PLAYER_QUERY = """
 query Player($id: Long!, $take: Int!) {

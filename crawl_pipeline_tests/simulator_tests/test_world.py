@@ -8,8 +8,7 @@ from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.simulator import SimulatorConfig, World, rank_tier_from_mmr
 from crawl_pipeline.simulator.content import match_batch
 from crawl_pipeline.simulator.world import KIND_SMURF
-
-from .conftest import SEED_ACCOUNT
+from crawl_pipeline_tests.support import SEED_ACCOUNT
 
 
 def small(seed: int) -> World:

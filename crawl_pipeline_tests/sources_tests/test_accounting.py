@@ -5,7 +5,7 @@ from __future__ import annotations
 from crawl_pipeline.sources.accounting import RequestAccounting, snapshot_delta
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import SEED, first_seq, sim_config, some_match_ids
+from .support import SEED, first_seq, sim_config, some_match_ids
 
 
 def test_flush_at_close_writes_per_minute_rows(sim, db):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from crawl_pipeline.commands.fetch import check_key, fetch
 
-from .conftest import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS, some_match_ids
+from .support import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS, some_match_ids
 
 
 @pytest.fixture

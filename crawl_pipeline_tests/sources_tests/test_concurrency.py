@@ -11,7 +11,7 @@ from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import NotFound
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import sim_config, some_match_ids
+from .support import sim_config, some_match_ids
 
 
 def test_results_and_errors_for_every_item(sim):

@@ -19,7 +19,7 @@ from crawl_pipeline.sources.errors import (
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import SEED, first_seq, sim_config, some_match_ids
+from .support import SEED, first_seq, sim_config, some_match_ids
 
 NO_RETRY = RetryPolicy(max_retries=0, max_budget_wait=1.0)
 

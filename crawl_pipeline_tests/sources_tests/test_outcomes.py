@@ -21,7 +21,7 @@ from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source, open_sources
 
-from .conftest import SEED, sim_config, some_match_ids
+from .support import SEED, sim_config, some_match_ids
 
 LOG = logging.getLogger("test")
 BATCH = "d00-000000"

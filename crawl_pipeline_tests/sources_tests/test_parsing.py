@@ -17,7 +17,7 @@ from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.registry import ProviderConfig, Sources, SourcesConfig, open_sources
 from crawl_pipeline.sources.steam import sequence_groups
 
-from .conftest import SEED, sim_config, some_match_ids
+from .support import SEED, sim_config, some_match_ids
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import Settings
 
-from .conftest import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS
+from .support import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS
 
 
 def test_from_settings_uses_env_var_names_for_keys():

@@ -13,7 +13,7 @@ from crawl_pipeline.sources.errors import APIError
 from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.registry import open_sources
 
-from .conftest import SEED, sim_config, some_match_ids
+from .support import SEED, sim_config, some_match_ids
 
 STEAM = "steam-secret-KEY-0001"
 OPENDOTA = "0d0d0d0d-5ec2-4e7a-8b1d-000000000002"  # OpenDota keys are UUIDs

@@ -10,7 +10,7 @@ from crawl_pipeline.sources.errors import Unauthorized
 from crawl_pipeline.sources.registry import open_sources
 from crawl_pipeline.sources.tokens import Credential, CredentialPool
 
-from .conftest import SEED, STRATZ_TOKENS, sim_config
+from .support import SEED, STRATZ_TOKENS, sim_config
 
 
 def test_round_robin_uses_every_token(sim):

@@ -1,4 +1,5 @@
-"""The match feed against the simulator: its Steam GetMatchHistoryBySequenceNum is the ground truth."""
+"""Helpers of the feed tests (the match feed against the simulator: its Steam
+GetMatchHistoryBySequenceNum is the ground truth). They use the root conftest's fixtures only."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ SIM_STEAM_KEY = "sim-steam-key"
 # 10,000 sequence numbers hold 5,000 simulated matches (step 2); the base is a multiple of the width
 FIRST_RANGE_START = MATCH_SEQ_BASE
 FAST_STEAM = {"per_second": 10_000}  # the documented 5/s would make the tests slow, not different
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def providers(sim_url: str, **fields) -> ProvidersResource:
