@@ -26,7 +26,7 @@ from common import ROOT, machine_info, server_url  # noqa: E402
 
 # Arguments per benchmark and scale; a benchmark missing here runs with its own defaults.
 SCALES: dict[str, dict[str, list[str]]] = {
-    "bench_simulator": {"quick": ["--quick"], "full": []},
+    "bench_simulator": {"quick": ["--quick", "--sizes", "20000", "50000", "100000"], "full": ["--sizes", "100000", "300000", "1000000"]},
     "bench_rate_budget": {"quick": ["--duration", "12", "--baseline-duration", "8"], "full": []},
     "bench_fault_recovery": {"quick": ["--items", "100"], "full": ["--items", "300"]},
     "bench_leaderboard": {"quick": ["--accounts", "50000", "--repeat", "2"], "full": ["--accounts", "1000000"]},
@@ -40,8 +40,8 @@ SCALES: dict[str, dict[str, list[str]]] = {
         "full": ["--matches", "10000", "--baseline-matches", "500"],
     },
     "bench_memory": {
-        "quick": ["--accounts", "100000", "--stubs", "1000000", "--matches-per-account", "10"],
-        "full": ["--accounts", "1000000", "--stubs", "10000000", "--matches-per-account", "100"],
+        "quick": ["--sizes", "30000", "100000", "300000", "--stubs-per-account", "10", "--matches-per-account", "10"],
+        "full": ["--sizes", "100000", "300000", "1000000", "--stubs-per-account", "10", "--matches-per-account", "100"],
     },
     "bench_dagster_overhead": {"quick": ["--sizes", "10", "40", "160"], "full": ["--sizes", "25", "100", "400"]},
     "bench_sensor_tick": {"quick": ["--sizes", "10000", "30000", "100000"], "full": ["--sizes", "100000", "300000", "1000000"]},
