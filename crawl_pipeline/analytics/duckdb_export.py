@@ -66,6 +66,9 @@ OPERATIONAL_TABLES: tuple[str, ...] = (
     "job_runs",
     "match_feed_ranges",
     "match_feed_calls",
+    "hero_stats_changes",  # leaderboard builds' change log and state (migration 0021)
+    "leaderboard_builds",
+    "leaderboard_account_totals",
 )
 COPY_BLOCK_BYTES = 1 << 20
 

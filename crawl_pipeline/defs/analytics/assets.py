@@ -4,7 +4,9 @@ hero_top100 is one unpartitioned asset, not 127 static partitions: the LATERAL s
 rebuilds every hero from the index in well under a second even at 30M hero_stats rows
 (bench/bench_leaderboard.py), and one statement keeps all heroes consistent with each other.
 Per-hero partitions would cost a run (process start, event log) per hero for no gain; the
-metadata shows each hero's leader instead.
+metadata shows each hero's leader instead. Both leaderboard assets build incrementally from the
+accounts whose hero_stats changed since their last build (db/leaderboards.py); the result is the
+full rebuild's row for row, and ``full_rebuild: true`` in the run config forces one.
 """
 
 
@@ -50,6 +52,24 @@ EXPORT_CRON = "0 * * * *"
 
 class HeroTop100Config(dg.Config):
     size: int = Field(default=100, ge=1, le=100, description="Accounts kept per hero.")
+    full_rebuild: bool = Field(
+        default=False,
+        description="Recompute every hero from hero_stats instead of only the heroes changed accounts touch "
+        "(the first build, and a build with another size, are full anyway).",
+    )
+
+
+def _build_metadata(result: leaderboards.BuildResult, recomputed_label: str) -> dict:
+    metadata = {
+        "mode": dg.MetadataValue.text(result.mode),
+        "mode_reason": dg.MetadataValue.text(result.reason),
+        recomputed_label: dg.MetadataValue.int(result.recomputed),
+        "rows_written": dg.MetadataValue.int(result.rows_written),
+        "rows_removed": dg.MetadataValue.int(result.removed),
+    }
+    if result.changed_accounts is not None:
+        metadata["changed_accounts"] = dg.MetadataValue.int(result.changed_accounts)
+    return metadata
 
 
 @dg.asset(
@@ -61,13 +81,17 @@ class HeroTop100Config(dg.Config):
     description=(
         "Top 100 accounts per hero by matches (ties: wins, then account id) with wins and win rate, from "
         "hero_stats. One set-based statement (LATERAL top-N per hero over the hero_stats_leaderboard index) "
-        "upserts and prunes the table atomically: readers never see it empty. Rebuilt every 10 minutes."
+        "upserts and prunes the table atomically: readers never see it empty. Built every 10 minutes, "
+        "incrementally: only heroes where an account whose hero_stats changed since the last build sat on the "
+        "board or now ranks on it are recomputed (full_rebuild: true recomputes all)."
     ),
 )
 def hero_top100(config: HeroTop100Config, postgres: PostgresResource) -> dg.MaterializeResult:
     started = time.perf_counter()
     with postgres.db.transaction() as conn:
-        result = leaderboards.rebuild_hero_top100(conn, config.size)
+        result = leaderboards.build_hero_top100(conn, config.size, full_rebuild=config.full_rebuild)
+        rows = leaderboards.board_row_count(conn, "hero_top100")
+        heroes = leaderboards.hero_top100_heroes(conn)
         summary = leaderboards.hero_top100_summary(conn, limit=200)
     elapsed = time.perf_counter() - started
     preview = markdown_table(
@@ -76,9 +100,9 @@ def hero_top100(config: HeroTop100Config, postgres: PostgresResource) -> dg.Mate
     )
     return dg.MaterializeResult(
         metadata={
-            "rows": dg.MetadataValue.int(result.rows),
-            "heroes": dg.MetadataValue.int(result.extra),
-            "rows_removed": dg.MetadataValue.int(result.removed),
+            "rows": dg.MetadataValue.int(rows),
+            "heroes": dg.MetadataValue.int(heroes),
+            **_build_metadata(result, "heroes_recomputed"),
             "seconds": dg.MetadataValue.float(round(elapsed, 3)),
             "per_hero": dg.MetadataValue.md(preview if summary else "_hero_stats is empty_"),
         }
@@ -89,6 +113,11 @@ class LeaderboardsConfig(dg.Config):
     size: int = Field(default=100, ge=1, le=100, description="Rows per board.")
     min_games: int = Field(default=100, ge=1, description="Minimum matches (all heroes) for the overall win-rate board.")
     min_hero_games: int = Field(default=20, ge=1, description="Minimum matches on a hero for its win-rate board.")
+    full_rebuild: bool = Field(
+        default=False,
+        description="Recompute every board from all of hero_stats instead of only the boards changed accounts can "
+        "move (the first build, and a build with other size or thresholds, are full anyway).",
+    )
 
 
 @dg.asset(
@@ -100,16 +129,20 @@ class LeaderboardsConfig(dg.Config):
     freshness_policy=LEADERBOARD_FRESHNESS,
     description=(
         "Leaderboards: most matches over all heroes (hero_id 0) and per hero, best win rate over all heroes "
-        "(at least min_games matches) and per hero (at least min_hero_games). One atomic statement; "
-        "refreshed after each hero_top100 rebuild."
+        "(at least min_games matches) and per hero (at least min_hero_games). One atomic statement, "
+        "incremental by default (only the boards accounts whose hero_stats changed can move; full_rebuild: true "
+        "recomputes all); refreshed after each hero_top100 build."
     ),
 )
 def leaderboards_asset(config: LeaderboardsConfig, postgres: PostgresResource) -> dg.MaterializeResult:
     started = time.perf_counter()
     with postgres.db.transaction() as conn:
-        result = leaderboards.rebuild_leaderboards(
-            conn, size=config.size, min_games=config.min_games, min_hero_games=config.min_hero_games
+        result = leaderboards.build_leaderboards(
+            conn, size=config.size, min_games=config.min_games, min_hero_games=config.min_hero_games,
+            full_rebuild=config.full_rebuild,
         )
+        rows = leaderboards.board_row_count(conn, "leaderboards")
+        ranked = leaderboards.ranked_accounts(conn)
         most = leaderboards.board_rows(conn, "most_matches", 0, 10)
         best = leaderboards.board_rows(conn, "best_win_rate", 0, 10)
         per_board = leaderboards.board_summary(conn)
@@ -123,9 +156,10 @@ def leaderboards_asset(config: LeaderboardsConfig, postgres: PostgresResource) -
     )
     return dg.MaterializeResult(
         metadata={
-            "rows": dg.MetadataValue.int(result.rows),
-            "rows_removed": dg.MetadataValue.int(result.removed),
-            "ranked_accounts": dg.MetadataValue.int(result.extra),
+            "rows": dg.MetadataValue.int(rows),
+            **_build_metadata(result, "boards_recomputed"),
+            "win_rate_boards_recomputed_in_full": dg.MetadataValue.int(result.fallbacks),
+            "ranked_accounts": dg.MetadataValue.int(ranked),
             "boards": dg.MetadataValue.md(markdown_table(["board", "overall rows", "heroes"], [list(r) for r in per_board])),
             "min_games": dg.MetadataValue.int(config.min_games),
             "min_hero_games": dg.MetadataValue.int(config.min_hero_games),
@@ -319,7 +353,7 @@ def analytics_duckdb(config: DuckDBExportConfig, postgres: PostgresResource):
         for view in VIEWS:
             try:
                 duck.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
-            except Exception as exc:  # noqa: BLE001 - reported by the check
+            except Exception as exc:  # any failure is reported by the check
                 view_errors[view] = str(exc)[:200]
     mismatched = {t: c for t, c in counts.items() if c["duckdb"] != c["postgres"]}
     preview = markdown_table(
