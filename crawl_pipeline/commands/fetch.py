@@ -23,11 +23,10 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.domain.records import DetailsRequest, MatchDetails
 from crawl_pipeline.settings import DEFAULT_SEED_ACCOUNT_ID
-from crawl_pipeline.sources.registry import PROVIDERS
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.errors import APIError, NotFound, RateLimited, Unauthorized, UnsupportedOperation
 from crawl_pipeline.sources.http import RetryPolicy
-from crawl_pipeline.sources.registry import SourcesConfig, open_sources
+from crawl_pipeline.sources.registry import PROVIDERS, SourcesConfig, open_sources
 
 SOURCE_OPTION = click.option(
     "--source", type=click.Choice(PROVIDERS), default="opendota", show_default=True, help="Provider to ask."

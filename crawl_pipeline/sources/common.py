@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
 from crawl_pipeline.domain.heroes import is_known_hero
 from crawl_pipeline.domain.identity import is_anonymous
-from crawl_pipeline.sources.errors import APIError, MalformedResponse, UnsupportedOperation
-from crawl_pipeline.sources.http import Problem, ProviderHTTP
 from crawl_pipeline.domain.records import (
     BanResults,
     DetailsRequest,
@@ -22,6 +20,8 @@ from crawl_pipeline.domain.records import (
     MatchPlayer,
     PlayerProfile,
 )
+from crawl_pipeline.sources.errors import APIError, MalformedResponse, UnsupportedOperation
+from crawl_pipeline.sources.http import Problem, ProviderHTTP
 
 DetailsOutcome = tuple[int, "MatchDetails | APIError"]
 ItemOutcome = tuple[int, Any]  # (account or match id, its record or the APIError it met)
@@ -60,7 +60,7 @@ def from_epoch(seconds: int | None, field: str = "timestamp") -> datetime | None
     if seconds is None:
         return None
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise Problem(MalformedResponse, f"field {field!r}: {seconds} is not a valid epoch time") from None
 
@@ -102,7 +102,7 @@ class BaseSource:
     """
 
     provider: str
-    batch_sizes: dict[str, int] = {}  # call family ("profiles", "hero_stats", ...) -> ids per request
+    batch_sizes: ClassVar[dict[str, int]] = {}  # call family ("profiles", "hero_stats", ...) -> ids per request
     # call families this provider answers with fewer fields than the others (the planner uses it
     # only when those cannot serve): Steam's matches carry no lane or per-player rank
     partial_calls: frozenset[str] = frozenset()
