@@ -20,7 +20,10 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(VENV)/bin/crawl-pipeline dev
 
+# Lint (ruff), the layer contracts (import-linter), then the suite.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fault campaign at a larger scale (PostgreSQL restarts included).
