@@ -6,9 +6,9 @@ of the same world and stores the match and its ten players, each into a fresh sc
 
   * pipeline   ``crawl_pipeline.crawl.phases.fetch_details``: the real client (shared
                PostgreSQL rate budget with a limit far above what is reached, retries,
-               accounting), ``fetch_concurrently`` (fetchers that go on while a chunk is
-               written) and ``store_details`` commits (players by COPY; the crawl's defaults:
-               8 workers, 25 matches per transaction)
+               accounting), ``fetch_concurrently`` (fetchers that go on while chunks are
+               written, by two writer threads) and ``store_details`` commits (players by COPY;
+               the crawl's defaults: 8 workers, 25 matches per transaction)
   * baseline   the way the original scripts did it: one ``httpx`` request after another,
                row-by-row INSERTs (match, each player, each account), a commit every 25
   * dlt        a ``dlt.sources.rest_api`` pipeline loading the same matches into PostgreSQL
@@ -167,7 +167,8 @@ def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: lis
     base_rate, fast_rate = base_n / base_s, fast_n / fast_s
     print(f"[{label}]")
     print(f"  baseline (sequential httpx, row-by-row, commit/25): {base_n:>6} matches in {base_s:7.2f} s = {base_rate:8.1f}/s")
-    print(f"  pipeline (fetch_details, {args.workers} workers, {args.chunk}/commit):    {fast_n:>6} matches in {fast_s:7.2f} s = {fast_rate:8.1f}/s")
+    print(f"  pipeline (fetch_details, {args.workers} workers, {args.chunk}/commit, {phases.DETAIL_WRITERS} writers): "
+          f"{fast_n:>6} matches in {fast_s:7.2f} s = {fast_rate:8.1f}/s")
     print(f"  rows of the {len(base_ids)} common matches identical in both databases: {same}")
     print("  " + ratio_line(f"ingest matches/s pipeline / baseline ({label})", fast_rate, base_rate, unit="/s"))
     cores = psutil.cpu_count() or 1

@@ -7,8 +7,10 @@ assets stay thin and the same code serves the tracked-accounts schedule.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,6 +26,8 @@ from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, outcome_of
 
 logger = logging.getLogger(__name__)
+# chunks of match details written at once: while one waits for PostgreSQL the next is sent
+DETAIL_WRITERS = 2
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -47,33 +51,66 @@ def _write_outcomes(
     result: PhaseResult,
     *,
     chunk_size: int,
+    writers: int = 1,
 ) -> None:
     """Write successes and record failures every ``chunk_size`` outcomes. A record answering for
     another id than the one asked is that item's error (wrong identity), never stored; a chunk the
-    database rejects is written again one record at a time, so one bad record fails alone."""
+    database rejects is written again one record at a time, so one bad record fails alone.
+
+    ``writers`` > 1: chunks are written by that many threads (each chunk one transaction on a
+    connection of its own), so one chunk's round trips overlap another's; ``write`` must then be
+    safe to call from several threads. The bookkeeping of ``result`` stays on this thread. The
+    first error of a writer is raised here once every chunk in flight has ended; nothing is marked
+    done but in the transaction that stores its rows."""
     ok: list[tuple[T, R]] = []
     failed: list[tuple[T, str, str]] = []
+    pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="write") if writers > 1 else None
+    in_flight: deque[Future[list[tuple[T, APIError, str]]]] = deque()
 
     def fail(item: T, error: APIError) -> None:
         kind = outcome_of(error)
         result.failed(item, error, kind)
         failed.append((item, describe(error), kind))
 
-    def flush() -> None:
-        if ok:
+    def write_chunk(chunk: list[tuple[T, R]], failures: list[tuple[T, str, str]]) -> list[tuple[T, APIError, str]]:
+        """The database work of one chunk; returns the records the database rejected (any thread)."""
+        rejected: list[tuple[T, APIError, str]] = []
+        if chunk:
             try:
-                write([record for _, record in ok])
+                write([record for _, record in chunk])
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
-                for item, record in ok:
+                for item, record in chunk:
                     try:
                         write([record])
                     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-                        result.counts["fetched"] -= 1
-                        fail(item, _rejected(item, exc))
-        if failed:
-            record_failures(list(failed))
-        ok.clear()
-        failed.clear()
+                        error = _rejected(item, exc)
+                        rejected.append((item, error, outcome_of(error)))
+        failures = failures + [(item, describe(error), kind) for item, error, kind in rejected]
+        if failures:
+            record_failures(failures)
+        return rejected
+
+    def settle(rejected: list[tuple[T, APIError, str]]) -> None:
+        for item, error, kind in rejected:
+            result.counts["fetched"] -= 1
+            result.failed(item, error, kind)
+
+    def flush() -> None:
+        if ok or failed:
+            chunk, failures = list(ok), list(failed)
+            ok.clear()
+            failed.clear()
+            if pool is None:
+                settle(write_chunk(chunk, failures))
+                return
+            # what has ended is settled (and a writer's error raised) before more is sent
+            while in_flight and (len(in_flight) >= writers or in_flight[0].done()):
+                settle(in_flight.popleft().result())
+            in_flight.append(pool.submit(write_chunk, chunk, failures))
+
+    def drain() -> None:
+        while in_flight:
+            settle(in_flight.popleft().result())
 
     try:
         for item, outcome in outcomes:
@@ -81,6 +118,7 @@ def _write_outcomes(
                 fail(item, outcome)
             elif isinstance(outcome, BaseException):
                 flush()
+                drain()
                 raise outcome
             elif (answered := _record_id(outcome)) is not None and answered != _item_id(item):
                 fail(item, MalformedResponse(
@@ -93,12 +131,15 @@ def _write_outcomes(
             if len(ok) + len(failed) >= chunk_size:
                 flush()
         flush()
+        drain()
     finally:
         # a write that raised ends the fetchers now (they go on while chunks are written), not when
-        # the traceback holding this frame is collected
+        # the traceback holding this frame is collected; chunks still being written end first
         close = getattr(outcomes, "close", None)
         if close is not None:
             close()
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def _item_id(item: Any) -> int:
@@ -314,9 +355,11 @@ def fetch_match_stubs(
 
 def fetch_details(
     db: Database, source: DotaSource, match_ids: Sequence[int], *, discovery_depth: int, chunk_size: int,
-    max_workers: int, log: logging.Logger, label: str, run_id: str | None = None,
+    max_workers: int, log: logging.Logger, label: str, run_id: str | None = None, writers: int = DETAIL_WRITERS,
 ) -> PhaseResult:
-    """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches.
+    """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches,
+    by ``writers`` threads (chunks of one call are disjoint sets of matches; statements that meet
+    another writer's rows, the new accounts and the encounters, take their rows in sorted order).
 
     Matches already detailed are skipped. The source groups the rest into calls (Steam: one
     sequence-feed call per run of close sequence numbers) and reports an outcome per match."""
@@ -326,13 +369,16 @@ def fetch_details(
         requests = crawl_db.detail_requests(conn, match_ids)
     result.counts["already_detailed"] = len(set(match_ids)) - len(requests)
 
+    tally = threading.Lock()  # write runs on the writer threads
+
     def write(details: list) -> None:
         with db.transaction() as conn:
             written = crawl_db.store_details(conn, details, discovery_depth=discovery_depth)
-        result.counts["details_stored"] += written.stored
-        result.counts["players_stored"] += written.players
-        result.counts["new_accounts"] += written.new_accounts
-        result.counts["unknown_heroes"] += sum(d.unknown_heroes for d in details)
+        with tally:
+            result.counts["details_stored"] += written.stored
+            result.counts["players_stored"] += written.players
+            result.counts["new_accounts"] += written.new_accounts
+            result.counts["unknown_heroes"] += sum(d.unknown_heroes for d in details)
         log.info("details for %s: %s", label, progress_label(result.counts["fetched"], len(requests)))
 
     def record(failures: list[tuple[int, str, str]]) -> None:
@@ -347,7 +393,7 @@ def fetch_details(
     buffer = 2 * max_workers + -(-chunk_size // per_group)
     _write_outcomes(
         _per_match(fetch_concurrently(source.match_details_group, groups, max_workers=max_workers, buffer=buffer)),
-        write, record, result, chunk_size=chunk_size,
+        write, record, result, chunk_size=chunk_size, writers=writers,
     )
     return result
 
@@ -367,13 +413,13 @@ def _per_match(
 
 def fetch_batch_details(
     db: Database, source: DotaSource, batch_key: str, *, depth: int, chunk_size: int, max_workers: int,
-    log: logging.Logger, run_id: str | None = None,
+    log: logging.Logger, run_id: str | None = None, writers: int = DETAIL_WRITERS,
 ) -> PhaseResult:
     with db.transaction() as conn:
         todo = crawl_db.stubs_to_fetch(conn, batch_key)
     result = fetch_details(
         db, source, todo, discovery_depth=depth + 1, chunk_size=chunk_size, max_workers=max_workers, log=log,
-        label=batch_key, run_id=run_id,
+        label=batch_key, run_id=run_id, writers=writers,
     )
     # failed with attempts left, or left pending by an error that was not the match's fault (an
     # outage, a rate limit, a bad key): either way the batch is not finished and its partition fails

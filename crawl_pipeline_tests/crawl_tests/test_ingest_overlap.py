@@ -94,11 +94,12 @@ def _fetch_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("fetch_")]
 
 
-def test_every_match_stored_once_under_faults_and_a_rejected_chunk(db):
+@pytest.mark.parametrize("writers", [1, 2, 4])
+def test_every_match_stored_once_under_faults_and_a_rejected_chunk(db, writers):
     _stubs(db)
     _reject_players_of(db, REJECTED)
     try:
-        result = _fetch(db, _source())
+        result = _fetch(db, _source(), writers=writers)
     finally:
         _drop_rejection(db)
     stored = [m for m in GOOD if m != REJECTED]
@@ -112,6 +113,7 @@ def test_every_match_stored_once_under_faults_and_a_rejected_chunk(db):
     assert result.counts["details_stored"] == len(stored) and result.counts["players_stored"] == 10 * len(stored)
     assert result.counts["fetched"] == len(stored)
     assert not _fetch_threads()  # every fetcher ended with the phase
+    assert not [t for t in threading.enumerate() if t.name.startswith("write")]  # and every writer
 
     # a re-run asks only for the matches with attempts left (the broken and the impostor) and writes nothing twice
     again = _fetch(db, _source())
@@ -119,7 +121,8 @@ def test_every_match_stored_once_under_faults_and_a_rejected_chunk(db):
     assert _players_per_match(db) == dict.fromkeys(stored, 10)
 
 
-def test_a_write_that_dies_leaves_the_rest_pending_and_surfaces(db, monkeypatch):
+@pytest.mark.parametrize("writers", [1, 2])
+def test_a_write_that_dies_leaves_the_rest_pending_and_surfaces(db, monkeypatch, writers):
     _stubs(db)
     real = crawl_db.store_details
     calls = [0]
@@ -133,12 +136,16 @@ def test_a_write_that_dies_leaves_the_rest_pending_and_surfaces(db, monkeypatch)
 
     monkeypatch.setattr(crawl_db, "store_details", dying)
     with pytest.raises(RuntimeError, match="writer crashed"):
-        _fetch(db, _source())
+        _fetch(db, _source(), writers=writers)
     assert not _fetch_threads()
     states = _states(db)
     done = [m for m, s in states.items() if s["has_details"] is True]
     players = _players_per_match(db)
-    assert 0 < len(done) <= 10  # two chunks of five outcomes committed, the third rolled back
+    # the chunks written before the error committed (with several writers, so did those in flight
+    # beside the dying one); the dying one rolled back, and the rest is still pending
+    assert 0 < len(done) <= 5 * (calls[0] - 1) < len(GOOD)
+    if writers == 1:
+        assert calls[0] == 3
     assert players == dict.fromkeys(done, 10)  # nothing marked done without its rows, no rows without the mark
     assert all(s["has_details"] is None for m, s in states.items() if m in GOOD and m not in done)  # still pending
 
