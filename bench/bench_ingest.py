@@ -318,7 +318,9 @@ def profile(server: str, ids: list[int], bodies: dict[int, bytes], args) -> None
                 for line in lines:
                     stack, _, count = line.rstrip().rpartition(" ")
                     frames = stack.split(";")
-                    if any("pipeline (" in f and "bench_ingest" in f for f in frames) or any("work (" in f for f in frames):
+                    # the phase's thread, the fetchers and the writers (py-spy also samples its own start-up)
+                    if any(("pipeline (" in f and "bench_ingest" in f) or "fetch_concurrently" in f
+                           or "_write_outcomes" in f for f in frames):
                         samples.append((frames, int(count)))
             print_profile(samples, f"py-spy {_spy_version(spy)}")
 
