@@ -37,7 +37,7 @@ bench: $(STAMP)
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet -e '.[dev]'
+	.lockenv/bin/pip install --quiet -e '.[dev,bench]'
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^crawl.pipeline' > constraints.txt
 	rm -rf .lockenv
 
