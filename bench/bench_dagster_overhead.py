@@ -169,7 +169,7 @@ def main() -> None:
               f"providers make the work per account far larger, so this is an upper bound)")
     largest = rows[-1]
     print(f"dagster / direct at the largest batch ({largest[0]} accounts): {largest[2] / largest[1]:.2f}x")
-    print(target_line("default batch size 200 keeps overhead < 10 %", suggested is not None and 200 >= suggested))
+    print(target_line("default batch size 200 keeps overhead < 10 %", suggested is not None and suggested <= 200))
 
 
 if __name__ == "__main__":
