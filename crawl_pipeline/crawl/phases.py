@@ -379,7 +379,8 @@ def fetch_details(
             result.counts["players_stored"] += written.players
             result.counts["new_accounts"] += written.new_accounts
             result.counts["unknown_heroes"] += sum(d.unknown_heroes for d in details)
-        log.info("details for %s: %s", label, progress_label(result.counts["fetched"], len(requests)))
+        # per chunk: the module logger, not the run's event log (one summary line below)
+        logger.debug("details for %s: %s", label, progress_label(result.counts["fetched"], len(requests)))
 
     def record(failures: list[tuple[int, str, str]]) -> None:
         with db.transaction() as conn:
@@ -394,6 +395,10 @@ def fetch_details(
     _write_outcomes(
         _per_match(fetch_concurrently(source.match_details_group, groups, max_workers=max_workers, buffer=buffer)),
         write, record, result, chunk_size=chunk_size, writers=writers,
+    )
+    log.info(
+        "details for %s: %s matches (%s)", label, progress_label(result.counts["fetched"], len(requests)),
+        ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())),
     )
     return result
 

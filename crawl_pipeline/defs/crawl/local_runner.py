@@ -10,6 +10,10 @@ this host whose worker is gone (a killed earlier demo) are marked failed before 
 so they neither count against ``max_runs_in_flight`` nor block their partition. A database
 connection lost between rounds (PostgreSQL restarted) is replaced, not fatal: the pool checks
 connections as it hands them out, and a round that still meets a dead one is tried again.
+
+While it runs, the instance's PostgreSQL storages keep their connections (``reused_storage_connections``):
+dagster-postgres opens a new connection for every event it stores and every run it reads, which
+cost more than the event itself (docs/architecture.md, "Dagster overhead of a batch").
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import dagster as dg
 import psycopg
+import sqlalchemy
+from sqlalchemy.pool import NullPool
 
 from crawl_pipeline.db import frontier
 from crawl_pipeline.db.pool import Database
@@ -55,6 +62,17 @@ def crawl_locally(
     max_rounds: int = 200,
     on_run=None,
     reconnect_attempts: int = 2,
+) -> CrawlRuns:
+    with reused_storage_connections(instance):
+        return _crawl(
+            defs, instance, db, crawl, retry_rounds=retry_rounds, max_rounds=max_rounds, on_run=on_run,
+            reconnect_attempts=reconnect_attempts,
+        )
+
+
+def _crawl(
+    defs: dg.Definitions, instance: dg.DagsterInstance, db: Database, crawl: CrawlConfig, *, retry_rounds: int,
+    max_rounds: int, on_run, reconnect_attempts: int,
 ) -> CrawlRuns:
     job = defs.resolve_job_def(crawl_batch_job.name)
     outcome = CrawlRuns()
@@ -106,3 +124,62 @@ def _reconnecting(step: Callable[[], T], attempts: int) -> T:
             log.warning("lost the database connection (%s); reconnecting", type(exc).__name__)
             time.sleep(RECONNECT_PAUSE_SECONDS)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def reused_storage_connections(instance: dg.DagsterInstance) -> Iterator[None]:
+    """For the block, the instance's dagster-postgres storages (runs, events, schedules) reuse
+    one connection each instead of opening a new one per operation; restored after.
+
+    dagster-postgres engines use ``NullPool`` (no connection held between operations), so every
+    stored event and every run read is a new PostgreSQL connection: about 300 per batch, each
+    several times the cost of the INSERT it carries. A pool of one removes that; a connection idle
+    for a second is pinged as it is handed out (a restarted server costs a reconnect, not an error).
+    It replaces the storages' ``_engine`` (dagster-postgres 0.29), so a storage without one, one
+    already pooled (the webserver's) or one with a token provider (its connect hook would be lost)
+    is left alone.
+    """
+    swapped = []
+    for storage in {id(s): s for s in (instance.run_storage, instance.event_log_storage, instance.schedule_storage)}.values():
+        engine = getattr(storage, "_engine", None)
+        if (
+            not isinstance(engine, sqlalchemy.engine.Engine)
+            or not isinstance(engine.pool, NullPool)
+            or getattr(storage, "_token_provider", None) is not None
+        ):
+            continue
+        pooled = sqlalchemy.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=4)
+        sqlalchemy.event.listen(pooled, "checkin", _checked_in)
+        sqlalchemy.event.listen(pooled, "checkout", _ping_if_idle)
+        storage._engine = pooled
+        swapped.append((storage, engine, pooled))
+    try:
+        yield
+    finally:
+        for storage, engine, pooled in swapped:
+            storage._engine = engine
+            pooled.dispose()
+
+
+IDLE_PING_SECONDS = 1.0  # a connection idle this long is pinged before use (a server restart takes longer)
+
+
+def _checked_in(dbapi_connection, record) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, for idle connections only: within a run the
+    storage checks a connection out several times per event, and a ping each time would cost a
+    third of the storage's time. A dead connection raises ``DisconnectionError``, and the pool
+    replaces it with a new one."""
+    if time.monotonic() - record.info.get("checked_in", float("-inf")) < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:
+        raise sqlalchemy.exc.DisconnectionError() from exc
