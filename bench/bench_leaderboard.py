@@ -23,7 +23,6 @@ line. The scratch database is dropped at the end unless --keep.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 import sys
@@ -37,7 +36,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ratio_line, target_line
+from common import power_law_exponent, ratio_line, target_line
 
 from crawl_pipeline.db import leaderboards, migrate, urls
 from crawl_pipeline.db.crawl import replace_hero_stats
@@ -198,13 +197,6 @@ def measure_size(conn: psycopg.Connection, args, accounts: int, rng: random.Rand
     }
 
 
-def exponent(sizes: list[int], seconds: list[float]) -> float:
-    """Slope of log(seconds) over log(rows): 1.0 grows linearly, 0 does not grow."""
-    xs, ys = [math.log(s) for s in sizes], [math.log(max(t, 1e-6)) for t in seconds]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=50_000, help="accounts (default 50000; 1000000 for 30M rows)")
@@ -274,7 +266,7 @@ def main() -> None:
         if len(measured) >= 3:
             sizes = [r for r, _ in measured]
             for label, key in (("full leaderboards", "full_boards"), ("incremental, both boards", "inc_total")):
-                slope = exponent(sizes, [m[key] for _, m in measured])
+                slope = power_law_exponent(sizes, [max(m[key], 1e-6) for _, m in measured])  # 1.0 linear, 0 flat
                 line = ", ".join(f"{r / 1e6:.1f}M: {m[key]:.3f} s" for r, m in measured)
                 print(f"  growth {label}: {line}; time ~ rows^{slope:.2f}")
         at_target = args.accounts * args.heroes_per_account >= TARGET_ROWS  # (dropped board members lose rows)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from common import ROOT, scratch_database, server_url, simulator_process, target_line
+from common import ROOT, along_fit, power_law_exponent, scratch_database, server_url, simulator_process, target_line
 from psycopg import sql
 
 WORLD_ACCOUNTS = 20_000
@@ -190,21 +189,6 @@ def measure(url: str, sim_url: str, max_matches: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def exponent(xs: list[float], ys: list[float]) -> float:
-    """Slope of the least-squares line through (log x, log y): y ~ x^slope."""
-    if len(xs) < 2 or min(ys) <= 0 or len(set(xs)) < 2:
-        return float("nan")
-    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
-
-
-def extrapolate(xs: list[float], ys: list[float], at: float) -> float:
-    """The largest measurement carried to ``at`` along the fitted power law."""
-    k = exponent(xs, ys)
-    return ys[-1] * (at / xs[-1]) ** k if k == k else float("nan")
-
-
 def row(label: str, accounts: str, stubs: str, size: str, load: str, r: dict) -> str:
     return (f"  {label:<7}{accounts:>11}{stubs:>13}{size:>11}{load:>9}  {r['maxrss_kib'] / 1024:>8.0f}"
             f"{(r['maxrss_kib'] - r['idle_kib']) / 1024:>9.0f}{r['seconds']:>9.1f}  "
@@ -264,9 +248,9 @@ def main() -> None:
     top = loaded[-1]
     span = f"{sizes[0]:,}-{sizes[-1]:,} accounts" if len(sizes) > 1 else "one size only"
     print(f"\ngrowth over {span} (power law, least squares on log-log; 0 = flat, 1.0 = linear):")
-    print("  " + ", ".join(f"{name} ~ N^{round(exponent(xs, ys), 2) + 0.0:.2f}" for name, (ys, _) in quantities.items())
+    print("  " + ", ".join(f"{name} ~ N^{round(power_law_exponent(xs, ys), 2) + 0.0:.2f}" for name, (ys, _) in quantities.items())
           + f"  (database size: above the empty database's {empty_size / 1e6:.0f} MB)")
-    at_scale = {name: extrapolate(xs, ys, AT_SCALE) for name, (ys, _) in quantities.items()}
+    at_scale = {name: along_fit(xs, ys, AT_SCALE) for name, (ys, _) in quantities.items()}
     print(f"at {AT_SCALE:,} accounts (extrapolated from {top['accounts']:,} along each fit; assumes "
           f"{AT_SCALE * per:,} stubs = {per} per account, the same 5,000 other batches and 90 % with details, "
           f"one {BATCH_SIZE}-account batch reading {args.matches_per_account} matches per account):")

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import statistics
@@ -53,6 +52,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from common import along_fit, power_law_exponent  # noqa: E402
 
 SCENARIO = textwrap.dedent(
     """
@@ -131,21 +132,6 @@ AT_SCALE = 15_000_000  # Dota's players, roughly: what the extrapolation is for
 TARGET_ACCOUNTS = 1_000_000  # the issue's targets: this world starts in < 30 s and stays < 2 GB
 
 
-def exponent(xs: list[float], ys: list[float]) -> float:
-    """Slope of the least-squares line through (log x, log y): y ~ x^slope."""
-    if len(set(xs)) < 2 or min(ys) <= 0:
-        return float("nan")
-    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
-
-
-def along_fit(xs: list[float], ys: list[float], at: float) -> float:
-    """The largest measurement carried to ``at`` along the fitted power law."""
-    k = exponent(xs, ys)
-    return ys[-1] * (at / xs[-1]) ** k if k == k else float("nan")
-
-
 def _k(count: int) -> str:
     return f"{count // 1_000_000}M" if count % 1_000_000 == 0 else f"{count // 1000}k"
 
@@ -187,7 +173,7 @@ def memory_section(sizes: list[int]) -> None:
     caches = served["maxrss_bytes"] - big["maxrss_bytes"]  # bounded (response_cache_mb, match_cache_blocks)
 
     def fit(ys: list[float]) -> str:
-        return f"N^{round(exponent(xs, ys), 2) + 0.0:.2f}"
+        return f"N^{round(power_law_exponent(xs, ys), 2) + 0.0:.2f}"
 
     print()
     print(f"growth over {_k(small_n)}-{_k(large_n)} accounts ({len(sizes)} sizes; power law, least squares on log-log; "

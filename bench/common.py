@@ -7,6 +7,7 @@ Every benchmark prints its figures as ratios against a baseline measured in the 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import sys
@@ -149,3 +150,18 @@ def peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def power_law_exponent(xs: list[float], ys: list[float]) -> float:
+    """Slope of the least-squares line through (log x, log y): y ~ x^slope (nan without two sizes)."""
+    if len(set(xs)) < 2 or min(ys) <= 0:
+        return float("nan")
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
+
+
+def along_fit(xs: list[float], ys: list[float], at: float) -> float:
+    """The largest measurement carried to ``at`` along the fitted power law."""
+    k = power_law_exponent(xs, ys)
+    return ys[-1] * (at / xs[-1]) ** k if k == k else float("nan")
