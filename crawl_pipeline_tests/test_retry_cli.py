@@ -5,7 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from crawl_pipeline.cli import main
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS, batches_with_unfinished_work
+from crawl_pipeline.db.frontier import batches_with_unfinished_work
+from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 
 
 def run(*args: str):

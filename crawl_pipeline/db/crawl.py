@@ -13,15 +13,19 @@ from datetime import datetime
 
 import psycopg
 
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import (
+    MAX_ATTEMPTS,
+    PHASES,
+    phase_retriable,
+    phase_settled,
+    stub_pending,
+    stub_retriable,
+    stub_unsettled,
+    stub_waiting,
+)
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.records import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
 
-PHASES = {  # phase -> (done column, error column, attempts column)
-    "profile": ("profile_fetched_at", "profile_error", "profile_attempts"),
-    "hero_stats": ("hero_stats_at", "hero_stats_error", "hero_stats_attempts"),
-    "matches": ("matches_synced_at", "matches_error", "matches_attempts"),
-}
 ATTEMPT_RUN = {  # phase -> the column naming the run that last counted an attempt
     "profile": "profile_attempt_run",
     "hero_stats": "hero_stats_attempt_run",
@@ -41,12 +45,11 @@ class AccountTodo:
 
 def accounts_to_fetch(conn: psycopg.Connection, batch_key: str, phase: str, *, refresh: bool) -> list[AccountTodo]:
     """The batch's accounts whose ``phase`` is pending (all of them with ``refresh``)."""
-    done, _, attempts = PHASES[phase]
     rows = conn.execute(
         f"""SELECT account_id, depth, newest_match_id, rank_tier, batch_key, is_private FROM accounts
-            WHERE batch_key = %s AND (%s OR ({done} IS NULL AND {attempts} < %s))
+            WHERE batch_key = %s AND (%s OR NOT {phase_settled(phase)})
             ORDER BY account_id""",
-        (batch_key, refresh, MAX_ATTEMPTS),
+        (batch_key, refresh),
     ).fetchall()
     return [AccountTodo(*row) for row in rows]
 
@@ -187,10 +190,10 @@ def finish_history(
 def stubs_to_fetch(conn: psycopg.Connection, batch_key: str) -> list[int]:
     """Stubs the batch owns that still need details (pending, or failed with attempts left)."""
     return [r[0] for r in conn.execute(
-        """SELECT match_id FROM matches
-           WHERE owner_batch = %s AND (has_details IS NULL OR (has_details = false AND retry_count < %s))
+        f"""SELECT match_id FROM matches
+           WHERE owner_batch = %s AND {stub_unsettled()}
            ORDER BY match_id""",
-        (batch_key, MAX_ATTEMPTS),
+        (batch_key,),
     ).fetchall()]
 
 
@@ -359,11 +362,8 @@ def detail_requests(conn: psycopg.Connection, match_ids: Sequence[int]) -> list[
 def unsettled_accounts(db: Database, batch_key: str, phase: str) -> int:
     """Accounts of the batch whose ``phase`` failed and is not settled (attempts left, or left pending
     by an error not theirs): while there are any, the partition fails."""
-    done, error, attempts = PHASES[phase]
     return db.fetch_value(
-        f"SELECT count(*) FROM accounts WHERE batch_key = %s AND {done} IS NULL AND {error} IS NOT NULL "
-        f"AND {attempts} < %s",
-        (batch_key, MAX_ATTEMPTS),
+        f"SELECT count(*) FROM accounts WHERE batch_key = %s AND {phase_retriable(phase)}", (batch_key,)
     )
 
 
@@ -371,10 +371,9 @@ def unsettled_details(db: Database, batch_key: str) -> tuple[int, int]:
     """(unsettled, still pending) stubs of the batch. Unsettled: failed with attempts left, or left
     pending by an error that was not the match's fault (an outage, a rate limit, a bad key)."""
     row = db.fetch_all(
-        """SELECT count(*) FILTER (WHERE (has_details = false AND retry_count < %s)
-                                     OR (has_details IS NULL AND fetch_error IS NOT NULL)) AS unsettled,
-                  count(*) FILTER (WHERE has_details IS NULL) AS pending
+        f"""SELECT count(*) FILTER (WHERE {stub_retriable()} OR {stub_waiting()}) AS unsettled,
+                  count(*) FILTER (WHERE {stub_pending()}) AS pending
            FROM matches WHERE owner_batch = %s""",
-        (MAX_ATTEMPTS, batch_key),
+        (batch_key,),
     )[0]
     return row["unsettled"], row["pending"]

@@ -11,10 +11,8 @@ from datetime import timedelta
 
 import psycopg
 
-from crawl_pipeline.db.item_states import MAX_ATTEMPTS, phase_settled, stub_unsettled
+from crawl_pipeline.db.item_states import phase_settled, stub_unsettled
 from crawl_pipeline.domain.frontier import BatchPolicy, PlannedBatch, plan_batches
-
-__all__ = ["MAX_ATTEMPTS"]  # imported from here by the Dagster wiring
 
 FRONTIER_LOCK_ID = 0x66726F6E  # "fron"
 HEROES_SETTLED = phase_settled("hero_stats", "a")

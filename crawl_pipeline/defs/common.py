@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from crawl_pipeline.crawl.phases import PhaseResult
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import batches as batches_db
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.defs.common import markdown_table, provider_call
 from crawl_pipeline.defs.crawl.partitions import account_batches

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from crawl_pipeline.db import checks as checks_db
-from crawl_pipeline.db.frontier import MAX_ATTEMPTS
+from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 from crawl_pipeline.defs.crawl.assets import match_details, match_stubs
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
 from crawl_pipeline.defs.resources import PostgresResource
