@@ -314,7 +314,7 @@ class ErrorClassType(click.ParamType):
 
 
 @main.command()
-@click.option("--accounts", "only_accounts", is_flag=True, help="Only account phases (profile, hero_stats, matches).")
+@click.option("--accounts", "only_accounts", is_flag=True, help="Only account phases (player_profiles, hero_stats, match_stubs).")
 @click.option("--matches", "only_matches", is_flag=True, help="Only match details.")
 @click.option(
     "--errors", "error_kinds", multiple=True, type=ErrorClassType(),

@@ -56,7 +56,7 @@ def test_dry_run_counts_per_kind_and_changes_nothing(cli_env, db):
     before = attempts(db)
     result = run("retry", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "accounts: would re-open 3 account phase(s) (profile 1, hero_stats 1, matches 1)" in result.output
+    assert "accounts: would re-open 3 account phase(s) (player_profiles 1, hero_stats 1, match_stubs 1)" in result.output
     assert "matches: would re-open 2 match(es) (details)" in result.output
     assert attempts(db) == before
 
@@ -65,7 +65,7 @@ def test_error_filter_and_kind_select_what_is_reopened(cli_env, db):
     settle_some_failures(db)
     result = run("retry", "--accounts", "--errors", "Server")
     assert result.exit_code == 0, result.output
-    assert "re-opened 2 account phase(s) with errors Server* (profile 0, hero_stats 1, matches 1)" in result.output
+    assert "re-opened 2 account phase(s) with errors Server* (player_profiles 0, hero_stats 1, match_stubs 1)" in result.output
     assert "matches:" not in result.output
     after = {r["account_id"]: r for r in attempts(db)["accounts"]}
     assert after[2]["hero_stats_attempts"] == 0 and after[4]["matches_attempts"] == 0

@@ -1,6 +1,6 @@
 """The work of each per-batch phase: fetch concurrently under the shared budget, write in chunks.
 
-Framework-free (a Database, a DotaSource and a logger in, a PhaseResult out) so the Dagster
+Framework-free (a Database, a BaseSource and a logger in, a PhaseResult out) so the Dagster
 assets stay thin and the same code serves the tracked-accounts schedule.
 """
 
@@ -21,7 +21,7 @@ from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe, progress_label
 from crawl_pipeline.domain.records import DetailsRequest, MatchPage, MatchStub
-from crawl_pipeline.sources.base import DotaSource
+from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, outcome_of
 
@@ -218,7 +218,7 @@ def _unanswered(account_id: int) -> APIError:
 
 
 def fetch_profiles(
-    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
+    db: Database, source: BaseSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
     run_id: str | None = None,
 ) -> PhaseResult:
     def write(profiles: list, result: PhaseResult) -> None:
@@ -227,14 +227,14 @@ def fetch_profiles(
         result.counts["rank_snapshots"] += snapshots
 
     return _account_phase(
-        db, batch_key, "profile", refresh=refresh, write=write, chunk_size=50, max_workers=max_workers, log=log,
+        db, batch_key, "player_profiles", refresh=refresh, write=write, chunk_size=50, max_workers=max_workers, log=log,
         fetch_group=lambda group: source.profiles_many([t.account_id for t in group]),
         group_size=source.batch_size("profiles"), run_id=run_id,
     )
 
 
 def fetch_hero_stats(
-    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
+    db: Database, source: BaseSource, batch_key: str, *, refresh: bool, max_workers: int, log: logging.Logger,
     run_id: str | None = None,
 ) -> PhaseResult:
     def write(stats: list, result: PhaseResult) -> None:
@@ -259,7 +259,7 @@ class History:
 
 
 def read_history(
-    source: DotaSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool,
+    source: BaseSource, account: crawl_db.AccountTodo, *, max_matches: int, page_size: int, incremental: bool,
     first_page: MatchPage | None = None,
 ) -> History:
     """Page through an account's history, newest first, until a known match or ``max_matches``.
@@ -292,7 +292,7 @@ def read_history(
 
 
 def read_histories(
-    source: DotaSource, group: Sequence[crawl_db.AccountTodo], *, max_matches: int, page_size: int, incremental: bool,
+    source: BaseSource, group: Sequence[crawl_db.AccountTodo], *, max_matches: int, page_size: int, incremental: bool,
 ) -> list[tuple[int, History | APIError]]:
     """Histories of a group: first pages in one request where the provider batches, the rest per account."""
     outcomes: list[tuple[int, History | APIError]] = []
@@ -335,7 +335,7 @@ def store_history(db: Database, history: History, *, owner_batch: str | None) ->
 
 
 def fetch_match_stubs(
-    db: Database, source: DotaSource, batch_key: str, *, refresh: bool, max_matches: int, page_size: int,
+    db: Database, source: BaseSource, batch_key: str, *, refresh: bool, max_matches: int, page_size: int,
     max_workers: int, log: logging.Logger, run_id: str | None = None,
 ) -> PhaseResult:
     def write(histories: list[History], result: PhaseResult) -> None:
@@ -348,13 +348,13 @@ def fetch_match_stubs(
         return read_histories(source, group, max_matches=max_matches, page_size=page_size, incremental=not refresh)
 
     return _account_phase(
-        db, batch_key, "matches", refresh=refresh, write=write, chunk_size=10, max_workers=max_workers, log=log,
+        db, batch_key, "match_stubs", refresh=refresh, write=write, chunk_size=10, max_workers=max_workers, log=log,
         fetch_group=fetch_group, group_size=source.batch_size("match_history"), run_id=run_id,
     )
 
 
 def fetch_details(
-    db: Database, source: DotaSource, match_ids: Sequence[int], *, discovery_depth: int, chunk_size: int,
+    db: Database, source: BaseSource, match_ids: Sequence[int], *, discovery_depth: int, chunk_size: int,
     max_workers: int, log: logging.Logger, label: str, run_id: str | None = None, writers: int = DETAIL_WRITERS,
 ) -> PhaseResult:
     """Fetch and store details of ``match_ids``; writes are committed every ``chunk_size`` matches,
@@ -417,7 +417,7 @@ def _per_match(
 
 
 def fetch_batch_details(
-    db: Database, source: DotaSource, batch_key: str, *, depth: int, chunk_size: int, max_workers: int,
+    db: Database, source: BaseSource, batch_key: str, *, depth: int, chunk_size: int, max_workers: int,
     log: logging.Logger, run_id: str | None = None, writers: int = DETAIL_WRITERS,
 ) -> PhaseResult:
     with db.transaction() as conn:

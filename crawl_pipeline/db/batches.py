@@ -44,7 +44,7 @@ def account_phase_totals(db: Database, batch_key: str, phase: str) -> dict[str, 
 
 
 def profile_totals(db: Database, batch_key: str) -> dict[str, int]:
-    totals = account_phase_totals(db, batch_key, "profile")
+    totals = account_phase_totals(db, batch_key, "player_profiles")
     totals["ranked_accounts"] = db.fetch_value(
         "SELECT count(*) FROM accounts WHERE batch_key = %s AND rank_tier IS NOT NULL", (batch_key,)
     )
@@ -66,7 +66,7 @@ def hero_stats_totals(db: Database, batch_key: str) -> dict[str, int]:
 
 
 def match_stub_totals(db: Database, batch_key: str) -> dict[str, int]:
-    totals = account_phase_totals(db, batch_key, "matches")
+    totals = account_phase_totals(db, batch_key, "match_stubs")
     totals["private_accounts"] = db.fetch_value(
         "SELECT count(*) FROM accounts WHERE batch_key = %s AND is_private", (batch_key,)
     )

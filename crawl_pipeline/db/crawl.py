@@ -27,9 +27,9 @@ from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.records import DetailsRequest, HeroStats, MatchDetails, MatchStub, PlayerProfile
 
 ATTEMPT_RUN = {  # phase -> the column naming the run that last counted an attempt
-    "profile": "profile_attempt_run",
+    "player_profiles": "profile_attempt_run",
     "hero_stats": "hero_stats_attempt_run",
-    "matches": "matches_attempt_run",
+    "match_stubs": "matches_attempt_run",
 }
 
 

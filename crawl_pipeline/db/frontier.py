@@ -16,8 +16,8 @@ from crawl_pipeline.domain.frontier import BatchPolicy, PlannedBatch, plan_batch
 
 FRONTIER_LOCK_ID = 0x66726F6E  # "fron"
 HEROES_SETTLED = phase_settled("hero_stats", "a")
-PROFILE_SETTLED = phase_settled("profile", "a")
-MATCHES_SETTLED = phase_settled("matches", "a")
+PROFILE_SETTLED = phase_settled("player_profiles", "a")
+MATCHES_SETTLED = phase_settled("match_stubs", "a")
 STUB_UNSETTLED = stub_unsettled("m")
 
 

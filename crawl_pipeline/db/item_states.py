@@ -17,10 +17,12 @@ from __future__ import annotations
 
 MAX_ATTEMPTS = 3
 
-PHASES = {  # account phase -> (done column, error column, attempts column)
-    "profile": ("profile_fetched_at", "profile_error", "profile_attempts"),
+# account phase, named as its asset (what status, retry, metrics and logs show) -> (done column,
+# error column, attempts column); the columns keep their migration-time names
+PHASES = {
+    "player_profiles": ("profile_fetched_at", "profile_error", "profile_attempts"),
     "hero_stats": ("hero_stats_at", "hero_stats_error", "hero_stats_attempts"),
-    "matches": ("matches_synced_at", "matches_error", "matches_attempts"),
+    "match_stubs": ("matches_synced_at", "matches_error", "matches_attempts"),
 }
 
 

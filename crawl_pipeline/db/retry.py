@@ -1,6 +1,6 @@
 """``crawl-pipeline retry``: re-open items that used all their attempts.
 
-An account phase (profile, hero_stats, matches) or a match's details that failed
+An account phase (player_profiles, hero_stats, match_stubs) or a match's details that failed
 ``MAX_ATTEMPTS`` times (or gave up at once: NotFound, BadRequest) is *settled*: no run fetches
 it again. Re-opening resets its attempt count to 0 and keeps the stored error text, so
 ``status`` and the data dictionary still say why it failed until it succeeds (success clears the

@@ -7,11 +7,11 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from crawl_pipeline.db import job_runs
-from crawl_pipeline.db.item_states import phase_failed, stub_gave_up
+from crawl_pipeline.db.item_states import PHASES, phase_failed, stub_gave_up
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 
-ANY_PHASE_FAILED = f"({phase_failed('profile')} OR {phase_failed('hero_stats')} OR {phase_failed('matches')})"
+ANY_PHASE_FAILED = "(" + " OR ".join(phase_failed(phase) for phase in PHASES) + ")"
 
 
 def crawl_status(db: Database) -> dict[str, Any]:

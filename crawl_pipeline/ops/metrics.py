@@ -93,7 +93,7 @@ class CrawlCollector(Collector):
         batched = GaugeMetricFamily("crawl_accounts_batched", "Accounts assigned to a batch, by depth.", labels=["depth"])
         phases = GaugeMetricFamily(
             "crawl_account_phase",
-            "Accounts per crawl phase (profile, hero_stats, matches) and state (done, failed, pending), by depth.",
+            "Accounts per crawl phase (player_profiles, hero_stats, match_stubs) and state (done, failed, pending), by depth.",
             labels=["depth", "phase", "state"],
         )
         # Prometheus convention: every known series is present, with 0 when there is nothing to count

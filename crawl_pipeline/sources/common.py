@@ -99,6 +99,11 @@ class BaseSource:
     (``profiles_many``, ``hero_stats_many``, ``match_pages_many``, ``details_groups`` +
     ``match_details_group``). ``batch_sizes`` says how many ids one request of a family covers;
     the defaults make one request per id.
+
+    Methods are synchronous and thread-safe: callers fetch many items concurrently from a thread
+    pool, and every call waits for the shared rate budget before it goes out. Errors are the typed
+    ``crawl_pipeline.sources.errors`` classes, raised after the client's own retries are spent; the
+    batched forms return them per item instead.
     """
 
     provider: str

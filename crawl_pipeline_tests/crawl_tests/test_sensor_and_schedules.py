@@ -257,7 +257,7 @@ def test_tracked_job_rate_limited_before_finishing_fails_and_is_in_the_ledger(
     assert good["api_requests"] > 0 and good["records_written"] > 0 and good["finished_at"]
     assert bad["status"] == "rate_limited" and "RateLimited" in bad["rate_limited"]
     assert bad["api_requests"] > 0
-    assert any(kind.endswith("RateLimited") or kind == "details:pending" for kind in bad["failures"]), bad["failures"]
+    assert any(kind.endswith("RateLimited") or kind == "match_details:pending" for kind in bad["failures"]), bad["failures"]
     assert next(iter(ledger)) == second.run_id  # newest first
 
 

@@ -100,14 +100,14 @@ def test_metrics_match_the_database(db):
     # accounts by depth, batched, and per phase and state
     assert [value("crawl_accounts", depth=d) for d in "012"] == [2, 2, 1]
     assert [value("crawl_accounts_batched", depth=d) for d in "012"] == [2, 2, 0]
-    assert value("crawl_account_phase", depth="0", phase="profile", state="done") == 2
+    assert value("crawl_account_phase", depth="0", phase="player_profiles", state="done") == 2
     assert value("crawl_account_phase", depth="0", phase="hero_stats", state="failed") == 1
-    assert value("crawl_account_phase", depth="0", phase="matches", state="pending") == 1
-    assert value("crawl_account_phase", depth="1", phase="profile", state="failed") == 1
+    assert value("crawl_account_phase", depth="0", phase="match_stubs", state="pending") == 1
+    assert value("crawl_account_phase", depth="1", phase="player_profiles", state="failed") == 1
     assert value("crawl_account_phase", depth="1", phase="hero_stats", state="done") == 1
-    assert value("crawl_account_phase", depth="2", phase="profile", state="pending") == 1
+    assert value("crawl_account_phase", depth="2", phase="player_profiles", state="pending") == 1
     for depth, total in (("0", 2), ("1", 2), ("2", 1)):
-        for phase in ("profile", "hero_stats", "matches"):
+        for phase in ("player_profiles", "hero_stats", "match_stubs"):
             states = [value("crawl_account_phase", depth=depth, phase=phase, state=s) for s in ("done", "failed", "pending")]
             assert sum(states) == total
     assert value("crawl_batches", depth="0") == 1 and value("crawl_batches", depth="1") == 2

@@ -64,7 +64,7 @@ def tracked_matches(
                 try:
                     profile = profiles_source.player_profile(account.account_id)
                 except APIError as error:
-                    failed("profile", account.account_id, error)
+                    failed("player_profiles", account.account_id, error)
                     continue
                 with db.transaction() as conn:
                     result.counts["rank_snapshots"] += crawl_db.store_profiles(conn, [profile])[1]
@@ -81,7 +81,7 @@ def tracked_matches(
                         page_size=crawl.page_size, incremental=True,
                     )
                 except APIError as error:
-                    failed("history", account.account_id, error)
+                    failed("match_stubs", account.account_id, error)
                     continue
                 result.counts["stubs_new"] += phases.store_history(db, history, owner_batch=account.batch_key)
                 result.counts["histories_read"] += 1
@@ -102,10 +102,10 @@ def tracked_matches(
                 result.errors += details.errors
                 for name, n in details.counts.items():
                     if name.startswith("failed_"):
-                        failures[f"details:{name.removeprefix('failed_')}"] += n
+                        failures[f"match_details:{name.removeprefix('failed_')}"] += n
                 limited = _rate_limit_in(details.errors)
                 if limited and rate_limited is None:
-                    rate_limited = f"details: {limited}"
+                    rate_limited = f"match_details: {limited}"
     except Exception as exc:  # a database error, a bug: the ledger says so, the run fails as it would
         with db.transaction() as conn:
             job_runs_db.finish_run(
