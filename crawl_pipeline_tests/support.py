@@ -3,7 +3,8 @@ package are in that package's ``support.py``).
 
 Crawl helpers: a small crawl against the simulator (depth 1 from the seed, a few matches per
 account) and the project's definitions pointed at a test database and simulator. HTTP helpers:
-the simulator's STRATZ GraphQL endpoint as the crawler calls it.
+the simulator's STRATZ GraphQL endpoint as the crawler calls it. ``fingerprint``: what any crawl
+of the same world must reproduce (the e2e and fault tests compare crawls with it).
 """
 
 from __future__ import annotations
@@ -113,3 +114,27 @@ SIM_STRATZ_HEADERS = {"Authorization": f"Bearer {DEFAULT_STRATZ_TOKENS[0]}", "Us
 def graphql(client: httpx.Client, query: str, headers: dict[str, str] | None = None, **variables: object) -> httpx.Response:
     """POST ``query`` to the simulator's STRATZ endpoint, with the crawler's first token and user agent unless ``headers``."""
     return client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or SIM_STRATZ_HEADERS)
+
+
+def fingerprint(db):
+    """What any crawl of the same world must reproduce.
+
+    Which batch owns a match, and so whose encounters it counts, depends on which account's
+    history was stored first: timing, not data, so it is left out."""
+    return {
+        "accounts": db.fetch_value("SELECT md5(string_agg(account_id || ':' || depth, ',' ORDER BY account_id)) FROM accounts"),
+        "batched": db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key IS NOT NULL"),
+        "details": db.fetch_value(
+            "SELECT md5(string_agg(match_id::text, ',' ORDER BY match_id)) FROM matches WHERE has_details"
+        ),
+        "stubs": db.fetch_value("SELECT count(*) FROM matches"),
+        "players": db.fetch_value(
+            "SELECT md5(string_agg(concat_ws(':', match_id, player_slot, account_id, hero_id, kills, deaths, assists, "
+            "gold_per_min, win), ',' ORDER BY match_id, player_slot)) FROM match_players"
+        ),
+        "hero_stats": db.fetch_value(
+            "SELECT md5(string_agg(concat_ws(':', account_id, hero_id, matches, wins), ',' ORDER BY account_id, hero_id)) "
+            "FROM hero_stats"
+        ),
+        "profiles": db.fetch_value("SELECT count(*) FROM accounts WHERE profile_fetched_at IS NOT NULL"),
+    }

@@ -186,6 +186,17 @@ _UPSERT_LEADERBOARDS = """
         win_rate = EXCLUDED.win_rate, heroes_played = EXCLUDED.heroes_played,
         min_games = EXCLUDED.min_games, computed_at = EXCLUDED.computed_at"""
 
+# the per-account sums behind the overall boards, from the CTE {source} (all accounts on a full
+# build, the changed ones on an incremental build); unchanged rows are not rewritten
+_UPSERT_ACCOUNT_TOTALS = """
+    INSERT INTO leaderboard_account_totals AS o (account_id, matches, wins, heroes_played)
+    SELECT account_id, matches, wins, heroes_played FROM {source}
+    ON CONFLICT (account_id) DO UPDATE SET
+        matches = EXCLUDED.matches, wins = EXCLUDED.wins, heroes_played = EXCLUDED.heroes_played
+    WHERE (o.matches, o.wins, o.heroes_played) IS DISTINCT FROM (EXCLUDED.matches, EXCLUDED.wins, EXCLUDED.heroes_played)
+    RETURNING 1
+"""
+
 LEADERBOARDS_SQL = f"""
 WITH totals AS MATERIALIZED (
     SELECT account_id, sum(matches)::bigint AS matches, sum(wins)::bigint AS wins,
@@ -227,14 +238,7 @@ removed AS (
                       WHERE f.board = o.board AND f.hero_id = o.hero_id AND f.position = o.position)
     RETURNING 1
 ),
-totals_upserted AS (
-    INSERT INTO leaderboard_account_totals AS o (account_id, matches, wins, heroes_played)
-    SELECT account_id, matches, wins, heroes_played FROM totals
-    ON CONFLICT (account_id) DO UPDATE SET
-        matches = EXCLUDED.matches, wins = EXCLUDED.wins, heroes_played = EXCLUDED.heroes_played
-    WHERE (o.matches, o.wins, o.heroes_played) IS DISTINCT FROM (EXCLUDED.matches, EXCLUDED.wins, EXCLUDED.heroes_played)
-    RETURNING 1
-),
+totals_upserted AS ({_UPSERT_ACCOUNT_TOTALS.format(source='totals')}),
 totals_removed AS (
     DELETE FROM leaderboard_account_totals o
     WHERE NOT EXISTS (SELECT 1 FROM totals t WHERE t.account_id = o.account_id)
@@ -383,14 +387,7 @@ removed AS (
     WHERE o.board = k.board AND o.hero_id = k.hero_id AND o.position > k.n
     RETURNING 1
 ),
-totals_upserted AS (
-    INSERT INTO leaderboard_account_totals AS o (account_id, matches, wins, heroes_played)
-    SELECT account_id, matches, wins, heroes_played FROM new_totals
-    ON CONFLICT (account_id) DO UPDATE SET
-        matches = EXCLUDED.matches, wins = EXCLUDED.wins, heroes_played = EXCLUDED.heroes_played
-    WHERE (o.matches, o.wins, o.heroes_played) IS DISTINCT FROM (EXCLUDED.matches, EXCLUDED.wins, EXCLUDED.heroes_played)
-    RETURNING 1
-),
+totals_upserted AS ({_UPSERT_ACCOUNT_TOTALS.format(source='new_totals')}),
 totals_removed AS (
     DELETE FROM leaderboard_account_totals o USING changed c
     WHERE o.account_id = c.account_id AND NOT EXISTS (SELECT 1 FROM new_totals n WHERE n.account_id = o.account_id)

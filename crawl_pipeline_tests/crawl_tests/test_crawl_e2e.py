@@ -4,33 +4,9 @@ import dagster as dg
 
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions
+from crawl_pipeline_tests.support import SMALL_CRAWL, crawl_definitions, fingerprint
 
 SEED = 293053907
-
-
-def fingerprint(db):
-    """What any crawl of the same world must reproduce.
-
-    Which batch owns a match, and so whose encounters it counts, depends on which account's
-    history was stored first: timing, not data, so it is left out."""
-    return {
-        "accounts": db.fetch_value("SELECT md5(string_agg(account_id || ':' || depth, ',' ORDER BY account_id)) FROM accounts"),
-        "batched": db.fetch_value("SELECT count(*) FROM accounts WHERE batch_key IS NOT NULL"),
-        "details": db.fetch_value(
-            "SELECT md5(string_agg(match_id::text, ',' ORDER BY match_id)) FROM matches WHERE has_details"
-        ),
-        "stubs": db.fetch_value("SELECT count(*) FROM matches"),
-        "players": db.fetch_value(
-            "SELECT md5(string_agg(concat_ws(':', match_id, player_slot, account_id, hero_id, kills, deaths, assists, "
-            "gold_per_min, win), ',' ORDER BY match_id, player_slot)) FROM match_players"
-        ),
-        "hero_stats": db.fetch_value(
-            "SELECT md5(string_agg(concat_ws(':', account_id, hero_id, matches, wins), ',' ORDER BY account_id, hero_id)) "
-            "FROM hero_stats"
-        ),
-        "profiles": db.fetch_value("SELECT count(*) FROM accounts WHERE profile_fetched_at IS NOT NULL"),
-    }
 
 
 def test_clean_crawl_reaches_depth_one_and_records_runs(baseline_crawl):

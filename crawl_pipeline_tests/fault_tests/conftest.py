@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
 from crawl_pipeline_tests.fault_tests.support import CRAWL, SOAK
+from crawl_pipeline_tests.support import fingerprint
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from crawl_pipeline.defs.crawl.resources import CrawlConfig
-from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
+from crawl_pipeline_tests.support import fingerprint
 
 SOAK = os.environ.get("CRAWL_SOAK", "") not in ("", "0")
 

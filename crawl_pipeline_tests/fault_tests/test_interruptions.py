@@ -21,9 +21,8 @@ import pytest
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
 from crawl_pipeline.defs.crawl.local_runner import crawl_locally
-from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
 from crawl_pipeline_tests.fault_tests.support import CRAWL, SOAK, assert_converged, crawl_config
-from crawl_pipeline_tests.support import crawl_definitions
+from crawl_pipeline_tests.support import crawl_definitions, fingerprint
 
 pytestmark = pytest.mark.fault
 

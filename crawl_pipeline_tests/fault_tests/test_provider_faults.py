@@ -10,9 +10,8 @@ from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.settings import Settings
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline_tests.crawl_tests.test_crawl_e2e import fingerprint
 from crawl_pipeline_tests.fault_tests.support import CRAWL, assert_converged, crawl_config
-from crawl_pipeline_tests.support import crawl_definitions
+from crawl_pipeline_tests.support import crawl_definitions, fingerprint
 
 pytestmark = pytest.mark.fault
 
