@@ -1,4 +1,5 @@
-"""The project's Definitions with every job's steps executed by Celery workers (dagster-celery).
+"""The project's Definitions with every job's steps executed by Celery workers (dagster-celery)
+instead of in each run's worker process.
 
 Point a production workspace at this module instead of ``crawl_pipeline.definitions``
 (``deploy/workspace-celery.yaml``) and run workers on as many machines as needed::
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_celery import celery_executor
+from dagster_shared.record import copy
 
 from crawl_pipeline.definitions import defs as local_defs
 
@@ -30,8 +32,11 @@ CELERY_EXECUTOR = celery_executor.configured(
 
 
 def with_celery(defs: dg.Definitions, executor: dg.ExecutorDefinition = CELERY_EXECUTOR) -> dg.Definitions:
-    """``defs`` with ``executor`` as the default of every job that names none."""
-    return dg.Definitions.merge(defs, dg.Definitions(executor=executor))
+    """``defs`` with ``executor`` as the default of every job that names none, in place of the
+    in-process one of the local code location: the crawl batch jobs too, because the default run
+    launcher starts every run worker on the daemon's machine, and only steps sent to Celery spread
+    the crawl over the workers' machines (a worker runs each step in its own long-lived process)."""
+    return copy(defs, executor=executor)
 
 
 defs = with_celery(local_defs)

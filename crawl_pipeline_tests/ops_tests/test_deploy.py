@@ -1,4 +1,5 @@
-"""The deployment examples load: the celery Definitions, the worker config and the Helm values."""
+"""The deployment examples load: the celery Definitions, the worker config and the Helm values;
+each deployment's executor: in the run worker's process locally and on Kubernetes, Celery there."""
 
 import yaml
 
@@ -7,7 +8,16 @@ from crawl_pipeline.db.stack import PROJECT_ROOT
 DEPLOY = PROJECT_ROOT / "deploy"
 
 
+def test_local_definitions_run_every_job_in_the_run_worker_process():
+    from crawl_pipeline.definitions import defs
+
+    jobs = {job.name: job.executor_def.name for job in defs.resolve_all_job_defs()}
+    assert {"crawl_batch_job", "tracked_accounts_job"} <= set(jobs)
+    assert set(jobs.values()) == {"in_process"}, jobs  # no subprocess (project imports) per step
+
+
 def test_celery_definitions_put_every_job_on_the_celery_executor(monkeypatch):
+    """Batch jobs too: the run worker starts on the daemon's machine, the steps spread over the workers."""
     monkeypatch.setenv("DAGSTER_CELERY_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
     monkeypatch.setenv("DAGSTER_CELERY_BACKEND_URL", "rpc://")
     from crawl_pipeline.ops.celery_definitions import defs
