@@ -42,6 +42,7 @@ TEAM_SKILL_SCALE = 1500.0  # team effective-skill difference that makes a 73% fa
 STEAM_ACCOUNT_EPOCH = 1_262_304_000  # 2010-01-01: oldest account creation in the world
 
 _SNAKE = np.array([0, 3, 4, 7, 8, 1, 2, 5, 6, 9])  # radiant takes 1st,4th,5th,8th,9th best
+_SNAKE_SWAPPED = np.concatenate([_SNAKE[5:], _SNAKE[:5]])
 
 
 def rank_tier_from_mmr(mmr: NDArray[Any]) -> NDArray[np.int64]:
@@ -414,7 +415,8 @@ def _assign_account_ids(n: int, created: NDArray[np.float64], rng: np.random.Gen
     Newer accounts get higher ids (a real smurf signal). Index 0 is then given
     exactly SEED_ACCOUNT_ID, keeping the id order intact around it.
     """
-    pool = np.unique(rng.integers(1_000_000, 4_000_000_000, size=n + n // 20 + 64, dtype=np.int64))
+    drawn = np.sort(rng.integers(1_000_000, 4_000_000_000, size=n + n // 20 + 64, dtype=np.int64))
+    pool = drawn[np.concatenate([[True], drawn[1:] != drawn[:-1]])]  # np.unique's answer, without its hash table
     pool = pool[pool != SEED_ACCOUNT_ID]
     pool = np.sort(rng.choice(pool, size=n, replace=False))  # 4e9 space: no shortage
     ids = np.empty(n, dtype=np.int64)
@@ -430,7 +432,15 @@ def _assign_account_ids(n: int, created: NDArray[np.float64], rng: np.random.Gen
 def _schedule_matches(
     cls: type[World], config: SimulatorConfig, acc: AccountArrays, rng: np.random.Generator
 ) -> World:
-    """Play ``rounds`` rounds of matchmaking into compact arrays (see module docstring)."""
+    """Play ``rounds`` rounds of matchmaking into compact arrays (see module docstring).
+
+    The loop runs once per round over the whole population, so it avoids per-round work
+    that does not change: only the accounts whose skill moves (``varying``) are re-rated,
+    the participation floor of round r+1 is reused in the next round, and the short
+    careers are kept as an index. Every value and random draw is the same as computing
+    each round from scratch (elementwise float arithmetic does not depend on which
+    accounts share an array), so a seed keeps its world.
+    """
     n, rounds, total = config.accounts, config.effective_rounds, config.num_matches
     per_round = np.full(rounds, total // rounds, dtype=np.int64)
     per_round[: total % rounds] += 1
@@ -445,7 +455,13 @@ def _schedule_matches(
     # count is balanced, so every account keeps at least one match.
     adjustable = ~short & (p * rounds >= 4.0)
     adjustable[0] = False
-    dynamic = (acc.rise != 0) | (acc.adv0 != 0)
+    short_index = np.flatnonzero(short)
+    short_start = acc.round_start[short_index]
+    # MMR and effective skill of the round; an account with no rise and no advantage stays at its base.
+    varying = np.flatnonzero((acc.rise != 0) | (acc.adv0 != 0) | (acc.adv1 != 0))
+    skill_curve = _SkillCurve(acc, rounds, varying)
+    mmr_now = acc.base_mmr.astype(np.float64)
+    skill_now = mmr_now.copy()
 
     match_players = np.empty((total, 10), dtype=np.uint32)
     lobby_type = np.empty(total, dtype=np.uint8)
@@ -453,39 +469,40 @@ def _schedule_matches(
     radiant_win = np.empty(total, dtype=np.bool_)
     counts = np.zeros(n, dtype=np.int64)
 
+    steps_before, steps_after = np.floor(0 * p + phase), np.empty(n)
+    active = np.empty(n, dtype=np.bool_)
     for r in range(rounds):
         target = int(per_round[r]) * 10
         # Evenly spread participation: an account plays when floor(r*p + phase) steps.
-        active = np.floor((r + 1) * p + phase) > np.floor(r * p + phase)
-        active[short] = acc.round_start[short] <= r
+        np.floor(np.add(np.multiply(p, r + 1, out=steps_after), phase, out=steps_after), out=steps_after)
+        np.greater(steps_after, steps_before, out=active)
+        steps_before, steps_after = steps_after, steps_before
+        active[short_index] = short_start <= r
         _balance(active, adjustable, target, rng)
         part = np.flatnonzero(active)
-        counts[part] += 1
+        counts += active
+        mmr_now[varying], skill_now[varying] = skill_curve.at(r)
 
         mixed = (rng.random(part.size) < config.mixed_match_rate) & adjustable[part]
         extra = int(mixed.sum()) % 10
         if extra:
             mixed[np.flatnonzero(mixed)[:extra]] = False
         ranked_ids = part[~mixed]
-        key = acc.base_mmr[ranked_ids].astype(np.float64)
-        dyn = dynamic[ranked_ids]
-        key[dyn] = _mmr(acc, rounds, ranked_ids[dyn], r)
-        key += rng.normal(0.0, 60.0, key.size)
-        ranked = ranked_ids[np.argsort(np.clip(key, 0, 65_000).astype(np.uint16), kind="stable")].reshape(-1, 10)
-        ranked = ranked[:, _SNAKE]
-        flip = rng.random(ranked.shape[0]) < 0.5
-        ranked[flip] = np.concatenate([ranked[flip, 5:], ranked[flip, :5]], axis=1)
+        key = mmr_now[ranked_ids]
+        key += rng.standard_normal(key.size) * 60.0  # the draws of rng.normal(0.0, 60.0)
+        ranked = ranked_ids[_stable_argsort_u16(np.clip(key, 0, 65_000).astype(np.uint16))].reshape(-1, 10)
+        flip = rng.random(ranked.shape[0]) < 0.5  # swaps sides: radiant gets the snake's second half
+        ranked = np.take_along_axis(ranked, np.where(flip[:, None], _SNAKE_SWAPPED, _SNAKE), axis=1)
         mixed_groups = rng.permutation(part[mixed]).reshape(-1, 10)
 
         groups = np.concatenate([ranked, mixed_groups])
-        is_mixed = np.concatenate([np.zeros(ranked.shape[0], bool), np.ones(mixed_groups.shape[0], bool)])
         order = rng.permutation(groups.shape[0])
-        groups, is_mixed = groups[order], is_mixed[order]
         lo, hi = int(round_base[r]), int(round_base[r + 1])
-        match_players[lo:hi] = groups
-        lobby, mode = _lobby_and_mode(is_mixed, rng)
+        players = groups[order]
+        match_players[lo:hi] = players
+        lobby, mode = _lobby_and_mode(order >= ranked.shape[0], rng)
         lobby_type[lo:hi], game_mode[lo:hi] = lobby, mode
-        eff = _effective(acc, rounds, groups, r)
+        eff = skill_now[players]
         diff = eff[:, :5].sum(axis=1) - eff[:, 5:].sum(axis=1)
         radiant_win[lo:hi] = rng.random(groups.shape[0]) < 1.0 / (1.0 + np.exp(-diff / TEAM_SKILL_SCALE))
 
@@ -494,22 +511,53 @@ def _schedule_matches(
     cursor = offsets[:-1].copy()
     for r in range(rounds):
         lo, hi = int(round_base[r]), int(round_base[r + 1])
-        members = match_players[lo:hi].ravel()
-        csr[cursor[members]] = np.repeat(np.arange(lo, hi, dtype=np.int32), 10)
-        cursor[members] += 1
+        members = match_players[lo:hi].ravel().astype(np.intp)  # an account plays once a round: no repeats
+        slots = cursor[members]
+        csr[slots] = np.repeat(np.arange(lo, hi, dtype=np.int32), 10)
+        cursor[members] = slots + 1
     return cls(config, acc, match_players, lobby_type, game_mode, radiant_win, round_base, offsets, csr)
+
+
+class _SkillCurve:
+    """``_mmr`` and ``_effective`` of a fixed set of accounts, round after round.
+
+    The columns are converted to float64 once; each round then repeats exactly the
+    operations of ``_progress``, ``_mmr`` and ``_effective``, so the values are the same.
+    """
+
+    def __init__(self, acc: AccountArrays, rounds: int, index: NDArray[np.int64]) -> None:
+        self.start = acc.round_start[index].astype(np.float64)
+        self.span = np.maximum(1.0, (rounds - 1) - self.start)
+        self.base = acc.base_mmr[index].astype(np.float64)
+        self.rise = acc.rise[index].astype(np.float64)
+        self.adv0 = acc.adv0[index].astype(np.float64)
+        self.adv_gain = (acc.adv1[index] - acc.adv0[index]).astype(np.float64)  # the float32 difference
+
+    def at(self, rnd: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(MMR, effective skill) at round ``rnd``."""
+        progress = np.clip((float(rnd) - self.start) / self.span, 0.0, 1.0)
+        mmr = self.base + self.rise * progress
+        return mmr, mmr + self.adv0 + self.adv_gain * progress
+
+
+def _stable_argsort_u16(key: NDArray[np.uint16]) -> NDArray[np.int64]:
+    """``np.argsort(key, kind="stable")``: sorting (key << 32 | position) breaks ties by position
+    and is faster than the stable radix sort."""
+    packed = (key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)
+    packed.sort()
+    return packed & 0xFFFFFFFF
 
 
 def _balance(active: NDArray[np.bool_], adjustable: NDArray[np.bool_], target: int, rng: np.random.Generator) -> None:
     """Add or drop adjustable accounts so exactly ``target`` play this round."""
-    excess = int(active.sum()) - target
+    excess = np.count_nonzero(active) - target
     if excess > 0:
         pool = np.flatnonzero(active & adjustable)
         active[rng.choice(pool, min(excess, pool.size), replace=False)] = False
     elif excess < 0:
         pool = np.flatnonzero(~active & adjustable)
         active[rng.choice(pool, min(-excess, pool.size), replace=False)] = True
-    if int(active.sum()) != target:
+    if np.count_nonzero(active) != target:
         raise ValueError("world too small for its match count: a round cannot be balanced")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pytest
 
 from crawl_pipeline.domain.heroes import heroes
 from crawl_pipeline.simulator import SimulatorConfig, World, rank_tier_from_mmr
 from crawl_pipeline.simulator.content import match_batch
-from crawl_pipeline.simulator.world import KIND_SMURF
+from crawl_pipeline.simulator.world import KIND_SMURF, AccountArrays, _effective, _mmr, _SkillCurve, _stable_argsort_u16
 from crawl_pipeline_tests.support import SEED_ACCOUNT
 
 
@@ -22,6 +25,38 @@ def test_same_seed_same_world_and_different_seed_different_world() -> None:
     assert np.array_equal(a.radiant_win, b.radiant_win)
     assert np.array_equal(match_batch(a, np.arange(50)).kills, match_batch(b, np.arange(50)).kills)
     assert not np.array_equal(a.accounts.account_id, c.accounts.account_id)
+
+
+def _world_digest(world: World) -> str:
+    h = hashlib.sha256()
+    for name in AccountArrays.__dataclass_fields__:
+        h.update(np.ascontiguousarray(getattr(world.accounts, name)).tobytes())
+    for array in (world.match_players, world.lobby_type, world.game_mode, world.radiant_win, world.round_base,
+                  world.csr_offsets, world.csr_matches):  # fmt: skip
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("fields", "digest"),
+    [  # recorded from the generator before its round loop was optimised (issue #15 goal 6)
+        ({"seed": 1, "accounts": 2000}, "d9c1cd3defc8d362413b1b932557b7c268911ef5f56889e6bd806b15440e88f9"),
+        ({"seed": 5, "accounts": 1000, "matches": 30000}, "4dfa74fb77df5da0a78fa11d26692f5974d86d506c8f326c88f8722dae26a536"),
+    ],
+)
+def test_a_seed_keeps_its_world_byte_for_byte(fields: dict[str, int], digest: str) -> None:
+    assert _world_digest(World.generate(SimulatorConfig(**fields))) == digest
+
+
+def test_generation_shortcuts_equal_what_they_replace(world: World) -> None:
+    key = np.random.default_rng(3).integers(0, 600, 50_000).astype(np.uint16)  # many ties
+    assert np.array_equal(_stable_argsort_u16(key), np.argsort(key, kind="stable"))
+    varying = np.flatnonzero(world.accounts.rise != 0)
+    curve = _SkillCurve(world.accounts, world.num_rounds, varying)
+    for rnd in (0, world.num_rounds // 2, world.num_rounds - 1):
+        mmr, skill = curve.at(rnd)
+        assert np.array_equal(mmr, _mmr(world.accounts, world.num_rounds, varying, rnd))
+        assert np.array_equal(skill, _effective(world.accounts, world.num_rounds, varying, rnd))
 
 
 def test_lazy_content_does_not_depend_on_batching(world: World) -> None:
