@@ -211,47 +211,41 @@ def store_details(conn: psycopg.Connection, details: Sequence[MatchDetails], *, 
     players and encounters are never counted twice. Participants not yet known become
     accounts at ``discovery_depth``, discovered from the account whose history listed
     the match. Anonymous players never become accounts.
+
+    Three round trips: the staging tables (``CREATE ... IF NOT EXISTS``, a no-op after a
+    connection's first chunk), the players by COPY, then one pipeline: the claim (one upsert: a
+    match we had no stub for, a tracked account's, is inserted whole) and the statements that read
+    the claimed matches' players from the staging table, never back from ``match_players`` (whose
+    plan a stale row estimate turned into a scan of every stored player: 12 of 20 ms a chunk).
+
+    COPY formats the rows in psycopg's C code. Text COPY, not binary: PostgreSQL parses every value
+    against its column, so a number out of a column's range is a DataError as with the
+    ``::smallint[]`` casts (binary COPY would let psycopg wrap 40000 into a smallint without a word).
+    The staging tables are temporary, ``ON COMMIT DELETE ROWS``: empty at every commit, and rolled
+    back with the transaction.
     """
-    if not details:
+    unique: dict[int, MatchDetails] = {}
+    for d in details:  # one row per match: an upsert may not touch a row twice
+        unique.setdefault(d.match_id, d)
+    if not unique:
         return DetailsWritten(0, 0, 0)
+    ordered = [unique[m] for m in sorted(unique)]  # rows locked in match order by every writer
     match_columns = [list(c) for c in zip(*[
         (d.match_id, d.match_seq_num, d.start_time, d.duration, d.lobby_type, d.game_mode, d.radiant_win, d.region,
          d.source)
-        for d in details
+        for d in ordered
     ], strict=True)]
-    conn.execute(  # details may come for a match we had no stub for (tracked accounts)
-        "INSERT INTO matches (match_id) SELECT unnest(%s::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING",
-        (match_columns[0],),
-    )
-    claimed = [r[0] for r in conn.execute(
-        """UPDATE matches m SET has_details = true, match_seq_num = coalesce(d.seq, m.match_seq_num),
-               start_time = coalesce(d.start_time, m.start_time), duration = d.duration,
-               lobby_type = coalesce(d.lobby_type, m.lobby_type), game_mode = coalesce(d.game_mode, m.game_mode),
-               radiant_win = d.radiant_win, region = d.region, details_source = d.source,
-               details_fetched_at = now(), last_fetch_attempt = now(), fetch_error = NULL
-           FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[], %s::smallint[], %s::smallint[],
-                       %s::boolean[], %s::smallint[], %s::text[])
-               AS d(match_id, seq, start_time, duration, lobby_type, game_mode, radiant_win, region, source)
-           WHERE m.match_id = d.match_id AND m.has_details IS NOT TRUE
-           RETURNING m.match_id""",
-        match_columns,
-    ).fetchall()]
-    if not claimed:
-        return DetailsWritten(0, 0, 0)
-    keep = set(claimed)
-    players = _insert_players(conn, [d for d in details if d.match_id in keep])
-    new_accounts = conn.execute(
-        """INSERT INTO accounts (account_id, depth, discovered_from)
-           SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id
-           FROM match_players p JOIN matches m USING (match_id)
-           LEFT JOIN accounts known ON known.account_id = m.discovered_by
-           WHERE p.match_id = ANY(%s) AND p.account_id > 0 AND p.account_id < 4294967295
-           ORDER BY p.account_id, p.match_id
-           ON CONFLICT (account_id) DO NOTHING""",
-        (discovery_depth, claimed),
-    ).rowcount
-    _count_encounters(conn, claimed)
-    return DetailsWritten(len(claimed), players, new_accounts)
+    conn.execute(_CREATE_STAGING)
+    with conn.cursor() as cur, cur.copy(f"COPY {_STAGED_PLAYERS} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        for d in ordered:
+            for p in d.players:
+                copy.write_row((d.match_id, *_player_values(p)))
+    with conn.pipeline():
+        claimed = conn.execute(_CLAIM, match_columns)
+        players = conn.execute(_MOVE_PLAYERS)
+        new_accounts = conn.execute(_NEW_ACCOUNTS, (discovery_depth,))
+        conn.execute(_COUNT_ENCOUNTERS)
+    return DetailsWritten(claimed.rowcount, players.rowcount, new_accounts.rowcount)
 
 
 # match_players' columns after match_id, in the order of MatchPlayer's fields
@@ -261,67 +255,69 @@ PLAYER_COLUMNS = (
 )
 _player_values = operator.attrgetter(*PLAYER_COLUMNS)
 _STAGED_PLAYERS = "staged_match_players"
+_CLAIMED = "claimed_matches"  # the matches this transaction claimed, with what the later statements need
 _COLUMN_LIST = ", ".join(("match_id", *PLAYER_COLUMNS))
-
-
-def _insert_players(conn: psycopg.Connection, details: Sequence[MatchDetails]) -> int:
-    """The players of ``details``: COPY into a session-local staging table, then one INSERT ...
-    SELECT ... ON CONFLICT DO NOTHING, so a player already stored is skipped as before.
-
-    COPY formats the rows in psycopg's C code; the unnest arrays it replaces were dumped element by
-    element in Python. Text COPY, not binary: PostgreSQL parses every value against its column, so a
-    number out of a column's range is a DataError as with the ``::smallint[]`` casts before (binary
-    COPY would let psycopg wrap 40000 into a smallint without a word). The staging table is temporary
-    (``ON COMMIT DELETE ROWS``: empty at every commit, and rolled back with the transaction); its
-    ``CREATE ... IF NOT EXISTS`` is a no-op after a connection's first chunk.
-    """
-    rows = [(d.match_id, *_player_values(p)) for d in details for p in d.players]
-    if not rows:
-        return 0
-    conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED_PLAYERS} (LIKE match_players) ON COMMIT DELETE ROWS"
-    )
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY {_STAGED_PLAYERS} ({_COLUMN_LIST}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return cur.execute(
-            f"""INSERT INTO match_players ({_COLUMN_LIST})
-                SELECT {_COLUMN_LIST} FROM {_STAGED_PLAYERS} ORDER BY match_id, player_slot
-                ON CONFLICT DO NOTHING"""
-        ).rowcount
-
-
-def _count_encounters(conn: psycopg.Connection, match_ids: list[int]) -> None:
-    """Teammates and opponents met by the account whose history listed each match.
-
-    Rows come sorted so concurrent writers lock them in the same order (no deadlocks).
-    """
-    conn.execute(
-        """INSERT INTO players_encountered AS pe (account_id, other_account_id, teammate_games, teammate_wins,
-               opponent_games, opponent_wins, last_match_id, last_played)
-           SELECT me.account_id, other.account_id,
-                  count(*) FILTER (WHERE me.is_radiant = other.is_radiant),
-                  count(*) FILTER (WHERE me.is_radiant = other.is_radiant AND me.win),
-                  count(*) FILTER (WHERE me.is_radiant <> other.is_radiant),
-                  count(*) FILTER (WHERE me.is_radiant <> other.is_radiant AND me.win),
-                  max(m.match_id), max(m.start_time)
-           FROM matches m
-           JOIN match_players me ON me.match_id = m.match_id AND me.account_id = m.discovered_by
-           JOIN match_players other ON other.match_id = m.match_id AND other.account_id IS NOT NULL
-                                   AND other.account_id <> me.account_id
-           WHERE m.match_id = ANY(%s)
-           GROUP BY me.account_id, other.account_id
-           ORDER BY me.account_id, other.account_id
-           ON CONFLICT (account_id, other_account_id) DO UPDATE SET
-               teammate_games = pe.teammate_games + EXCLUDED.teammate_games,
-               teammate_wins = pe.teammate_wins + EXCLUDED.teammate_wins,
-               opponent_games = pe.opponent_games + EXCLUDED.opponent_games,
-               opponent_wins = pe.opponent_wins + EXCLUDED.opponent_wins,
-               last_match_id = greatest(pe.last_match_id, EXCLUDED.last_match_id),
-               last_played = greatest(pe.last_played, EXCLUDED.last_played)""",
-        (match_ids,),
-    )
+_CREATE_STAGING = f"""
+    CREATE TEMP TABLE IF NOT EXISTS {_STAGED_PLAYERS} (LIKE match_players) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS {_CLAIMED} (match_id bigint, discovered_by bigint, start_time timestamptz)
+        ON COMMIT DELETE ROWS"""
+# a match already detailed is left as it is (the WHERE of the update), so it is not claimed
+_CLAIM = f"""
+    WITH claimed AS (
+        INSERT INTO matches AS m (match_id, match_seq_num, start_time, duration, lobby_type, game_mode, radiant_win,
+                                  region, details_source, has_details, details_fetched_at, last_fetch_attempt)
+        SELECT d.*, true, now(), now()
+        FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[], %s::smallint[], %s::smallint[],
+                    %s::boolean[], %s::smallint[], %s::text[]) AS d
+        ORDER BY 1
+        ON CONFLICT (match_id) DO UPDATE SET has_details = true,
+            match_seq_num = coalesce(EXCLUDED.match_seq_num, m.match_seq_num),
+            start_time = coalesce(EXCLUDED.start_time, m.start_time), duration = EXCLUDED.duration,
+            lobby_type = coalesce(EXCLUDED.lobby_type, m.lobby_type),
+            game_mode = coalesce(EXCLUDED.game_mode, m.game_mode), radiant_win = EXCLUDED.radiant_win,
+            region = EXCLUDED.region, details_source = EXCLUDED.details_source,
+            details_fetched_at = now(), last_fetch_attempt = now(), fetch_error = NULL
+        WHERE m.has_details IS NOT TRUE
+        RETURNING m.match_id, m.discovered_by, m.start_time)
+    INSERT INTO {_CLAIMED} SELECT * FROM claimed"""
+_MOVE_PLAYERS = f"""
+    INSERT INTO match_players ({_COLUMN_LIST})
+    SELECT {", ".join(f"p.{c}" for c in ("match_id", *PLAYER_COLUMNS))}
+    FROM {_STAGED_PLAYERS} p JOIN {_CLAIMED} USING (match_id)
+    ORDER BY p.match_id, p.player_slot
+    ON CONFLICT DO NOTHING"""
+_NEW_ACCOUNTS = f"""
+    INSERT INTO accounts (account_id, depth, discovered_from)
+    SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id
+    FROM {_STAGED_PLAYERS} p JOIN {_CLAIMED} c USING (match_id)
+    LEFT JOIN accounts known ON known.account_id = c.discovered_by
+    WHERE p.account_id > 0 AND p.account_id < 4294967295
+    ORDER BY p.account_id, p.match_id
+    ON CONFLICT (account_id) DO NOTHING"""
+# teammates and opponents met by the account whose history listed each match; rows come sorted so
+# concurrent writers lock them in the same order (no deadlocks)
+_COUNT_ENCOUNTERS = f"""
+    INSERT INTO players_encountered AS pe (account_id, other_account_id, teammate_games, teammate_wins,
+        opponent_games, opponent_wins, last_match_id, last_played)
+    SELECT me.account_id, other.account_id,
+           count(*) FILTER (WHERE me.is_radiant = other.is_radiant),
+           count(*) FILTER (WHERE me.is_radiant = other.is_radiant AND me.win),
+           count(*) FILTER (WHERE me.is_radiant <> other.is_radiant),
+           count(*) FILTER (WHERE me.is_radiant <> other.is_radiant AND me.win),
+           max(c.match_id), max(c.start_time)
+    FROM {_CLAIMED} c
+    JOIN {_STAGED_PLAYERS} me ON me.match_id = c.match_id AND me.account_id = c.discovered_by
+    JOIN {_STAGED_PLAYERS} other ON other.match_id = c.match_id AND other.account_id IS NOT NULL
+                                AND other.account_id <> me.account_id
+    GROUP BY me.account_id, other.account_id
+    ORDER BY me.account_id, other.account_id
+    ON CONFLICT (account_id, other_account_id) DO UPDATE SET
+        teammate_games = pe.teammate_games + EXCLUDED.teammate_games,
+        teammate_wins = pe.teammate_wins + EXCLUDED.teammate_wins,
+        opponent_games = pe.opponent_games + EXCLUDED.opponent_games,
+        opponent_wins = pe.opponent_wins + EXCLUDED.opponent_wins,
+        last_match_id = greatest(pe.last_match_id, EXCLUDED.last_match_id),
+        last_played = greatest(pe.last_played, EXCLUDED.last_played)"""
 
 
 def record_detail_failures(

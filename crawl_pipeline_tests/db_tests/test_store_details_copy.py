@@ -72,3 +72,31 @@ def test_a_value_out_of_its_column_is_a_data_error(db):
     assert _players(db) == []
     with db.transaction() as conn:
         assert crawl_db.store_details(conn, [good], discovery_depth=1).players == 10
+
+
+def test_a_match_value_out_of_its_column_is_a_data_error_from_the_pipeline(db):
+    """The claim goes in a pipeline with the statements after it; PostgreSQL's refusal still
+    arrives as the DataError the one-record fallback catches, and nothing of the chunk stays."""
+    bad = _details(41).model_copy(update={"region": 40000})
+    with pytest.raises(psycopg.errors.DataError), db.transaction() as conn:
+        crawl_db.store_details(conn, [bad, _details(42)], discovery_depth=1)
+    assert _players(db) == []
+    assert db.fetch_value("SELECT count(*) FROM matches") == 0
+
+
+def test_a_match_twice_in_one_chunk_is_stored_once(db):
+    details = _details(51)
+    with db.transaction() as conn:
+        written = crawl_db.store_details(conn, [details, _details(52), details], discovery_depth=1)
+    assert (written.stored, written.players) == (2, 20)
+    assert [r[0] for r in _players(db)].count(51) == 10
+
+
+def test_a_match_without_a_stub_is_stored_whole(db):
+    """A tracked account's match may come with no stub: the claim inserts it with every field."""
+    with db.transaction() as conn:
+        assert crawl_db.store_details(conn, [_details(61)], discovery_depth=1).stored == 1
+    row = db.fetch_all("SELECT has_details, duration, lobby_type, game_mode, region, details_source, discovered_by, "
+                       "details_fetched_at IS NOT NULL AS fetched FROM matches WHERE match_id = 61")[0]
+    assert row == {"has_details": True, "duration": 2100, "lobby_type": 7, "game_mode": 22, "region": 3,
+                   "details_source": "opendota", "discovered_by": None, "fetched": True}
