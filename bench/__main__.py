@@ -43,7 +43,7 @@ SCALES: dict[str, dict[str, list[str]]] = {
         "quick": ["--sizes", "30000", "100000", "300000", "--stubs-per-account", "10", "--matches-per-account", "10"],
         "full": ["--sizes", "100000", "300000", "1000000", "--stubs-per-account", "10", "--matches-per-account", "100"],
     },
-    "bench_dagster_overhead": {"quick": ["--sizes", "10", "40", "160"], "full": ["--sizes", "25", "100", "400"]},
+    "bench_dagster_overhead": {"quick": [], "full": ["--repeat", "4"]},  # its defaults: 50 and the default batch size
     "bench_sensor_tick": {"quick": ["--sizes", "10000", "30000", "100000"], "full": ["--sizes", "100000", "300000", "1000000"]},
     "bench_budget": {"quick": ["--accounts-per-depth", "40"], "full": ["--accounts-per-depth", "200", "--depth", "3"]},
 }

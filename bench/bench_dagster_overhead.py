@@ -31,7 +31,14 @@ check steps) and the event-log entries per run. Then the least-squares decomposi
 per account) and the verdict at the default batch size (``CRAWL_BATCH_SIZE``'s default, read from
 the code): measured when that size was run, else predicted from the decomposition.
 
-Run: ``.venv/bin/python bench/bench_dagster_overhead.py [--sizes 50 200] [--repeat 2] [--matches 5]``.
+Launched runs (``--launched N``, default the default batch size): ``crawl_locally`` executes each run in
+process whatever the job's executor, but a run the daemon launches is executed by its run worker on the
+job's executor. So the batch of N accounts is crawled once more with every requested run executed that
+way (``execute_job`` of a reconstructable job, storage connections not reused) on Dagster's default
+multiprocess executor (a subprocess per step, importing the project) and on the in-process executor
+the project's definitions name; the ratio is printed. The run worker's own start is the same for both.
+
+Run: ``.venv/bin/python bench/bench_dagster_overhead.py [--sizes 50 200] [--repeat 2] [--matches 5] [--launched 200]``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from common import scratch_database, server_url, simulator_process, target_line
@@ -158,29 +166,43 @@ class DagsterTimes(Pass):
     events: list[int] = field(default_factory=list)  # event-log entries per run, in run order
 
 
-def dagster(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches: int) -> DagsterTimes:
-    import dagster as dg
-
-    from crawl_pipeline.db import urls
-    from crawl_pipeline.db.pool import Database
+def bench_definitions(url: str, sim_url: str, seeds: list[int], matches: int):
     from crawl_pipeline.definitions import build_definitions
-    from crawl_pipeline.defs.crawl.local_runner import crawl_locally
     from crawl_pipeline.defs.providers import ProvidersResource
     from crawl_pipeline.defs.resources import PostgresResource
     from crawl_pipeline.settings import Settings
 
-    crawl = crawl_config(seeds, matches)
     providers = ProvidersResource(
         opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url, opendota_api_key="00000000-0000-4000-8000-00000000da7a",
         steam_api_key="sim-steam-key", stratz_tokens="sim-stratz-token-1", rate_limits=RATE,
     )
-    defs = build_definitions(
+    return build_definitions(
         Settings.from_env({}), postgres=PostgresResource(database_url=url, pool_max_size=POOL_SIZE), providers=providers,
-        crawl=crawl,
+        crawl=crawl_config(seeds, matches),
     )
+
+
+@contextmanager
+def bench_instance(dagster_url: str):
+    import dagster as dg
+
+    from crawl_pipeline.db import urls
+
     with tempfile.TemporaryDirectory(prefix="bench_dagster_home_") as home, dg.instance_for_test(
         overrides={"storage": {"postgres": {"postgres_url": urls.to_sqlalchemy(dagster_url)}}}, temp_dir=home
-    ) as instance, Database(url, max_size=4) as db, WorkClock().timing() as clock:
+    ) as instance:
+        yield instance
+
+
+def dagster(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches: int) -> DagsterTimes:
+    import dagster as dg
+
+    from crawl_pipeline.db.pool import Database
+    from crawl_pipeline.defs.crawl.local_runner import crawl_locally
+
+    crawl = crawl_config(seeds, matches)
+    defs = bench_definitions(url, sim_url, seeds, matches)
+    with bench_instance(dagster_url) as instance, Database(url, max_size=4) as db, WorkClock().timing() as clock:
         started = time.perf_counter()
         runs = crawl_locally(defs, instance, db, crawl)
         seconds = time.perf_counter() - started
@@ -207,6 +229,54 @@ def dagster(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches:
     return times
 
 
+def launched_job(url: str, sim_url: str, seeds: list[int], matches: int, executor: str):
+    """``crawl_batch_job`` of the bench's definitions on ``executor``: what a run worker loads
+    (step subprocesses of the multiprocess executor load it again, by this module's name)."""
+    import dagster as dg
+    from dagster_shared.record import copy
+
+    from crawl_pipeline.defs.crawl.assets import crawl_batch_job
+
+    executors = {"multiprocess": dg.multiprocess_executor, "in_process": dg.in_process_executor}
+    defs = copy(bench_definitions(url, sim_url, list(seeds), matches), executor=executors[executor])
+    return defs.resolve_job_def(crawl_batch_job.name)
+
+
+def launched(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches: int, executor: str) -> float:
+    """Seconds to crawl the batch with each requested run executed as a launched run's worker
+    executes it (``execute_job`` of a reconstructable job, on the job's executor, storage connections
+    not reused), after the same discovery ticks as ``crawl_locally``; the worker's own start (the run
+    launcher's subprocess) costs both executors alike and is left out."""
+    import dagster as dg
+
+    from crawl_pipeline.db.pool import Database
+    from crawl_pipeline.defs.crawl.local_runner import QUIET_LOGGING
+    from crawl_pipeline.defs.crawl.sensors import discovery_tick
+
+    crawl = crawl_config(seeds, matches)
+    job = dg.build_reconstructable_job(
+        "bench_dagster_overhead", "launched_job", reconstructable_args=(url, sim_url, tuple(seeds), matches, executor),
+        reconstructor_working_directory=str(Path(__file__).resolve().parent),
+    )
+    with bench_instance(dagster_url) as instance, Database(url, max_size=4) as db:
+        started = time.perf_counter()
+        while requests := _requested_runs(instance, db, crawl, discovery_tick):
+            for request in requests:
+                result = dg.execute_job(
+                    job, instance=instance, asset_selection=request.asset_selection, run_config=QUIET_LOGGING,
+                    tags={**request.tags, "dagster/partition": request.partition_key}, raise_on_error=False,
+                )
+                assert result.success, f"launched run {result.run_id} of {request.partition_key} failed"
+        return time.perf_counter() - started
+
+
+def _requested_runs(instance, db, crawl, discovery_tick) -> list:
+    tick = discovery_tick(instance, db, crawl)
+    for request in tick.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return list(tick.run_requests)
+
+
 def default_batch_size() -> int:
     """The depth-0 batch size a deployment gets without CRAWL_BATCH_SIZE."""
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
@@ -224,6 +294,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=2, help="timed passes of each mode per size (the fastest counts)")
     parser.add_argument("--matches", type=int, default=5, help="history read per account")
+    parser.add_argument(
+        "--launched", type=int, default=default_n, metavar="N",
+        help=f"also crawl the batch of N accounts (one of --sizes; 0: skip) as launched runs execute, on the "
+             f"multiprocess executor (Dagster's default) and the in-process one (the project's); default {default_n}",
+    )
     parser.add_argument("--server", default=None)
     args = parser.parse_args()
     server = server_url(args.server)
@@ -237,12 +312,14 @@ def main() -> None:
           f"simulator warmed per size, fastest of {args.repeat} per mode")
     rows = []
     offset = 0
+    seeds_of: dict[int, list[int]] = {}
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url, \
             scratch_database(server, "overhead_dagster", migrate=False) as dagster_url:
         for size in [3, *args.sizes]:  # the first (3 accounts) warms imports, connections and caches up
             # different accounts per size, the same accounts for both modes
             seeds = [int(a) for a in world.account_ids(list(range(offset, offset + size)))]
             offset += size
+            seeds_of[size] = seeds
             with scratch_database(server, "overhead_warm") as warm_url:
                 direct(warm_url, sim_url, seeds, args.matches)  # the simulator's caches, for both modes alike
             directs: list[Pass] = []
@@ -272,6 +349,14 @@ def main() -> None:
                   f"run machinery {g.in_runs - g.crawl_step - g.check_steps:5.2f} s, crawl step "
                   f"{g.crawl_step:5.2f} s, check steps {g.check_steps:5.2f} s; "
                   f"event-log entries per run {' + '.join(map(str, g.events))}")
+        if args.launched in seeds_of:
+            took = {}
+            for executor in ("multiprocess", "in_process"):
+                with scratch_database(server, "overhead_launched") as launched_url:
+                    took[executor] = launched(launched_url, dagster_url, sim_url, seeds_of[args.launched], args.matches, executor)
+            print(f"launched runs, batch {args.launched} accounts: multiprocess executor {took['multiprocess']:.2f} s, "
+                  f"in-process executor (the project's) {took['in_process']:.2f} s: in-process / multiprocess "
+                  f"{took['in_process'] / took['multiprocess']:.2f}x")
     sizes = np.array([r[0] for r in rows], float)
 
     def fit(values: list[float]) -> tuple[float, float]:  # (per account, fixed)
