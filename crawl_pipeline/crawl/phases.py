@@ -147,8 +147,11 @@ def _item_id(item: Any) -> int:
 
 
 def _record_id(record: Any) -> int | None:
+    # the instance's fields, not getattr: a name a pydantic model lacks costs its __getattr__ and an
+    # AttributeError, once per stored match
+    fields = getattr(record, "__dict__", {})
     for name in ("account_id", "match_id"):
-        value = getattr(record, name, None)
+        value = fields.get(name)
         if isinstance(value, int):
             return value
     return None

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
+from crawl_pipeline.domain.heroes import is_known_hero
 from crawl_pipeline.domain.records import (
     HeroStat,
     HeroStats,
@@ -205,43 +206,95 @@ class OpenDotaSource(BaseSource):
         return self.http.call("match_page", f"/api/players/{account_id}/matches", parse, params=params)
 
     def match_details(self, match_id: int) -> MatchDetails:
-        def parse(payload: Any) -> MatchDetails:
-            m = _Match.model_validate(payload)
-            players = [
-                MatchPlayer(
-                    player_slot=p.player_slot,
-                    account_id=account_or_none(p.account_id),
-                    hero_id=p.hero_id,
-                    is_radiant=p.isRadiant if p.isRadiant is not None else p.player_slot < 128,
-                    win=None if p.win is None else bool(p.win),
-                    kills=p.kills,
-                    deaths=p.deaths,
-                    assists=p.assists,
-                    gold_per_min=p.gold_per_min,
-                    xp_per_min=p.xp_per_min,
-                    last_hits=p.last_hits,
-                    denies=p.denies,
-                    net_worth=p.net_worth,
-                    hero_damage=p.hero_damage,
-                    lane_role=p.lane_role,
-                    rank_tier=p.rank_tier,
-                )
-                for p in m.players
-            ]
-            return details(
-                players,
-                match_id=m.match_id,
-                source=PROVIDER,
-                match_seq_num=m.match_seq_num,
-                start_time=from_epoch(m.start_time, "start_time"),
-                duration=m.duration,
-                lobby_type=m.lobby_type,
-                game_mode=m.game_mode,
-                radiant_win=m.radiant_win,
-                region=m.region,
-            )
+        return self.http.call("match_details", f"/api/matches/{match_id}", _match_details)
 
-        return self.http.call("match_details", f"/api/matches/{match_id}", parse)
+
+def _match_details(payload: Any) -> MatchDetails:
+    return _well_typed_details(payload) or _checked_details(payload)
+
+
+def _checked_details(payload: Any) -> MatchDetails:
+    """Any payload: ``_Match`` takes what it can coerce (a number sent as a string, say), and what it
+    cannot, or what a record refuses, is the ValidationError naming the field."""
+    m = _Match.model_validate(payload)
+    players = [
+        MatchPlayer(
+            player_slot=p.player_slot,
+            account_id=account_or_none(p.account_id),
+            hero_id=p.hero_id,
+            is_radiant=p.isRadiant if p.isRadiant is not None else p.player_slot < 128,
+            win=None if p.win is None else bool(p.win),
+            kills=p.kills,
+            deaths=p.deaths,
+            assists=p.assists,
+            gold_per_min=p.gold_per_min,
+            xp_per_min=p.xp_per_min,
+            last_hits=p.last_hits,
+            denies=p.denies,
+            net_worth=p.net_worth,
+            hero_damage=p.hero_damage,
+            lane_role=p.lane_role,
+            rank_tier=p.rank_tier,
+        )
+        for p in m.players
+    ]
+    return details(
+        players,
+        match_id=m.match_id,
+        source=PROVIDER,
+        match_seq_num=m.match_seq_num,
+        start_time=from_epoch(m.start_time, "start_time"),
+        duration=m.duration,
+        lobby_type=m.lobby_type,
+        game_mode=m.game_mode,
+        radiant_win=m.radiant_win,
+        region=m.region,
+    )
+
+
+# fields that go into the records as sent
+_PLAYER_AS_SENT = (
+    "hero_id", "kills", "deaths", "assists", "gold_per_min", "xp_per_min", "last_hits", "denies", "net_worth",
+    "hero_damage", "lane_role", "rank_tier",
+)
+_MATCH_AS_SENT = ("match_id", "match_seq_num", "duration", "lobby_type", "game_mode", "radiant_win", "region")
+_INT_OR_NONE = (int, type(None))
+_BOOL_OR_NONE = (bool, type(None))
+
+
+def _well_typed_details(payload: Any) -> MatchDetails | None:
+    """What ``_checked_details`` gives, in one pass: when every value already has the JSON type its
+    field wants (what OpenDota sends), the records are validated strictly straight from the
+    payload, skipping ``_Match`` (a second model of each player). Strict validation accepts only
+    values the lax path keeps unchanged, so whatever it accepts the lax path gives equal; anything
+    else (a refusal, an odd type, a bad timestamp) returns None and goes the lax way, which decides
+    the error."""
+    try:
+        players = []
+        unknown = 0
+        for p in payload["players"]:
+            slot, account, radiant, win = p["player_slot"], p.get("account_id"), p.get("isRadiant"), p.get("win")
+            if type(slot) is not int or type(account) not in _INT_OR_NONE or type(radiant) not in _BOOL_OR_NONE \
+                    or type(win) not in _INT_OR_NONE:
+                return None
+            player = {name: p.get(name) for name in _PLAYER_AS_SENT}
+            player["player_slot"] = slot
+            player["account_id"] = account_or_none(account)
+            player["is_radiant"] = slot < 128 if radiant is None else radiant
+            player["win"] = None if win is None else bool(win)
+            unknown += not is_known_hero(player["hero_id"])
+            players.append(player)
+        start_time = payload.get("start_time")
+        if type(start_time) not in _INT_OR_NONE:
+            return None
+        match = {name: payload.get(name) for name in _MATCH_AS_SENT}
+        match.update(source=PROVIDER, start_time=from_epoch(start_time, "start_time"), players=players, unknown_heroes=unknown)
+        return _validate_details(match, strict=True)
+    except (ValueError, LookupError, TypeError, AttributeError, Problem):  # ValidationError is a ValueError
+        return None
+
+
+_validate_details = MatchDetails.__pydantic_validator__.validate_python
 
 
 SPEC = ProviderSpec(

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import httpx
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,9 +22,10 @@ from pydantic import BaseModel
 from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline.sources import opendota
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import APIError, BadRequest, MalformedResponse, NotFound
-from crawl_pipeline.sources.http import RetryPolicy
+from crawl_pipeline.sources.http import Problem, RetryPolicy
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 SEED = 293053907
@@ -185,3 +187,24 @@ def test_out_of_range_timestamps_are_malformed_not_crashes(name, real_payloads, 
         call(name, source, real_payloads["_match"][0])
     except ALLOWED:
         pass
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_opendota_details_in_one_pass_equal_the_checked_way_or_step_aside(real_payloads, data):
+    """The one-pass parse of OpenDota match details (strict, straight into the records) gives what
+    the checked parse gives, value and type, or None, leaving the payload and its error to it."""
+    [original] = real_payloads["opendota.match_details"]
+    payload = data.draw(mutated(original), label="body")
+    fast = opendota._well_typed_details(json.loads(json.dumps(payload)))
+    try:
+        checked = opendota._checked_details(payload)
+    except (pydantic.ValidationError, Problem):
+        assert fast is None
+        return
+    assert fast is None or repr(fast) == repr(checked)
+
+
+def test_opendota_details_as_sent_take_the_one_pass_path(real_payloads):
+    [original] = real_payloads["opendota.match_details"]
+    assert repr(opendota._well_typed_details(original)) == repr(opendota._checked_details(original))
