@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ TEAM_SKILL_SCALE = 1500.0  # team effective-skill difference that makes a 73% fa
 STEAM_ACCOUNT_EPOCH = 1_262_304_000  # 2010-01-01: oldest account creation in the world
 
 _SNAKE = np.array([0, 3, 4, 7, 8, 1, 2, 5, 6, 9])  # radiant takes 1st,4th,5th,8th,9th best
-_SNAKE_SWAPPED = np.concatenate([_SNAKE[5:], _SNAKE[:5]])
+_SEATINGS = np.stack([_SNAKE, np.concatenate([_SNAKE[5:], _SNAKE[:5]])])  # as drafted, sides swapped
 
 
 def rank_tier_from_mmr(mmr: NDArray[Any]) -> NDArray[np.int64]:
@@ -429,17 +431,34 @@ def _assign_account_ids(n: int, created: NDArray[np.float64], rng: np.random.Gen
     return ids.astype(np.uint32)
 
 
+@dataclass(frozen=True, slots=True)
+class _RoundDraws:
+    """Everything a round takes from the random stream, drawn in the stream's order."""
+
+    part: NDArray[np.int64]  # the accounts playing, ascending
+    mixed: NDArray[np.bool_]  # per player: in a mixed (skill-blind) lobby
+    noise: NDArray[np.float64]  # standard normal per ranked player (matchmaking noise)
+    flip: NDArray[np.bool_]  # per ranked lobby: sides swapped
+    mixed_order: NDArray[np.int64]  # shuffle of the mixed players
+    order: NDArray[np.int64]  # shuffle of the lobbies (ranked first, then mixed)
+    lobby_u: NDArray[np.float64]
+    mode_v: NDArray[np.float64]
+    win_u: NDArray[np.float64]
+
+
 def _schedule_matches(
     cls: type[World], config: SimulatorConfig, acc: AccountArrays, rng: np.random.Generator
 ) -> World:
     """Play ``rounds`` rounds of matchmaking into compact arrays (see module docstring).
 
-    The loop runs once per round over the whole population, so it avoids per-round work
-    that does not change: only the accounts whose skill moves (``varying``) are re-rated,
-    the participation floor of round r+1 is reused in the next round, and the short
-    careers are kept as an index. Every value and random draw is the same as computing
-    each round from scratch (elementwise float arithmetic does not depend on which
-    accounts share an array), so a seed keeps its world.
+    Three threads share the work as a pipeline (numpy releases the GIL): this one walks the
+    random stream round after round and draws each round's numbers (``_RoundDraws``), one
+    worker drafts the round's lobbies from them (``_Rounds.draft``) and another stores them
+    and plays them out (``_Rounds.finish``) while later rounds are drawn and drafted. The
+    CSR index is then filled half by this thread, half by a worker. The world is the same as
+    drawing and computing each round in turn: every draw comes in the same order with the
+    same sizes, each stage takes the rounds in order, and each round and each CSR half
+    writes its own slice.
     """
     n, rounds, total = config.accounts, config.effective_rounds, config.num_matches
     per_round = np.full(rounds, total // rounds, dtype=np.int64)
@@ -457,65 +476,109 @@ def _schedule_matches(
     adjustable[0] = False
     short_index = np.flatnonzero(short)
     short_start = acc.round_start[short_index]
-    # MMR and effective skill of the round; an account with no rise and no advantage stays at its base.
-    varying = np.flatnonzero((acc.rise != 0) | (acc.adv0 != 0) | (acc.adv1 != 0))
-    skill_curve = _SkillCurve(acc, rounds, varying)
-    mmr_now = acc.base_mmr.astype(np.float64)
-    skill_now = mmr_now.copy()
-
-    match_players = np.empty((total, 10), dtype=np.uint32)
-    lobby_type = np.empty(total, dtype=np.uint8)
-    game_mode = np.empty(total, dtype=np.uint8)
-    radiant_win = np.empty(total, dtype=np.bool_)
+    played = _Rounds(config, acc, rounds, round_base)
     counts = np.zeros(n, dtype=np.int64)
+    counts_at_half = counts
+    half = rounds // 2
 
     steps_before, steps_after = np.floor(0 * p + phase), np.empty(n)
     active = np.empty(n, dtype=np.bool_)
-    for r in range(rounds):
-        target = int(per_round[r]) * 10
-        # Evenly spread participation: an account plays when floor(r*p + phase) steps.
-        np.floor(np.add(np.multiply(p, r + 1, out=steps_after), phase, out=steps_after), out=steps_after)
-        np.greater(steps_after, steps_before, out=active)
-        steps_before, steps_after = steps_after, steps_before
-        active[short_index] = short_start <= r
-        _balance(active, adjustable, target, rng)
-        part = np.flatnonzero(active)
-        counts += active
-        mmr_now[varying], skill_now[varying] = skill_curve.at(r)
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(1, "world-draft") as drafter, ThreadPoolExecutor(1, "world-finish") as finisher:
+        for r in range(rounds):
+            target = int(per_round[r]) * 10
+            # Evenly spread participation: an account plays when floor(r*p + phase) steps.
+            np.floor(np.add(np.multiply(p, r + 1, out=steps_after), phase, out=steps_after), out=steps_after)
+            np.greater(steps_after, steps_before, out=active)
+            steps_before, steps_after = steps_after, steps_before
+            active[short_index] = short_start <= r
+            _balance(active, adjustable, target, rng)
+            part = np.flatnonzero(active)
+            if r == half:
+                counts_at_half = counts.copy()
+            counts += active
 
-        mixed = (rng.random(part.size) < config.mixed_match_rate) & adjustable[part]
-        extra = int(mixed.sum()) % 10
-        if extra:
-            mixed[np.flatnonzero(mixed)[:extra]] = False
-        ranked_ids = part[~mixed]
-        key = mmr_now[ranked_ids]
-        key += rng.standard_normal(key.size) * 60.0  # the draws of rng.normal(0.0, 60.0)
-        ranked = ranked_ids[_stable_argsort_u16(np.clip(key, 0, 65_000).astype(np.uint16))].reshape(-1, 10)
-        flip = rng.random(ranked.shape[0]) < 0.5  # swaps sides: radiant gets the snake's second half
-        ranked = np.take_along_axis(ranked, np.where(flip[:, None], _SNAKE_SWAPPED, _SNAKE), axis=1)
-        mixed_groups = rng.permutation(part[mixed]).reshape(-1, 10)
+            mixed = (rng.random(part.size) < config.mixed_match_rate) & adjustable[part]
+            extra = np.count_nonzero(mixed) % 10
+            if extra:
+                mixed[np.flatnonzero(mixed)[:extra]] = False
+            mixed_players = np.count_nonzero(mixed)
+            ranked_lobbies = (part.size - mixed_players) // 10
+            lobbies = ranked_lobbies + mixed_players // 10
+            noise = rng.standard_normal(part.size - mixed_players)
+            flip = rng.random(ranked_lobbies) < 0.5
+            mixed_order = rng.permutation(mixed_players)
+            order = rng.permutation(lobbies)
+            lobby_u, mode_v = rng.random(lobbies), rng.random(lobbies)
+            draws = _RoundDraws(part, mixed, noise, flip, mixed_order, order, lobby_u, mode_v, rng.random(lobbies))
+            drafted = drafter.submit(played.draft, r, draws)
+            pending.append(finisher.submit(played.finish, r, draws, drafted))
+            while len(pending) > 3:  # bounds the draws held in memory
+                pending.popleft().result()
+        for future in pending:
+            future.result()
 
-        groups = np.concatenate([ranked, mixed_groups])
-        order = rng.permutation(groups.shape[0])
-        lo, hi = int(round_base[r]), int(round_base[r + 1])
-        players = groups[order]
-        match_players[lo:hi] = players
-        lobby, mode = _lobby_and_mode(order >= ranked.shape[0], rng)
-        lobby_type[lo:hi], game_mode[lo:hi] = lobby, mode
-        eff = skill_now[players]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        csr = np.empty(int(offsets[-1]), dtype=np.int32)
+        first_half = finisher.submit(played.fill_csr, csr, offsets[:-1].copy(), range(half))
+        played.fill_csr(csr, offsets[:-1] + counts_at_half, range(half, rounds))
+        first_half.result()
+    return cls(config, acc, played.match_players, played.lobby_type, played.game_mode, played.radiant_win,
+               round_base, offsets, csr)  # fmt: skip
+
+
+class _Rounds:
+    """The rounds' lobbies, teams and results, computed from their draws in round order."""
+
+    def __init__(self, config: SimulatorConfig, acc: AccountArrays, rounds: int, round_base: NDArray[np.int64]) -> None:
+        total = config.num_matches
+        self.round_base = round_base
+        self.match_players = np.empty((total, 10), dtype=np.uint32)
+        self.lobby_type = np.empty(total, dtype=np.uint8)
+        self.game_mode = np.empty(total, dtype=np.uint8)
+        self.radiant_win = np.empty(total, dtype=np.bool_)
+        # MMR (``draft``'s) and effective skill (``finish``'s) of the round; an account with no
+        # rise and no advantage stays at its base.
+        self.varying = np.flatnonzero((acc.rise != 0) | (acc.adv0 != 0) | (acc.adv1 != 0))
+        self.skill_curve = _SkillCurve(acc, rounds, self.varying)
+        self.mmr_now = acc.base_mmr.astype(np.float64)
+        self.skill_now = self.mmr_now.copy()
+
+    def draft(self, r: int, draws: _RoundDraws) -> NDArray[np.int64]:
+        """Round ``r``'s lobbies, (lobbies, 10) accounts, radiant first: ranked ones by noisy MMR,
+        snake-drafted, mixed ones at random."""
+        self.mmr_now[self.varying] = self.skill_curve.at(r)[0]
+        ranked_ids = draws.part[~draws.mixed]
+        key = self.mmr_now[ranked_ids]
+        key += draws.noise * 60.0  # what rng.normal(0.0, 60.0) returns for these draws
+        by_rating = _stable_sort_by_key(np.clip(key, 0, 65_000).astype(np.uint16), ranked_ids)
+        # seat c of lobby j takes the (10j + snake[c])-th rated player; a flipped lobby swaps
+        # sides, so radiant gets the snake's second half
+        seats = np.arange(0, by_rating.size, 10)[:, None] + _SEATINGS[draws.flip.astype(np.intp)]
+        mixed_groups = draws.part[draws.mixed].take(draws.mixed_order).reshape(-1, 10)
+        return np.concatenate([by_rating.take(seats), mixed_groups]).take(draws.order, axis=0)
+
+    def finish(self, r: int, draws: _RoundDraws, drafted: Future[NDArray[np.int64]]) -> None:
+        """Store round ``r``'s lobbies with their lobby types, game modes and winners."""
+        self.skill_now[self.varying] = self.skill_curve.at(r)[1]
+        players = drafted.result()
+        lo, hi = int(self.round_base[r]), int(self.round_base[r + 1])
+        self.match_players[lo:hi] = players
+        self.lobby_type[lo:hi], self.game_mode[lo:hi] = _lobby_and_mode(
+            draws.order >= players.shape[0] - draws.mixed_order.size // 10, draws.lobby_u, draws.mode_v
+        )
+        eff = self.skill_now[players]
         diff = eff[:, :5].sum(axis=1) - eff[:, 5:].sum(axis=1)
-        radiant_win[lo:hi] = rng.random(groups.shape[0]) < 1.0 / (1.0 + np.exp(-diff / TEAM_SKILL_SCALE))
+        self.radiant_win[lo:hi] = draws.win_u < 1.0 / (1.0 + np.exp(-diff / TEAM_SKILL_SCALE))
 
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    csr = np.empty(int(offsets[-1]), dtype=np.int32)
-    cursor = offsets[:-1].copy()
-    for r in range(rounds):
-        lo, hi = int(round_base[r]), int(round_base[r + 1])
-        members = match_players[lo:hi].ravel().astype(np.intp)  # an account plays once a round: no repeats
-        slots = cursor[members]
-        csr[slots] = np.repeat(np.arange(lo, hi, dtype=np.int32), 10)
-        cursor[members] = slots + 1
-    return cls(config, acc, match_players, lobby_type, game_mode, radiant_win, round_base, offsets, csr)
+    def fill_csr(self, csr: NDArray[np.int32], cursor: NDArray[np.int64], rounds: range) -> None:
+        """Append each round's match to its players' CSR lists; ``cursor``: their next free slots."""
+        for r in rounds:
+            lo, hi = int(self.round_base[r]), int(self.round_base[r + 1])
+            members = self.match_players[lo:hi].ravel().astype(np.intp)  # an account plays once a round
+            slots = cursor[members]
+            csr[slots] = np.repeat(np.arange(lo, hi, dtype=np.int32), 10)
+            cursor[members] = slots + 1
 
 
 class _SkillCurve:
@@ -540,10 +603,11 @@ class _SkillCurve:
         return mmr, mmr + self.adv0 + self.adv_gain * progress
 
 
-def _stable_argsort_u16(key: NDArray[np.uint16]) -> NDArray[np.int64]:
-    """``np.argsort(key, kind="stable")``: sorting (key << 32 | position) breaks ties by position
-    and is faster than the stable radix sort."""
-    packed = (key.astype(np.int64) << 32) | np.arange(key.size, dtype=np.int64)
+def _stable_sort_by_key(key: NDArray[np.uint16], ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``ids[np.argsort(key, kind="stable")]`` for ascending 32-bit ``ids``: sorting
+    (key << 32 | id) orders equal keys by id, that is by position, without the argsort's
+    stable radix sort and gather."""
+    packed = (key.astype(np.int64) << 32) | ids
     packed.sort()
     return packed & 0xFFFFFFFF
 
@@ -561,13 +625,12 @@ def _balance(active: NDArray[np.bool_], adjustable: NDArray[np.bool_], target: i
         raise ValueError("world too small for its match count: a round cannot be balanced")
 
 
-def _lobby_and_mode(is_mixed: NDArray[np.bool_], rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+def _lobby_and_mode(
+    is_mixed: NDArray[np.bool_], u: NDArray[np.float64], v: NDArray[np.float64]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Skill-matched lobbies are mostly ranked; mixed ones are normal, practice or battle cup."""
-    k = is_mixed.size
-    u = rng.random(k)
     lobby = np.where(u < 0.82, RANKED_LOBBY_TYPE, np.where(u < 0.97, NORMAL_LOBBY_TYPE, 9))
     lobby = np.where(is_mixed, np.where(u < 0.94, NORMAL_LOBBY_TYPE, np.where(u < 0.98, 1, 2)), lobby)
-    v = rng.random(k)
     ranked_mode = np.where(v < 0.92, 22, np.where(v < 0.97, 2, 3))
     normal_mode = np.where(v < 0.62, 22, np.where(v < 0.9, 23, np.where(v < 0.95, 18, 5)))
     mode = np.where(lobby == RANKED_LOBBY_TYPE, ranked_mode, np.where(lobby == NORMAL_LOBBY_TYPE, normal_mode, 2))
