@@ -89,7 +89,19 @@ def run(path: Path, scale: str, timeout: float) -> dict:
     return {"name": path.stem, "args": args, "status": status, "seconds": seconds, "output": output, "figures": figures}
 
 
-def render(results: list[dict], machine: dict[str, str], scale: str) -> str:
+# Between these markers RESULTS.md holds what a run of this runner does not measure (the verdict per
+# goal, full-scale figures run one at a time): a regeneration keeps that part as it is.
+KEPT_START = "<!-- kept by python -m bench: figures run by hand -->"
+KEPT_END = "<!-- end of the figures run by hand -->"
+
+
+def kept_part(path: Path) -> str:
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(KEPT_START), text.find(KEPT_END)
+    return text[start : end + len(KEPT_END)] if 0 <= start < end else ""
+
+
+def render(results: list[dict], machine: dict[str, str], scale: str, kept: str = "") -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -111,6 +123,8 @@ def render(results: list[dict], machine: dict[str, str], scale: str) -> str:
     for r in results:
         figures = "<br>".join(f.replace("|", "/") for f in r["figures"]) or "(none printed)"
         lines.append(f"| `{r['name']}` | {r['status']} | {r['seconds']:.0f} s | {figures} |")
+    if kept:
+        lines += ["", kept]
     lines += ["", "## Output", ""]
     for r in results:
         lines += [f"### {r['name']}", "", f"`python bench/{r['name']}.py {' '.join(r['args'])}`".replace(" `", "`"), "",
@@ -133,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(server_url())
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()) + "\n", flush=True)
     results = [run(path, chosen, timeout) for path in paths]
-    args.output.write_text(render(results, machine, chosen) + "\n")
+    args.output.write_text(render(results, machine, chosen, kept_part(args.output)) + "\n")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
