@@ -159,8 +159,8 @@ def memory_section(sizes: list[int]) -> None:
           f"{'':>10}{served['cpu_seconds']:>8.2f}")
     for name, res in ((f"alloc baseline ({_k(small_n)} size)", small_alloc), (f"alloc baseline ({_k(large_n)} size)", big_alloc)):
         print(f"{name:<34}{res['seconds']:>12.2f}{res['maxrss_bytes'] / mib:>14.0f}")
-    print("  (start-up: wall seconds of World.generate; CPU s: its CPU time, which other work on the machine "
-          "does not stretch)")
+    print("  (start-up: wall seconds of World.generate; CPU s: its CPU time summed over its threads, which other "
+          "work on the machine stretches less)")
 
     def extra(res: dict[str, float]) -> float:
         return res["maxrss_bytes"] - idle["maxrss_bytes"]
