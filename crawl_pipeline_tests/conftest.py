@@ -2,6 +2,9 @@
 
 The server is TEST_DATABASE_URL, else the machine's PostgreSQL at 127.0.0.1:5432 when it
 answers, else an embedded server shared by the workers of this run.
+
+``sim`` / ``client``: a fault-free simulator without server-side rate limits, one per test module
+on a free port (xdist-safe), and an HTTP client on it (sources_tests has a ``sim`` per test).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -19,6 +23,8 @@ from crawl_pipeline.db import urls
 from crawl_pipeline.db.embedded import start_embedded
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.db.stack import initialize_database
+from crawl_pipeline.simulator.server import SimulatorHandle
+from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline_tests.support import DEFAULT_TEST_SERVER, EMBEDDED_TEST_PGDATA, KEPT_TABLES, reachable
 
 
@@ -172,3 +178,15 @@ def baseline_crawl(make_database, clean_simulator, tmp_path_factory):
     ) as instance:
         runs = crawl_locally(crawl_definitions(url, clean_simulator.url), instance, database, SMALL_CRAWL)
         yield database, instance, runs
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatorHandle]:
+    with start_simulator(rate_limits={"enabled": False}) as handle:
+        yield handle
+
+
+@pytest.fixture()
+def client(sim: SimulatorHandle) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sim.url, timeout=10) as c:
+        yield c
