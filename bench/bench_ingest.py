@@ -7,12 +7,13 @@ of the same world and stores the match and its ten players, each into a fresh sc
   * pipeline   ``crawl_pipeline.crawl.phases.fetch_details``: the real client (shared
                PostgreSQL rate budget with a limit far above what is reached, retries,
                accounting), ``fetch_concurrently`` (fetchers that go on while chunks are
-               written, by two writer threads) and ``store_details`` commits (players by COPY;
-               the crawl's defaults: 8 workers, 25 matches per transaction)
+               written, by two writer threads) and ``store_details`` commits (players by COPY,
+               then one pipeline of the claim and what follows it; the crawl's defaults:
+               8 workers, 25 matches per transaction)
   * baseline   the way the original scripts did it: one ``httpx`` request after another,
                row-by-row INSERTs (match, each player, each account), a commit every 25
   * dlt        a ``dlt.sources.rest_api`` pipeline loading the same matches into PostgreSQL
-               (``bench_ingest_dlt.py``; skipped, with a line saying so, when dlt is not installed:
+               (``bench_ingest_dlt.py``, timed after an untimed warm-up of its first 25; skipped, with a line saying so, when dlt is not installed:
                ``pip install -e '.[bench]'``)
 
 Each runs twice: against the live simulator, and on its recorded answers (served in-process
