@@ -225,7 +225,8 @@ def dlt_contest(label: str, server: str, sim_url: str, ids: list[int], args, fas
 PROFILE_SKIP = re.compile(r"threading\.py|concurrent/futures|<module>|bench_ingest\.py|contextlib\.py|_bootstrap")
 CATEGORIES = (  # where a sample's time goes, by the first matching frame from the leaf up
     ("psycopg / PostgreSQL round trips (store_details, the rate budget, accounting)", re.compile(r"psycopg")),
-    ("pydantic validation of provider payloads", re.compile(r"pydantic")),
+    # the one-pass parse calls pydantic's validator (Rust, no frame of its own) from its own frame
+    ("pydantic validation of provider payloads", re.compile(r"pydantic|_well_typed_details")),
     ("JSON parsing", re.compile(r"json|parse_json")),
     ("httpx request and response handling", re.compile(r"httpx|httpcore|urllib")),
     ("fetch coordination (queue, locks, threads)", re.compile(r"queue\.py|threading\.py|concurrency\.py")),
