@@ -97,8 +97,13 @@ KEPT_END = "<!-- end of the figures run by hand -->"
 
 def kept_part(path: Path) -> str:
     text = path.read_text() if path.exists() else ""
-    start, end = text.find(KEPT_START), text.find(KEPT_END)
-    return text[start : end + len(KEPT_END)] if 0 <= start < end else ""
+    start = text.find(KEPT_START)
+    if start < 0:
+        return ""
+    end = text.find(KEPT_END, start)
+    if end < 0:  # refuse to overwrite hand-run figures whose end is lost
+        raise SystemExit(f"python -m bench: {path} has {KEPT_START!r} but no {KEPT_END!r} after it; fix the markers")
+    return text[start : end + len(KEPT_END)]
 
 
 def render(results: list[dict], machine: dict[str, str], scale: str, kept: str = "") -> str:

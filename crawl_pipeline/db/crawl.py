@@ -257,18 +257,27 @@ _player_values = operator.attrgetter(*PLAYER_COLUMNS)
 _STAGED_PLAYERS = "staged_match_players"
 _CLAIMED = "claimed_matches"  # the matches this transaction claimed, with what the later statements need
 _COLUMN_LIST = ", ".join(("match_id", *PLAYER_COLUMNS))
+# emptied here too, not only at commit: a second call in one transaction must not count the first
+# call's rows again (encounters add up)
 _CREATE_STAGING = f"""
     CREATE TEMP TABLE IF NOT EXISTS {_STAGED_PLAYERS} (LIKE match_players) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS {_CLAIMED} (match_id bigint, discovered_by bigint, start_time timestamptz)
-        ON COMMIT DELETE ROWS"""
-# a match already detailed is left as it is (the WHERE of the update), so it is not claimed
+        ON COMMIT DELETE ROWS;
+    DELETE FROM {_STAGED_PLAYERS};
+    DELETE FROM {_CLAIMED}"""
+# A match already detailed is left as it is, and not claimed. It is filtered out before the upsert:
+# ON CONFLICT DO UPDATE locks a conflicting row even when its WHERE is false, and a re-read feed
+# range would then lock (and dirty) every detailed match in it, in the aggregator's way. The WHERE
+# still decides for a match detailed by another writer meanwhile.
 _CLAIM = f"""
     WITH claimed AS (
         INSERT INTO matches AS m (match_id, match_seq_num, start_time, duration, lobby_type, game_mode, radiant_win,
                                   region, details_source, has_details, details_fetched_at, last_fetch_attempt)
         SELECT d.*, true, now(), now()
         FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::integer[], %s::smallint[], %s::smallint[],
-                    %s::boolean[], %s::smallint[], %s::text[]) AS d
+                    %s::boolean[], %s::smallint[], %s::text[])
+            AS d(match_id, match_seq_num, start_time, duration, lobby_type, game_mode, radiant_win, region, source)
+        WHERE NOT EXISTS (SELECT 1 FROM matches x WHERE x.match_id = d.match_id AND x.has_details)
         ORDER BY 1
         ON CONFLICT (match_id) DO UPDATE SET has_details = true,
             match_seq_num = coalesce(EXCLUDED.match_seq_num, m.match_seq_num),
@@ -286,6 +295,8 @@ _MOVE_PLAYERS = f"""
     FROM {_STAGED_PLAYERS} p JOIN {_CLAIMED} USING (match_id)
     ORDER BY p.match_id, p.player_slot
     ON CONFLICT DO NOTHING"""
+# The staged rows stand for what landed in match_players: a MatchDetails has ten players in ten
+# distinct slots (its validator), so no staged row is one ON CONFLICT DO NOTHING skipped.
 _NEW_ACCOUNTS = f"""
     INSERT INTO accounts (account_id, depth, discovered_from)
     SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id

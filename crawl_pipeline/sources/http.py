@@ -148,7 +148,9 @@ def tls_context() -> ssl.SSLContext:
     """The SSL context every provider transport uses: httpx's default (certificates verified
     against certifi's bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as read when it is first
     built, host names checked), built once per process; an ``SSLContext`` is safe to share
-    between connections and threads."""
+    between connections and threads. httpcore sets the ALPN protocols on it for each connection:
+    the same value while no transport enables HTTP/2; one that did would make every transport
+    offer h2, so such a transport needs a context of its own."""
     return httpx.create_ssl_context()
 
 

@@ -100,3 +100,31 @@ def test_a_match_without_a_stub_is_stored_whole(db):
                        "details_fetched_at IS NOT NULL AS fetched FROM matches WHERE match_id = 61")[0]
     assert row == {"has_details": True, "duration": 2100, "lobby_type": 7, "game_mode": 22, "region": 3,
                    "details_source": "opendota", "discovered_by": None, "fetched": True}
+
+
+def test_two_calls_in_one_transaction_count_each_encounter_once(db):
+    """The staging tables are emptied at each call, not only at commit: a second chunk written in
+    the same transaction does not count the first chunk's encounters again."""
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO accounts (account_id, depth) VALUES (7110, 0), (7120, 0)")
+        conn.execute("INSERT INTO matches (match_id, discovered_by) VALUES (11, 7110), (12, 7120)")
+    with db.transaction() as conn:
+        crawl_db.store_details(conn, [_details(11)], discovery_depth=1)
+        crawl_db.store_details(conn, [_details(12)], discovery_depth=1)
+    met = db.fetch_all("SELECT account_id, sum(teammate_games + opponent_games) AS games FROM players_encountered "
+                       "GROUP BY 1 ORDER BY 1")
+    assert [(r["account_id"], r["games"]) for r in met] == [(7110, 8), (7120, 8)]  # 8 known others each
+
+
+def test_storing_a_detailed_match_again_locks_nothing(db):
+    """A match already detailed is not claimed, and its row is not locked either (ON CONFLICT DO
+    UPDATE would lock it even with a false WHERE): a re-read feed range stays out of the aggregator's way."""
+    with db.transaction() as conn:
+        crawl_db.store_details(conn, [_details(71)], discovery_depth=1)
+        conn.execute("INSERT INTO matches (match_id) VALUES (72)")  # a stub, claimed below
+    with db.transaction() as writer:
+        assert crawl_db.store_details(writer, [_details(71), _details(72)], discovery_depth=1).stored == 1
+        with db.transaction() as other:  # another session, while the writer's transaction is open
+            assert other.execute("SELECT match_id FROM matches WHERE match_id = 71 FOR UPDATE NOWAIT").fetchone() == (71,)
+            with pytest.raises(psycopg.errors.LockNotAvailable), other.transaction():
+                other.execute("SELECT match_id FROM matches WHERE match_id = 72 FOR UPDATE NOWAIT")
