@@ -16,8 +16,9 @@ import argparse
 import time
 from collections import Counter
 
+from common import scratch_database, server_url
+
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
@@ -34,7 +35,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=300, help="existing matches per provider")
     parser.add_argument("--fault-rate", type=float, default=0.2)
     args = parser.parse_args()
-    database_url = prepare_stack(export=False).database_url
+    with scratch_database(server_url(), "fault_recovery") as database_url:  # dropped afterwards, like every bench's
+        measure(args, database_url)
+
+
+def measure(args: argparse.Namespace, database_url: str) -> None:
     with start_simulator(fault_rate=args.fault_rate, slow_ms=500, timeout_s=5, latency_ms=20) as sim:
         world = sim.world
         newest = list(range(world.num_matches - args.items, world.num_matches))

@@ -25,8 +25,9 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from common import scratch_database, server_url
+
 from crawl_pipeline.db.pool import Database
-from crawl_pipeline.db.stack import prepare_stack
 from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.errors import APIError
@@ -112,7 +113,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--no-cpu-load", action="store_true", help="skip the run beside CPU-saturating processes")
     args = parser.parse_args()
-    database_url = prepare_stack(export=False).database_url
+    with scratch_database(server_url(), "rate_budget") as database_url:  # dropped afterwards, like every bench's
+        measure(args, database_url)
+
+
+def measure(args: argparse.Namespace, database_url: str) -> None:
     print(f"server limit: Stratz {PER_SECOND}/s per token; {THREADS} threads per process, {LATENCY_MS:.0f} ms latency")
     baseline = run(1, args.baseline_duration, database_url)
     runs = [("1 process (baseline)", baseline)]
