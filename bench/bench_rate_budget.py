@@ -11,7 +11,7 @@ server's 429 count (target 0), database leases per call, and each utilisation as
 one-process baseline measured in the same run.
 
 Run: ``.venv/bin/python bench/bench_rate_budget.py [--duration 60] [--baseline-duration 15]``
-(``DATABASE_URL`` or the embedded PostgreSQL under ``data/``).
+(a scratch database on ``BENCH_DATABASE_URL``'s server, else 127.0.0.1:5432, else the embedded one).
 """
 
 from __future__ import annotations
