@@ -107,14 +107,16 @@ state AS (
     RETURNING 1
 )"""
 
-HERO_TOP100_SQL = f"""
-WITH fresh AS MATERIALIZED ({_HERO_TOP_BY_MATCHES}),
-upserted AS (
+_UPSERT_HERO_TOP100 = """
     INSERT INTO hero_top100 AS o (hero_id, position, account_id, matches, wins, win_rate, computed_at)
     SELECT hero_id, position, account_id, matches, wins, win_rate, now() FROM fresh
     ON CONFLICT (hero_id, position) DO UPDATE SET
         account_id = EXCLUDED.account_id, matches = EXCLUDED.matches, wins = EXCLUDED.wins,
-        win_rate = EXCLUDED.win_rate, computed_at = EXCLUDED.computed_at
+        win_rate = EXCLUDED.win_rate, computed_at = EXCLUDED.computed_at"""
+
+HERO_TOP100_SQL = f"""
+WITH fresh AS MATERIALIZED ({_HERO_TOP_BY_MATCHES}),
+upserted AS ({_UPSERT_HERO_TOP100}
     RETURNING 1
 ),
 removed AS (
@@ -142,12 +144,7 @@ touched AS MATERIALIZED (  -- a changed account was on the board, or now ranks a
     SELECT t.hero_id FROM hero_top100 t JOIN changed c USING (account_id)
 ),
 fresh AS MATERIALIZED ({_hero_top_by_matches("heroes h JOIN touched USING (hero_id)")}),
-upserted AS (
-    INSERT INTO hero_top100 AS o (hero_id, position, account_id, matches, wins, win_rate, computed_at)
-    SELECT hero_id, position, account_id, matches, wins, win_rate, now() FROM fresh
-    ON CONFLICT (hero_id, position) DO UPDATE SET
-        account_id = EXCLUDED.account_id, matches = EXCLUDED.matches, wins = EXCLUDED.wins,
-        win_rate = EXCLUDED.win_rate, computed_at = EXCLUDED.computed_at
+upserted AS ({_UPSERT_HERO_TOP100}
     WHERE (o.account_id, o.matches, o.wins, o.win_rate)
           IS DISTINCT FROM (EXCLUDED.account_id, EXCLUDED.matches, EXCLUDED.wins, EXCLUDED.win_rate)
     RETURNING 1
