@@ -1,5 +1,10 @@
 """Per-batch Dagster overhead against the work itself, at the default batch size and around it.
 
+The work is a batch at the project's defaults: the default batch size (``CrawlConfig.batch_size``)
+and the default history per account (``max_matches_per_account``, 100), both read from the code.
+A stress bound runs the default batch size again with a twentieth of that history (``--light``,
+5 matches per account), where Dagster's fixed cost per run weighs twenty times more.
+
 For each batch size N, N real accounts of the simulated world are seeded (depth 0, one
 batch) into fresh scratch databases, then the batch is crawled (profiles, hero stats,
 match stubs, match details) in two ways against the same simulator (own process, rate
@@ -27,18 +32,18 @@ pass) hardly moves it; it would miss Dagster slowing the work functions down, wh
 event-log lines they write could do (one per phase). The verdict uses it. Printed per N: both
 times and both estimates; where the Dagster time went (outside the runs: discovery ticks and run
 creation; run machinery: run start, resources, planning and run events; the crawl step; the
-check steps) and the event-log entries per run. Then the least-squares decomposition (fixed +
-per account) and the verdict at the default batch size (``CRAWL_BATCH_SIZE``'s default, read from
-the code): measured when that size was run, else predicted from the decomposition.
+check step) and the event-log entries per run. Then the least-squares decomposition (fixed +
+per account), the stress bound and the verdict at the default batch size with the default history:
+measured when that size was run, else predicted from the decomposition.
 
-Launched runs (``--launched N``, default the default batch size): ``crawl_locally`` executes each run in
+Launched runs (``--launched N``, default 50 accounts): ``crawl_locally`` executes each run in
 process whatever the job's executor, but a run the daemon launches is executed by its run worker on the
 job's executor. So the batch of N accounts is crawled once more with every requested run executed that
 way (``execute_job`` of a reconstructable job, storage connections not reused) on Dagster's default
 multiprocess executor (a subprocess per step, importing the project) and on the in-process executor
 the project's definitions name; the ratio is printed. The run worker's own start is the same for both.
 
-Run: ``.venv/bin/python bench/bench_dagster_overhead.py [--sizes 50 200] [--repeat 2] [--matches 5] [--launched 200]``.
+Run: ``.venv/bin/python bench/bench_dagster_overhead.py [--sizes 50 200] [--repeat 2] [--matches 100] [--light 5] [--launched 50]``.
 """
 
 from __future__ import annotations
@@ -63,10 +68,13 @@ POOL_SIZE = 8  # PostgresResource.pool_max_size's default: the same connections 
 
 
 def crawl_config(seeds: list[int], matches: int):
+    """The crawl settings of one batch of ``seeds`` (stored by ``seed`` first in both modes): the
+    resource names only the first, as a deployment's short seed list does. With all N in it, Dagster
+    validated an N-item config list several times per run, a cost no deployment pays."""
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
 
     return CrawlConfig(
-        seeds=seeds, max_depth=0, batch_size=len(seeds), batch_growth=1.0, max_batch_size=len(seeds),
+        seeds=seeds[:1], max_depth=0, batch_size=len(seeds), batch_growth=1.0, max_batch_size=len(seeds),
         max_matches_per_account=matches, page_size=matches, partial_batch_after_seconds=0,
     )
 
@@ -112,10 +120,16 @@ class Pass:
     work: float  # inside the work functions
 
 
+def seed(db, seeds: list[int]) -> None:
+    from crawl_pipeline.db.accounts import add_seeds
+
+    with db.transaction() as conn:
+        add_seeds(conn, seeds)
+
+
 def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> Pass:
     from crawl_pipeline.crawl import phases
     from crawl_pipeline.db import frontier
-    from crawl_pipeline.db.accounts import add_seeds
     from crawl_pipeline.db.pool import Database
     from crawl_pipeline.domain.frontier import parse_batch_key
     from crawl_pipeline.settings import Secret
@@ -132,8 +146,8 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> Pass:
     )
     with Database(url, max_size=POOL_SIZE) as db, WorkClock().timing() as clock:
         started = time.perf_counter()
+        seed(db, seeds)
         with db.transaction() as conn:
-            add_seeds(conn, seeds)
             batches = frontier.cut_batches(conn, crawl.policy(), linger=timedelta(seconds=0))
         for batch in batches:
             depth, _ = parse_batch_key(batch.key)
@@ -204,6 +218,7 @@ def dagster(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches:
     defs = bench_definitions(url, sim_url, seeds, matches)
     with bench_instance(dagster_url) as instance, Database(url, max_size=4) as db, WorkClock().timing() as clock:
         started = time.perf_counter()
+        seed(db, seeds)
         runs = crawl_locally(defs, instance, db, crawl)
         seconds = time.perf_counter() - started
         stored = db.fetch_value("SELECT count(*) FROM matches WHERE has_details")
@@ -260,6 +275,7 @@ def launched(url: str, dagster_url: str, sim_url: str, seeds: list[int], matches
     )
     with bench_instance(dagster_url) as instance, Database(url, max_size=4) as db:
         started = time.perf_counter()
+        seed(db, list(seeds))
         while requests := _requested_runs(instance, db, crawl, discovery_tick):
             for request in requests:
                 result = dg.execute_job(
@@ -277,27 +293,77 @@ def _requested_runs(instance, db, crawl, discovery_tick) -> list:
     return list(tick.run_requests)
 
 
-def default_batch_size() -> int:
-    """The depth-0 batch size a deployment gets without CRAWL_BATCH_SIZE."""
+def defaults() -> tuple[int, int]:
+    """The depth-0 batch size and the history read per account a deployment gets without settings."""
     from crawl_pipeline.defs.crawl.resources import CrawlConfig
     from crawl_pipeline.settings import Settings
 
-    return CrawlConfig.from_settings(Settings.from_env({})).batch_size
+    config = CrawlConfig.from_settings(Settings.from_env({}))
+    return config.batch_size, config.max_matches_per_account
+
+
+@dataclass
+class Row:
+    size: int
+    matches: int
+    direct: Pass
+    dagster: DagsterTimes
+    around: float  # overhead around the work functions
+
+
+def measure(sim_url, dagster_url, server, world, seeds: list[int], matches: int, repeat: int) -> Row:
+    with scratch_database(server, "overhead_warm") as warm_url:
+        direct(warm_url, sim_url, seeds, matches)  # the simulator's caches, for both modes alike
+    directs: list[Pass] = []
+    dagsters: list[DagsterTimes] = []
+    for _ in range(max(1, repeat)):  # alternating: load hits both alike
+        with scratch_database(server, "overhead_runs") as runs_url:
+            dagsters.append(dagster(runs_url, dagster_url, sim_url, seeds, matches))
+        with scratch_database(server, "overhead_direct") as direct_url:
+            directs.append(direct(direct_url, sim_url, seeds, matches))
+        assert directs[-1].stored == dagsters[-1].stored, (
+            f"different work: direct stored {directs[-1].stored} details, dagster {dagsters[-1].stored}"
+        )
+    # the same difference with the work functions' own time taken out of both modes: what
+    # remains is what each mode does around them, far less disturbed by other load
+    around = min(x.seconds - x.work for x in dagsters) - min(x.seconds - x.work for x in directs)
+    return Row(len(seeds), matches, min(directs, key=lambda p: p.seconds), min(dagsters, key=lambda p: p.seconds), around)
+
+
+def report(row: Row) -> None:
+    d, g, around = row.direct, row.dagster, row.around
+    print(f"batch {row.size:>5} accounts, {row.matches:>3} matches each: direct {d.seconds:7.2f} s ({d.stored} details)  "
+          f"dagster {g.seconds:7.2f} s ({g.stored} details, {g.runs} runs)  overhead {g.seconds - d.seconds:6.2f} s = "
+          f"{(g.seconds - d.seconds) / d.seconds:6.1%} of the work  dagster / direct {g.seconds / d.seconds:.2f}x")
+    print(f"    around the work functions: overhead {around:5.2f} s = {around / d.seconds:6.1%} of the work "
+          f"(work functions: direct {d.work:.2f} s, dagster {g.work:.2f} s)")
+    print(f"    dagster time: outside the runs {g.seconds - g.in_runs:5.2f} s (discovery ticks, run creation), "
+          f"run machinery {g.in_runs - g.crawl_step - g.check_steps:5.2f} s, crawl step "
+          f"{g.crawl_step:5.2f} s, check step {g.check_steps:5.2f} s; "
+          f"event-log entries per run {' + '.join(map(str, g.events))}")
 
 
 def main() -> None:
-    default_n = default_batch_size()
+    default_n, default_matches = defaults()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[50, default_n],
         help=f"accounts per batch (default: 50 and {default_n}, the default batch size)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="timed passes of each mode per size (the fastest counts)")
-    parser.add_argument("--matches", type=int, default=5, help="history read per account")
     parser.add_argument(
-        "--launched", type=int, default=default_n, metavar="N",
-        help=f"also crawl the batch of N accounts (one of --sizes; 0: skip) as launched runs execute, on the "
-             f"multiprocess executor (Dagster's default) and the in-process one (the project's); default {default_n}",
+        "--matches", type=int, default=default_matches,
+        help=f"history read per account (default {default_matches}, max_matches_per_account's default)",
+    )
+    parser.add_argument(
+        "--light", type=int, default=5, metavar="M",
+        help="also measure the default batch size with M matches per account, a stress bound: the least work "
+             "per run Dagster's fixed cost is set against (0: skip; default 5)",
+    )
+    parser.add_argument(
+        "--launched", type=int, default=50, metavar="N",
+        help="also crawl the batch of N accounts (one of --sizes; 0: skip) as launched runs execute, on the "
+             "multiprocess executor (Dagster's default) and the in-process one (the project's); default 50",
     )
     parser.add_argument("--server", default=None)
     args = parser.parse_args()
@@ -308,47 +374,28 @@ def main() -> None:
 
     world = world_for(SimulatorConfig(accounts=WORLD_ACCOUNTS))
     print(f"simulator: {WORLD_ACCOUNTS:,} accounts, rate limits off, {LATENCY_MS:.0f} ms latency; "
-          f"{args.matches} matches per account; one batch per size, two runs (hero phase, match phase); "
-          f"simulator warmed per size, fastest of {args.repeat} per mode")
-    rows = []
+          f"{args.matches} matches per account (the default history); one batch per size, two runs (hero phase, "
+          f"match phase); simulator warmed per size, fastest of {args.repeat} per mode")
+    rows: list[Row] = []
     offset = 0
     seeds_of: dict[int, list[int]] = {}
+
+    def accounts(size: int) -> list[int]:  # different accounts per measurement, the same for both modes
+        nonlocal offset
+        offset += size
+        return [int(a) for a in world.account_ids(list(range(offset - size, offset)))]
+
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url, \
             scratch_database(server, "overhead_dagster", migrate=False) as dagster_url:
-        for size in [3, *args.sizes]:  # the first (3 accounts) warms imports, connections and caches up
-            # different accounts per size, the same accounts for both modes
-            seeds = [int(a) for a in world.account_ids(list(range(offset, offset + size)))]
-            offset += size
-            seeds_of[size] = seeds
-            with scratch_database(server, "overhead_warm") as warm_url:
-                direct(warm_url, sim_url, seeds, args.matches)  # the simulator's caches, for both modes alike
-            directs: list[Pass] = []
-            dagsters: list[DagsterTimes] = []
-            for _ in range(max(1, args.repeat) if offset > size else 1):  # alternating: load hits both alike
-                with scratch_database(server, "overhead_runs") as runs_url:
-                    dagsters.append(dagster(runs_url, dagster_url, sim_url, seeds, args.matches))
-                with scratch_database(server, "overhead_direct") as direct_url:
-                    directs.append(direct(direct_url, sim_url, seeds, args.matches))
-                assert directs[-1].stored == dagsters[-1].stored, (
-                    f"different work: direct stored {directs[-1].stored} details, dagster {dagsters[-1].stored}"
-                )
-            if offset == size:
-                continue
-            d = min(directs, key=lambda p: p.seconds)
-            g = min(dagsters, key=lambda p: p.seconds)
-            # the same difference with the work functions' own time taken out of both modes: what
-            # remains is what each mode does around them, far less disturbed by other load
-            around = min(x.seconds - x.work for x in dagsters) - min(x.seconds - x.work for x in directs)
-            rows.append((size, d.seconds, g.seconds, g, around))
-            print(f"batch {size:>5} accounts: direct {d.seconds:7.2f} s ({d.stored} details)  dagster {g.seconds:7.2f} s "
-                  f"({g.stored} details, {g.runs} runs)  overhead {g.seconds - d.seconds:6.2f} s = "
-                  f"{(g.seconds - d.seconds) / d.seconds:6.1%} of the work  dagster / direct {g.seconds / d.seconds:.2f}x")
-            print(f"    around the work functions: overhead {around:5.2f} s = {around / d.seconds:6.1%} of the work "
-                  f"(work functions: direct {d.work:.2f} s, dagster {g.work:.2f} s)")
-            print(f"    dagster time: outside the runs {g.seconds - g.in_runs:5.2f} s (discovery ticks, run creation), "
-                  f"run machinery {g.in_runs - g.crawl_step - g.check_steps:5.2f} s, crawl step "
-                  f"{g.crawl_step:5.2f} s, check steps {g.check_steps:5.2f} s; "
-                  f"event-log entries per run {' + '.join(map(str, g.events))}")
+        measure(sim_url, dagster_url, server, world, accounts(3), 5, 1)  # warms imports, connections and caches up
+        for size in args.sizes:
+            seeds_of[size] = accounts(size)
+            rows.append(measure(sim_url, dagster_url, server, world, seeds_of[size], args.matches, args.repeat))
+            report(rows[-1])
+        light = None
+        if args.light:
+            light = measure(sim_url, dagster_url, server, world, accounts(default_n), args.light, args.repeat)
+            report(light)
         if args.launched in seeds_of:
             took = {}
             for executor in ("multiprocess", "in_process"):
@@ -357,40 +404,41 @@ def main() -> None:
             print(f"launched runs, batch {args.launched} accounts: multiprocess executor {took['multiprocess']:.2f} s, "
                   f"in-process executor (the project's) {took['in_process']:.2f} s: in-process / multiprocess "
                   f"{took['in_process'] / took['multiprocess']:.2f}x")
-    sizes = np.array([r[0] for r in rows], float)
+    sizes = np.array([r.size for r in rows], float)
 
     def fit(values: list[float]) -> tuple[float, float]:  # (per account, fixed)
-        return tuple(np.polyfit(sizes, values, 1)) if len(rows) > 1 else (values[0] / rows[0][0], 0.0)
+        return tuple(np.polyfit(sizes, values, 1)) if len(rows) > 1 else (values[0] / rows[0].size, 0.0)
 
-    d_b, d_a = fit([r[1] for r in rows])
-    g_b, g_a = fit([r[2] for r in rows])
-    o_b, o_a = fit([r[4] for r in rows])
+    d_b, d_a = fit([r.direct.seconds for r in rows])
+    g_b, g_a = fit([r.dagster.seconds for r in rows])
+    o_b, o_a = fit([r.around for r in rows])
     print(f"least squares over the sizes: direct {d_a:.2f} s + {d_b * 1000:.1f} ms/account; "
           f"dagster {g_a:.2f} s + {g_b * 1000:.1f} ms/account")
     print(f"overhead per batch: {g_a - d_a:.2f} s fixed + {(g_b - d_b) * 1000:.1f} ms per account; around the work "
-          f"functions {o_a:.2f} s fixed + {o_b * 1000:.1f} ms per account ({rows[0][3].runs} runs per batch)")
-    denominator = 0.10 * d_b - o_b
-    if denominator <= 0:
-        print("batch size for overhead < 10 % of work: none here (the overhead grows with the batch as fast as "
-              "10 % of the work does)")
-    else:
-        suggested = max(1, math.ceil((o_a - 0.10 * d_a) / denominator))
-        print(f"batch size for overhead < 10 % of work: >= {suggested} accounts (5 ms latency, no rate limit: real "
-              f"providers make the work per account far larger, so this is an upper bound)")
-    largest = rows[-1]
-    print(f"dagster / direct at the largest batch ({largest[0]} accounts): {largest[2] / largest[1]:.2f}x")
-    measured = [r for r in rows if r[0] == default_n]
+          f"functions {o_a:.2f} s fixed + {o_b * 1000:.1f} ms per account ({rows[0].dagster.runs} runs per batch)")
+    if light is not None:
+        share = light.around / light.direct.seconds
+        fixed = max(o_a, 0.0)
+        print(f"stress bound, {default_n} accounts with {light.matches} matches each (1/{args.matches // light.matches} "
+              f"of the default history): overhead {light.around:.2f} s = {share:.1%} of the work around the work "
+              f"functions; under 10 % from {math.ceil(10 * light.around / (light.direct.seconds / default_n)) if share >= 0.10 else default_n} "
+              f"accounts at that history (fixed part of the default-history fit: {fixed:.2f} s)")
+    measured = [r for r in rows if r.size == default_n]
     if measured:
-        _, d_s, g_s, _, around = measured[0]
-        wall, share = (g_s - d_s) / d_s, around / d_s
+        row = measured[0]
+        wall, share = (row.dagster.seconds - row.direct.seconds) / row.direct.seconds, row.around / row.direct.seconds
         how = "measured"
     else:
         work = d_a + d_b * default_n
         wall, share = (g_a - d_a + (g_b - d_b) * default_n) / work, (o_a + o_b * default_n) / work
         how = "predicted by the least-squares lines"
-    print(f"overhead at the default batch size ({default_n} accounts, {how}): {share:.1%} of the work around the "
-          f"work functions ({wall:.1%} from the wall-clock difference, which other load on the machine moves)")
-    print(target_line(f"default batch size {default_n} keeps overhead < 10 %", share < 0.10))
+    print(f"overhead at the default batch size ({default_n} accounts, {args.matches} matches each, {how}): {share:.1%} of "
+          f"the work around the work functions ({wall:.1%} from the wall-clock difference, which other load on the "
+          f"machine moves)")
+    print(target_line(
+        f"default batch size {default_n} with the default history ({args.matches} matches per account) keeps "
+        f"overhead < 10 %", share < 0.10,
+    ))
 
 
 if __name__ == "__main__":

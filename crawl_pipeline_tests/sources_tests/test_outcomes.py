@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+import dagster as dg
 import httpx
 
 from crawl_pipeline.crawl import phases
@@ -230,14 +231,23 @@ def test_the_servers_remaining_count_wins_when_lower(db):
 
 
 def test_stubs_waiting_on_an_outage_fail_the_asset_check(db, database_url):
-    """Pending without an attempt spent, but loud: the check on match_details fails and names the error."""
-    from crawl_pipeline.defs.crawl.checks import no_details_waiting_on_errors
+    """Pending without an attempt spent, but loud: the check on match_details fails and names the error.
+    Executed alone from the crawl's one multi-check step, as the UI's "Execute" on that check does."""
+    from crawl_pipeline.defs.crawl.checks import crawl_checks
+    from crawl_pipeline.defs.crawl.resources import CrawlConfig
     from crawl_pipeline.defs.resources import PostgresResource
 
     _stubs(db, [1, 2])
     with db.transaction() as conn:
         crawl_db.record_detail_failures(conn, [(1, "DetailsNotReady: steam match_details HTTP 500", "pending")])
-    postgres = PostgresResource(database_url=database_url)
-    result = no_details_waiting_on_errors(postgres=postgres)
-    assert not result.passed and result.metadata["waiting_stubs"].value == 1
-    assert "DetailsNotReady" in result.metadata["error_sample"].value
+    key = dg.AssetCheckKey(dg.AssetKey("match_details"), "no_details_waiting_on_errors")
+    defs = dg.Definitions(
+        asset_checks=[crawl_checks],
+        jobs=[dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(key))],
+        resources={"postgres": PostgresResource(database_url=database_url), "crawl": CrawlConfig()},
+    )
+    result = defs.resolve_job_def("one_check").execute_in_process(raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.asset_check_key for e in evaluations] == [key]  # only the selected check ran
+    assert not evaluations[0].passed and evaluations[0].metadata["waiting_stubs"].value == 1
+    assert "DetailsNotReady" in evaluations[0].metadata["error_sample"].value

@@ -4,22 +4,13 @@
 import dagster as dg
 
 from crawl_pipeline.defs.crawl.assets import crawl_batch, crawl_batch_job
-from crawl_pipeline.defs.crawl.checks import (
-    discovered_accounts_batched,
-    failed_details_under_threshold,
-    match_players_consistent,
-    no_details_waiting_on_errors,
-    pending_stubs_have_owner,
-)
+from crawl_pipeline.defs.crawl.checks import crawl_checks
 from crawl_pipeline.defs.crawl.sensors import crawl_discovery_sensor, retry_failed_schedule, stale_recrawl_schedule
 from crawl_pipeline.defs.crawl.tracked import tracked_accounts_job, tracked_accounts_schedule, tracked_matches
 
 defs = dg.Definitions(
     assets=[crawl_batch, tracked_matches],
-    asset_checks=[
-        pending_stubs_have_owner, match_players_consistent, discovered_accounts_batched, failed_details_under_threshold,
-        no_details_waiting_on_errors,
-    ],
+    asset_checks=[crawl_checks],
     jobs=[crawl_batch_job, tracked_accounts_job],
     sensors=[crawl_discovery_sensor],
     schedules=[retry_failed_schedule, stale_recrawl_schedule, tracked_accounts_schedule],
