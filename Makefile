@@ -31,7 +31,14 @@ soak: $(STAMP)
 	CRAWL_SOAK=1 $(PY) -m pytest -n $(PYTEST_WORKERS) crawl_pipeline_tests/fault_tests crawl_pipeline_tests/fuzz_tests $(PYTEST_ARGS)
 
 # Every benchmark, ratios against baselines measured in the same run -> bench/RESULTS.md (BENCH_ARGS=--full).
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench-stamp
+
+# The bench extra (dlt, the ingest comparison) on top of the dev install, pinned like the rest.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
