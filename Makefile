@@ -30,7 +30,6 @@ test: $(STAMP)
 soak: $(STAMP)
 	CRAWL_SOAK=1 $(PY) -m pytest -n $(PYTEST_WORKERS) crawl_pipeline_tests/fault_tests crawl_pipeline_tests/fuzz_tests $(PYTEST_ARGS)
 
-# Every benchmark, ratios against baselines measured in the same run -> bench/RESULTS.md (BENCH_ARGS=--full).
 BENCH_STAMP := $(VENV)/.installed-bench-stamp
 
 # The bench extra (dlt, the ingest comparison) on top of the dev install, pinned like the rest.
@@ -38,6 +37,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
+# Every benchmark, ratios against baselines measured in the same run -> bench/RESULTS.md (BENCH_ARGS=--full).
 bench: $(BENCH_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -1,26 +1,30 @@
-"""The crawl checks' queries: a batch run's checks read that batch's matches, a check executed
-alone reads the whole crawl (the batch-scoped form keeps each batch's checks from growing with
-the crawl)."""
+"""The crawl checks' queries and their scope: what a batch run's checks read must not grow with
+the crawl, and a failure found in one batch stays red until that batch is fixed."""
+
+import dagster as dg
 
 from crawl_pipeline.db import checks
 from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 
+FIRST, SECOND = "d00-000000", "d00-000001"
+CONSISTENT = dg.AssetCheckKey(dg.AssetKey("match_details"), "match_players_consistent")
+
 
 def _crawl_with_faults_in_two_batches(db) -> None:
-    """Batch a: match 1 has account 7 twice, match 2 is detailed without players, match 3 gave
-    up; batch b: match 4 waits on an outage's error, match 5 gave up; match 6 is clean."""
+    """First batch: match 1 has account 7 twice, match 2 is detailed without players, match 3
+    gave up; second batch: match 4 waits on an outage's error, match 5 gave up; match 6 is clean."""
     with db.transaction() as conn:
         conn.execute(
             "INSERT INTO account_batches (batch_key, depth, batch_number, account_count) "
-            "VALUES ('d00-000000', 0, 0, 1), ('d00-000001', 0, 1, 1)"
+            "VALUES (%s, 0, 0, 1), (%s, 0, 1, 1)",
+            (FIRST, SECOND),
         )
         conn.execute(
             """INSERT INTO matches (match_id, owner_batch, has_details, retry_count, fetch_error) VALUES
-               (1, 'd00-000000', true, 0, NULL), (2, 'd00-000000', true, 0, NULL),
-               (3, 'd00-000000', false, %(gave_up)s, 'MalformedResponse: x'),
-               (4, 'd00-000001', NULL, 0, 'ProviderUnavailable: y'),
-               (5, 'd00-000001', false, %(gave_up)s, 'MalformedResponse: z'), (6, 'd00-000001', true, 0, NULL)""",
-            {"gave_up": MAX_ATTEMPTS},
+               (1, %(a)s, true, 0, NULL), (2, %(a)s, true, 0, NULL), (3, %(a)s, false, %(gave_up)s, 'MalformedResponse: x'),
+               (4, %(b)s, NULL, 0, 'ProviderUnavailable: y'), (5, %(b)s, false, %(gave_up)s, 'MalformedResponse: z'),
+               (6, %(b)s, true, 0, NULL)""",
+            {"a": FIRST, "b": SECOND, "gave_up": MAX_ATTEMPTS},
         )
         conn.execute(
             """INSERT INTO match_players (match_id, player_slot, account_id, hero_id, is_radiant) VALUES
@@ -28,21 +32,57 @@ def _crawl_with_faults_in_two_batches(db) -> None:
         )
 
 
-def test_checks_of_a_batch_read_only_its_matches(db):
+def test_player_checks_of_named_batches_read_only_their_matches(db):
     _crawl_with_faults_in_two_batches(db)
-    assert checks.match_player_violations(db, "d00-000000") == {"duplicate_players": 1, "detailed_matches_without_players": 1}
-    assert checks.match_player_violations(db, "d00-000001") == {"duplicate_players": 0, "detailed_matches_without_players": 0}
-    first, second = checks.gave_up_details(db, "d00-000000"), checks.gave_up_details(db, "d00-000001")
-    assert (first["stubs"], first["gave_up"], [r["match_id"] for r in first["sample"]]) == (3, 1, [3])
-    assert (second["stubs"], second["gave_up"], [r["match_id"] for r in second["sample"]]) == (3, 1, [5])
-    assert checks.waiting_details(db, "d00-000000")["waiting"] == 0
-    waiting = checks.waiting_details(db, "d00-000001")
+    assert checks.match_player_violations(db, [FIRST]) == {
+        "duplicate_players": 1, "detailed_matches_without_players": 1, "batches": [FIRST],
+    }
+    assert checks.match_player_violations(db, [SECOND])["batches"] == []
+    assert checks.match_player_violations(db) == {  # executed alone: every match
+        "duplicate_players": 1, "detailed_matches_without_players": 1, "batches": [FIRST],
+    }
+
+
+def test_stub_checks_read_the_whole_crawl(db):
+    _crawl_with_faults_in_two_batches(db)
+    gave_up = checks.gave_up_details(db)
+    assert (gave_up["gave_up"], gave_up["stubs"], gave_up["stubs_estimated"]) == (2, 6, False)
+    assert sorted(r["match_id"] for r in gave_up["sample"]) == [3, 5]
+    waiting = checks.waiting_details(db)
     assert waiting["waiting"] == 1 and waiting["sample"][0]["fetch_error"] == "ProviderUnavailable: y"
 
 
-def test_checks_executed_alone_read_the_whole_crawl(db):
+def _run_checks(instance: dg.DagsterInstance, database_url: str, batch: str | None) -> dg.AssetCheckEvaluation:
+    """The crawl's check step as a batch run executes it (its partition tag), or executed alone."""
+    from crawl_pipeline.defs.crawl.checks import crawl_checks
+    from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.resources import PostgresResource
+
+    defs = dg.Definitions(
+        asset_checks=[crawl_checks],
+        jobs=[dg.define_asset_job("checks", selection=dg.AssetSelection.checks(CONSISTENT))],
+        resources={"postgres": PostgresResource(database_url=database_url), "crawl": CrawlConfig()},
+    )
+    result = defs.resolve_job_def("checks").execute_in_process(
+        instance=instance, tags={"dagster/partition": batch} if batch else {}, raise_on_error=False
+    )
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_a_batch_found_failing_stays_failing_until_it_is_fixed(db, database_url):
     _crawl_with_faults_in_two_batches(db)
-    assert checks.match_player_violations(db) == {"duplicate_players": 1, "detailed_matches_without_players": 1}
-    every = checks.gave_up_details(db)
-    assert (every["stubs"], every["gave_up"], sorted(r["match_id"] for r in every["sample"])) == (6, 2, [3, 5])
-    assert checks.waiting_details(db)["waiting"] == 1
+    with dg.instance_for_test() as instance:
+        first = _run_checks(instance, database_url, FIRST)
+        assert not first.passed and first.metadata["scope"].value == [FIRST]
+        # the next batch is clean, but its run looks at the first batch again: still red
+        second = _run_checks(instance, database_url, SECOND)
+        assert not second.passed and second.metadata["scope"].value == [FIRST, SECOND]
+        assert second.metadata["failing_batches"].value == [FIRST]
+        with db.transaction() as conn:  # the first batch repaired
+            conn.execute("DELETE FROM match_players WHERE match_id = 1 AND player_slot = 128")
+            conn.execute("DELETE FROM matches WHERE match_id = 2")
+        assert _run_checks(instance, database_url, SECOND).passed
+        assert _run_checks(instance, database_url, SECOND).metadata["scope"].value == [SECOND]  # the first is no longer read
+        alone = _run_checks(instance, database_url, None)
+        assert alone.passed and alone.metadata["scope"].value == "all batches"
