@@ -86,3 +86,24 @@ def test_a_batch_found_failing_stays_failing_until_it_is_fixed(db, database_url)
         assert _run_checks(instance, database_url, SECOND).metadata["scope"].value == [SECOND]  # the first is no longer read
         alone = _run_checks(instance, database_url, None)
         assert alone.passed and alone.metadata["scope"].value == "all batches"
+
+
+def test_a_check_that_raises_is_reported_failed_and_the_others_still_run(db, database_url, monkeypatch):
+    from crawl_pipeline.defs.crawl.checks import crawl_checks
+    from crawl_pipeline.defs.crawl.resources import CrawlConfig
+    from crawl_pipeline.defs.resources import PostgresResource
+
+    def broken(db):
+        raise RuntimeError("statement timeout")
+
+    monkeypatch.setattr(checks, "orphan_stubs", broken)
+    _crawl_with_faults_in_two_batches(db)
+    result = dg.materialize(
+        [crawl_checks], resources={"postgres": PostgresResource(database_url=database_url), "crawl": CrawlConfig()},
+        selection=dg.AssetSelection.all_asset_checks(), raise_on_error=False,
+    )
+    evaluations = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert len(evaluations) == 5
+    broken_one = evaluations["pending_stubs_have_owner"]
+    assert not broken_one.passed and broken_one.metadata["error"].value == "RuntimeError: statement timeout"
+    assert not evaluations["no_details_waiting_on_errors"].passed  # match 4, evaluated after the broken one
