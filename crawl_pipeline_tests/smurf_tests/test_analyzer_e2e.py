@@ -116,7 +116,9 @@ def test_rate_limit_ends_the_history_phase_and_the_next_phases_run(crawled, simu
     assert result.success  # a rate limit is not a failure: the phase ends, the run goes on
     history = phase_metadata(result, "smurf_match_history")
     assert history["rate_limited"] is True and "RateLimited" in history["rate_limit"]
-    assert history.get("histories_read", 0) <= 3 < history["candidates"]
+    # at most the three calls a day of each provider that can serve a history (the planner fails over
+    # from one to the next; which of them answer first depends on the threads), far fewer than wanted
+    assert history.get("histories_read", 0) <= 3 * 3 < history["candidates"]
     assert history.get("details_stored", 0) == 0  # the phase ended before its details step
     # phase 2 and 3 still ran in the same run
     assert "players_analyzed" in phase_metadata(result, "smurf_scores")
