@@ -2,8 +2,8 @@
 PostgreSQL statement lives under db/).
 
 The crawl checks run after every batch, so what they read must not grow with the crawl: the
-stubs still without details (the ``matches_owner_pending`` partial index), or the matches of named
-batches (``matches_owner``); only a check executed alone reads every match."""
+stubs in an error state (partial indexes of migration 0022), or the matches of named batches
+(``matches_owner``); only a check executed alone reads every match."""
 
 from __future__ import annotations
 
@@ -82,11 +82,10 @@ def stub_total(db: Database) -> tuple[int, bool]:
 
 
 def gave_up_details(db: Database, *, sample: int = 5) -> dict[str, Any]:
-    """Stubs that failed on every attempt (read through the ``matches_owner_pending`` index: only
-    stubs without details), with a sample of their errors, and the stub total (``stub_total``)."""
-    gave_up = f"has_details IS NOT TRUE AND {stub_gave_up()}"
-    count = db.fetch_value(f"SELECT count(*) FROM matches WHERE {gave_up}")
-    rows = db.fetch_all(f"SELECT match_id, fetch_error FROM matches WHERE {gave_up} LIMIT %s", (sample,))
+    """Stubs that failed on every attempt (through the ``matches_failed_details`` index: failed
+    stubs only), with a sample of their errors, and the stub total (``stub_total``)."""
+    count = db.fetch_value(f"SELECT count(*) FROM matches WHERE {stub_gave_up()}")
+    rows = db.fetch_all(f"SELECT match_id, fetch_error FROM matches WHERE {stub_gave_up()} LIMIT %s", (sample,))
     stubs, estimated = stub_total(db)
     return {"stubs": stubs, "stubs_estimated": estimated, "gave_up": count, "sample": rows}
 
@@ -117,11 +116,11 @@ def table_row_counts(conn: psycopg.Connection, tables: Iterable[str]) -> dict[st
 def waiting_details(db: Database, *, sample: int = 5) -> dict[str, Any]:
     """Stubs pending with an error that was not theirs (an outage, a spent budget, a bad key,
     Steam's GetMatchDetails 500), with a sample of the errors; read through the
-    ``matches_owner_pending`` index (only stubs without details), so it does not grow with the crawl."""
-    waiting = f"has_details IS NOT TRUE AND {stub_waiting()}"
-    count = db.fetch_value(f"SELECT count(*) FROM matches WHERE {waiting}")
+    ``matches_waiting_on_errors`` index (those stubs only), so it does not grow with the crawl."""
+    count = db.fetch_value(f"SELECT count(*) FROM matches WHERE {stub_waiting()}")
     rows = db.fetch_all(
-        f"SELECT match_id, fetch_error FROM matches WHERE {waiting} ORDER BY last_fetch_attempt NULLS FIRST LIMIT %s",
+        f"SELECT match_id, fetch_error FROM matches WHERE {stub_waiting()} "
+        "ORDER BY last_fetch_attempt NULLS FIRST LIMIT %s",
         (sample,),
     )
     return {"waiting": count, "sample": rows}
