@@ -2,7 +2,7 @@
 
 Every batch run evaluates them after its phases, so none may read more as the crawl grows (the
 duplicate-player scan over every match took 53-56 s at 27M ``match_players`` rows). The stub
-checks read the stubs still without details through a partial index, whole-crawl as before;
+checks read the stubs in an error state through partial indexes, whole-crawl as before;
 ``match_players_consistent`` reads the run's batch plus the batches its last evaluation found
 failing, so a failure stays red until its own batch is fixed, not until the next batch passes.
 Executed alone (no partition), it reads every match.
