@@ -32,7 +32,7 @@ EXACT_COUNT_BELOW = 1_000_000  # rows of matches under which the stub total is c
 def match_player_violations(db: Database, batch_keys: list[str] | None = None) -> dict[str, Any]:
     """Players twice in one match, and detailed matches without players, among the matches the
     batches ``batch_keys`` own (``matches_owner`` index; None: every match, a scan of all of
-    ``match_players``: 53-56 s at 27M rows), with the batches where either was found."""
+    ``match_players``: 53-61 s at 27M rows), with the batches where either was found."""
     scope, params = ("m.owner_batch = ANY(%s)", (batch_keys,)) if batch_keys is not None else ("true", None)
     rows = db.fetch_all(
         f"""SELECT owner_batch, sum(duplicates)::bigint AS duplicates, sum(empty)::bigint AS empty FROM (

@@ -1,7 +1,7 @@
 """Data-quality checks of the crawl.
 
 Every batch run evaluates them after its phases, so none may read more as the crawl grows (the
-duplicate-player scan over every match took 53-56 s at 27M ``match_players`` rows). The stub
+duplicate-player scan over every match took 53-61 s at 27M ``match_players`` rows). The stub
 checks read the stubs in an error state through partial indexes, whole-crawl as before;
 ``match_players_consistent`` reads the run's batch plus the batches its last evaluation found
 failing, so a failure stays red until its own batch is fixed, not until the next batch passes.
@@ -142,8 +142,9 @@ CRAWL_CHECKS: tuple[CrawlCheck, ...] = (
 
 
 def failing_before(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> list[str]:
-    """The batches the check's last evaluation found failing (none if it passed or never ran);
-    the run's own planned, not yet evaluated, record is passed over."""
+    """The batches the check's last evaluation found failing (none if it passed, never ran or
+    raised); the run's own planned, not yet evaluated, record is passed over. Matches no batch
+    owns, found by a check executed alone, are not read again by batch runs."""
     for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=10):
         evaluation = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
         if isinstance(evaluation, dg.AssetCheckEvaluation):
