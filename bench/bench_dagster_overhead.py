@@ -77,7 +77,7 @@ def crawl_config(seeds: list[int], matches: int):
 
     return CrawlConfig(
         seeds=seeds[:1], max_depth=0, batch_size=len(seeds), batch_growth=1.0, max_batch_size=len(seeds),
-        max_matches_per_account=matches, page_size=min(matches, 100), partial_batch_after_seconds=0,  # Steam: <= 100 a page
+        max_matches_per_account=matches, page_size=matches, partial_batch_after_seconds=0,  # each source caps its page
     )
 
 
@@ -313,7 +313,7 @@ class Row:
     around: float  # overhead around the work functions
 
 
-def measure(sim_url, dagster_url, server, world, seeds: list[int], matches: int, repeat: int) -> Row:
+def measure(sim_url, dagster_url, server, seeds: list[int], matches: int, repeat: int) -> Row:
     with scratch_database(server, "overhead_warm") as warm_url:
         direct(warm_url, sim_url, seeds, matches)  # the simulator's caches, for both modes alike
     directs: list[Pass] = []
@@ -389,14 +389,14 @@ def main() -> None:
 
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url, \
             scratch_database(server, "overhead_dagster", migrate=False) as dagster_url:
-        measure(sim_url, dagster_url, server, world, accounts(3), 5, 1)  # warms imports, connections and caches up
+        measure(sim_url, dagster_url, server, accounts(3), 5, 1)  # warms imports, connections and caches up
         for size in args.sizes:
             seeds_of[size] = accounts(size)
-            rows.append(measure(sim_url, dagster_url, server, world, seeds_of[size], args.matches, args.repeat))
+            rows.append(measure(sim_url, dagster_url, server, seeds_of[size], args.matches, args.repeat))
             report(rows[-1])
         light = None
         if args.light:
-            light = measure(sim_url, dagster_url, server, world, accounts(default_n), args.light, args.repeat)
+            light = measure(sim_url, dagster_url, server, accounts(default_n), args.light, args.repeat)
             report(light)
         if args.launched in seeds_of:
             took = {}

@@ -33,7 +33,7 @@ def match_player_violations(db: Database, batch_keys: list[str] | None = None) -
     """Players twice in one match, and detailed matches without players, among the matches the
     batches ``batch_keys`` own (``matches_owner`` index; None: every match, a scan of all of
     ``match_players``: 53-61 s at 27M rows), with the batches where either was found."""
-    scope, params = ("m.owner_batch = ANY(%s)", (batch_keys,)) if batch_keys is not None else ("true", None)
+    scope = "m.owner_batch = ANY(%(batches)s)" if batch_keys is not None else "true"
     rows = db.fetch_all(
         f"""SELECT owner_batch, sum(duplicates)::bigint AS duplicates, sum(empty)::bigint AS empty FROM (
                 SELECT d.owner_batch, count(*) AS duplicates, 0 AS empty FROM (
@@ -47,7 +47,7 @@ def match_player_violations(db: Database, batch_keys: list[str] | None = None) -
                   AND NOT EXISTS (SELECT 1 FROM match_players p WHERE p.match_id = m.match_id)
                 GROUP BY 1) v
             GROUP BY 1 ORDER BY 1""",
-        params and params * 2,
+        {"batches": batch_keys} if batch_keys is not None else None,
     )
     return {
         "duplicate_players": sum(r["duplicates"] for r in rows),
