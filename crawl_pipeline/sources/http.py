@@ -52,7 +52,7 @@ from crawl_pipeline.sources.errors import (
     ServerError,
     Unauthorized,
 )
-from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, bucket_name
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, WaitLine, bucket_name
 from crawl_pipeline.sources.tokens import Credential, CredentialPool
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,7 @@ class ProviderHTTP:
         self.rate_group = rate_group
         self.retry = retry
         self._limiter = limiter
+        self._wait_line = WaitLine()
         self._accounting = accounting
         self._http = http
         self._auth = auth
@@ -351,17 +352,33 @@ class ProviderHTTP:
         return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     def _acquire(self, endpoint: str) -> Credential:
-        """The next healthy credential with a permit in its budget (waiting when none has one)."""
+        """The next healthy credential with a permit in its budget (waiting, in line with this
+        client's other threads, when none has one)."""
+        limiter = self._limiter
+        if limiter is None:
+            healthy = self.credentials.healthy()
+            if not healthy:
+                raise self._no_credential(endpoint, None)
+            return healthy[0]
         deadline = time.monotonic() + self.retry.max_budget_wait
+        with self._wait_line.turn(self.retry.max_budget_wait) as ahead:
+            if ahead is not None:
+                raise RateLimited(
+                    f"shared rate budget ({self.tier.describe()}) had no permit within "
+                    f"{self.retry.max_budget_wait:.0f}s: {ahead} calls still ahead in line",
+                    provider=self.provider,
+                    endpoint=endpoint,
+                )
+            return self._acquire_at_head(limiter, endpoint, deadline)
+
+    def _acquire_at_head(self, limiter: SharedRateLimiter, endpoint: str, deadline: float) -> Credential:
         while True:
             healthy = self.credentials.healthy()
             if not healthy:
                 raise self._no_credential(endpoint, None)
-            if self._limiter is None:
-                return healthy[0]
             waits = []
             for credential in healthy:
-                wait = self._limiter.try_acquire(self.bucket(credential), self.tier)
+                wait = limiter.try_acquire(self.bucket(credential), self.tier)
                 if wait == 0.0:
                     return credential
                 waits.append(wait)

@@ -30,7 +30,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -85,6 +87,40 @@ class RateTier:
 def bucket_name(provider: str, group: str, fingerprint: str) -> str:
     """``provider:group:fingerprint``: never the key itself."""
     return f"{provider}:{group}:{fingerprint}"
+
+
+class WaitLine:
+    """The threads of one client waiting for a permit, served first come, first served: only the
+    head of the line asks the budget, the others wait behind it. Without it, a window's permits
+    went to whichever threads asked first when it opened, and the threads whose calls had just
+    come back asked again before the sleepers were scheduled: one of four workers sharing 5/s
+    waited 4 s for a permit while the three others made 20 calls, and gave up at its deadline.
+    In line, a thread waits at most as long as the permits of the threads ahead of it take."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._line: deque[object] = deque()
+
+    def __len__(self) -> int:
+        """Threads in line, the head included."""
+        with self._turns:
+            return len(self._line)
+
+    @contextmanager
+    def turn(self, timeout: float) -> Iterator[int | None]:
+        """Hold the head of the line. Yields None once at the head, or how many threads were
+        still ahead when ``timeout`` ran out (the caller gives up without asking the budget)."""
+        me = object()
+        with self._turns:
+            self._line.append(me)
+            served = self._turns.wait_for(lambda: self._line[0] is me, timeout)
+            ahead = None if served else self._line.index(me)
+        try:
+            yield ahead
+        finally:
+            with self._turns:
+                self._line.remove(me)
+                self._turns.notify_all()
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 from crawl_pipeline.simulator.testing import start_simulator
-from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
+from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, WaitLine
 
 from .workers import hammer_stratz
 
@@ -49,6 +49,56 @@ def test_threads_never_get_more_than_capacity(db):
     assert sum(granted) == 50
     assert _used(db, "b") == {3600: 50, 86400: 50}
     assert limiter.leases < 50  # permits were leased in slices, not one round trip each
+
+
+def _wait_until(condition) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the threads never got in line"
+        time.sleep(0.001)
+
+
+def test_threads_waiting_for_a_permit_are_served_in_the_order_they_came():
+    """A thread back from its call queues behind the ones already waiting, so none is starved."""
+    line = WaitLine()
+    served: list[str] = []
+    head_may_leave = threading.Event()
+
+    def wait_in_line(name: str) -> None:
+        with line.turn(timeout=10) as ahead:
+            assert ahead is None
+            served.append(name)
+            if name == "head":
+                head_may_leave.wait(10)
+
+    threads = []
+    for name in ("head", "second", "third", "fourth"):
+        threads.append(threading.Thread(target=wait_in_line, args=(name,)))
+        threads[-1].start()
+        in_line = len(threads)
+        _wait_until(lambda: len(line) == in_line)  # noqa: B023 (called before the loop moves on)
+    head_may_leave.set()
+    for thread in threads:
+        thread.join()
+    assert served == ["head", "second", "third", "fourth"]
+    assert len(line) == 0
+
+
+def test_a_thread_that_waits_in_line_past_its_deadline_is_told_how_many_were_ahead():
+    line = WaitLine()
+    outcome: list[int | None] = []
+
+    def wait_briefly() -> None:
+        with line.turn(timeout=0.05) as ahead:
+            outcome.append(ahead)
+
+    with line.turn(timeout=1) as ahead:
+        assert ahead is None
+        late = threading.Thread(target=wait_briefly)
+        late.start()
+        late.join()
+    assert outcome == [1]  # the head never left: the late thread gives up without asking the budget
+    assert len(line) == 0  # and leaves the line, so the threads behind it move up
 
 
 def test_unused_permits_go_back_to_longer_windows(db):
