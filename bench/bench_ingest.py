@@ -17,8 +17,10 @@ of the same world and stores the match and its ten players, each into a fresh sc
                ``pip install -e '.[bench]'``)
 
 Each runs twice: against the live simulator, and on its recorded answers (served in-process
-after the same latency, so the simulator's own CPU is out of the figure). Printed: matches/s of
-each, the ratios (goals: >= 10x the baseline, >= 5x dlt), the share of the machine's CPU the
+after the same latency, so the simulator's own CPU is out of the figure). Before them, bare httpx
+on as many threads fetches the same ids and stores nothing: the fetch-only ceiling of any httpx
+client at that concurrency (live, with the CPU the simulator and this client took). Printed:
+matches/s of each, the share of that ceiling the pipeline reaches, the ratios (goals: >= 10x the baseline, >= 5x dlt), the share of the machine's CPU the
 simulator took during the live pipeline run (psutil), and where the pipeline's time goes on
 recorded answers: py-spy (``--gil``: samples of the thread holding the GIL) when installed,
 else cProfile's top entries of the main thread. The rows the baseline stored are checked to
@@ -85,14 +87,23 @@ class Replay(httpx.BaseTransport):
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
 
-def record(sim_url: str, ids: list[int]) -> tuple[dict[int, bytes], float]:
-    """Every answer once, 32 requests at a time; returns them and the simulator's serving rate."""
+def record(sim_url: str, ids: list[int]) -> dict[int, bytes]:
+    """Every answer once, 32 requests at a time."""
     with httpx.Client(base_url=sim_url, headers={"Authorization": f"Bearer {KEY}"},
                       limits=httpx.Limits(max_connections=32)) as http, ThreadPoolExecutor(32) as pool:
+        return dict(zip(ids, pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status().content, ids),
+                        strict=True))
+
+
+def fetch_only(sim_url: str, ids: list[int], workers: int, transport: httpx.BaseTransport | None = None) -> float:
+    """Bare httpx on ``workers`` threads, nothing parsed or stored: the most any httpx client with
+    that many workers can fetch here (matches/s). Live, this client's own CPU sets it, not the simulator."""
+    with httpx.Client(base_url=sim_url, headers={"Authorization": f"Bearer {KEY}"}, transport=transport,
+                      limits=httpx.Limits(max_connections=workers)) as http, ThreadPoolExecutor(workers) as pool:
         started = time.perf_counter()
-        bodies = dict(zip(ids, pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status().content, ids),
-                          strict=True))
-        return bodies, len(ids) / (time.perf_counter() - started)
+        for _ in pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status(), ids):
+            pass
+        return len(ids) / (time.perf_counter() - started)
 
 
 def pipeline(url: str, sim_url: str, ids: list[int], *, workers: int, chunk: int,
@@ -352,16 +363,25 @@ def main() -> None:
     base_ids = ids[: args.baseline_matches]
     print(f"simulator: {WORLD_ACCOUNTS:,} accounts, rate limits off, {LATENCY_MS:.0f} ms mean latency (own process)")
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url:
-        bodies, cold = record(sim_url, ids)
-        _, ceiling = record(sim_url, ids)  # the simulator's serving cache is warm now, as in the runs below
-        print(f"simulator ceiling: {ceiling:,.0f} match details/s served to 32 threads, warm "
-              f"({cold:,.0f}/s cold; fetch only, nothing stored)")
-        live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None,
-                                  simulator=_simulator(sim_url))
-        print(f"  pipeline uses {live / ceiling:.0%} of what the simulator can serve")
+        bodies = record(sim_url, ids)  # the simulator's serving cache is warm now, as in the runs below
+        simulator = _simulator(sim_url)
+        sim_cpu, own_cpu = _cpu_seconds(simulator), _cpu_seconds(psutil.Process())
+        live_ceiling = fetch_only(sim_url, ids, args.workers)
+        per_second = live_ceiling / len(ids)  # CPU seconds over the wall time of that run
+        sim_share = (_cpu_seconds(simulator) - sim_cpu) * per_second
+        own_share = (_cpu_seconds(psutil.Process()) - own_cpu) * per_second
+        replay_ceiling = fetch_only("http://replay", ids, args.workers, Replay(bodies, LATENCY_MS))
+        print(f"fetch-only ceiling, bare httpx on {args.workers} threads (nothing parsed or stored): "
+              f"live {live_ceiling:,.0f}/s (the simulator used {sim_share:.0%} of a core, this client "
+              f"{own_share:.0%}), recorded answers {replay_ceiling:,.0f}/s")
+        live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None, simulator=simulator)
+        print(f"  pipeline reaches {live / live_ceiling:.0%} of the live fetch-only ceiling; 10x the baseline "
+              f"needs {10 * live_base:,.0f}/s")
         live_dlt = dlt_contest("live simulator", server, sim_url, ids, args, live)
     label = f"recorded answers, {LATENCY_MS:.0f} ms latency"
     replayed, replayed_base = contest(label, server, "http://replay", ids, base_ids, args, Replay(bodies, LATENCY_MS))
+    print(f"  pipeline reaches {replayed / replay_ceiling:.0%} of the recorded fetch-only ceiling; 10x the baseline "
+          f"needs {10 * replayed_base:,.0f}/s")
     replayed_dlt = dlt_contest(label, server, "http://replay", ids, args, replayed, bodies=bodies)
     if not args.no_profile:
         profile(server, ids, bodies, args)

@@ -352,14 +352,18 @@ class ProviderHTTP:
         return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     def _acquire(self, endpoint: str) -> Credential:
-        """The next healthy credential with a permit in its budget (waiting, in line with this
-        client's other threads, when none has one)."""
+        """The next healthy credential with a permit in its budget. A call that finds none free,
+        or other threads of this client already waiting, waits in line behind them."""
         limiter = self._limiter
         if limiter is None:
             healthy = self.credentials.healthy()
             if not healthy:
                 raise self._no_credential(endpoint, None)
             return healthy[0]
+        if not self._wait_line:  # nobody waiting: a free permit needs no place in line
+            credential, _ = self._try_permit(limiter, endpoint)
+            if credential is not None:
+                return credential
         deadline = time.monotonic() + self.retry.max_budget_wait
         with self._wait_line.turn(self.retry.max_budget_wait) as ahead:
             if ahead is not None:
@@ -369,28 +373,31 @@ class ProviderHTTP:
                     provider=self.provider,
                     endpoint=endpoint,
                 )
-            return self._acquire_at_head(limiter, endpoint, deadline)
-
-    def _acquire_at_head(self, limiter: SharedRateLimiter, endpoint: str, deadline: float) -> Credential:
-        while True:
-            healthy = self.credentials.healthy()
-            if not healthy:
-                raise self._no_credential(endpoint, None)
-            waits = []
-            for credential in healthy:
-                wait = limiter.try_acquire(self.bucket(credential), self.tier)
-                if wait == 0.0:
+            while True:
+                credential, wait = self._try_permit(limiter, endpoint)
+                if credential is not None:
                     return credential
-                waits.append(wait)
-            wait = min(waits)
-            if time.monotonic() + wait > deadline:
-                raise RateLimited(
-                    f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.0f}s",
-                    provider=self.provider,
-                    endpoint=endpoint,
-                    retry_after=wait,
-                )
-            time.sleep(wait)
+                if time.monotonic() + wait > deadline:
+                    raise RateLimited(
+                        f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.0f}s",
+                        provider=self.provider,
+                        endpoint=endpoint,
+                        retry_after=wait,
+                    )
+                time.sleep(wait)
+
+    def _try_permit(self, limiter: SharedRateLimiter, endpoint: str) -> tuple[Credential | None, float]:
+        """A healthy credential whose budget granted a permit, or None and the shortest wait."""
+        healthy = self.credentials.healthy()
+        if not healthy:
+            raise self._no_credential(endpoint, None)
+        waits = []
+        for credential in healthy:
+            wait = limiter.try_acquire(self.bucket(credential), self.tier)
+            if wait == 0.0:
+                return credential, 0.0
+            waits.append(wait)
+        return None, min(waits)
 
     def _no_credential(self, endpoint: str, status: int | None) -> Unauthorized:
         reasons = "; ".join(self.credentials.disabled()) or "none configured"

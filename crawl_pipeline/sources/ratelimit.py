@@ -95,32 +95,39 @@ class WaitLine:
     went to whichever threads asked first when it opened, and the threads whose calls had just
     come back asked again before the sleepers were scheduled: one of four workers sharing 5/s
     waited 4 s for a permit while the three others made 20 calls, and gave up at its deadline.
-    In line, a thread waits at most as long as the permits of the threads ahead of it take."""
+    In line, a thread waits at most as long as the permits of the threads ahead of it take.
+
+    Leaving wakes the next thread only (its own event), not every waiter: with 16 threads a
+    shared condition's wake-ups of all of them cost a third of the throughput."""
 
     def __init__(self) -> None:
-        self._turns = threading.Condition()
-        self._line: deque[object] = deque()
+        self._lock = threading.Lock()
+        self._line: deque[threading.Event] = deque()
 
     def __len__(self) -> int:
-        """Threads in line, the head included."""
-        with self._turns:
-            return len(self._line)
+        """Threads in line, the head included (read without the lock: a hint, exact when idle)."""
+        return len(self._line)
 
     @contextmanager
     def turn(self, timeout: float) -> Iterator[int | None]:
         """Hold the head of the line. Yields None once at the head, or how many threads were
         still ahead when ``timeout`` ran out (the caller gives up without asking the budget)."""
-        me = object()
-        with self._turns:
+        me = threading.Event()
+        with self._lock:
             self._line.append(me)
-            served = self._turns.wait_for(lambda: self._line[0] is me, timeout)
-            ahead = None if served else self._line.index(me)
+            if self._line[0] is me:
+                me.set()
+        me.wait(timeout)
+        with self._lock:  # the head's event is set under the lock: this read cannot race it
+            ahead = None if me.is_set() else self._line.index(me)
         try:
             yield ahead
         finally:
-            with self._turns:
+            with self._lock:
+                was_head = self._line[0] is me
                 self._line.remove(me)
-                self._turns.notify_all()
+                if was_head and self._line:
+                    self._line[0].set()
 
 
 @dataclass
