@@ -385,13 +385,20 @@ def main() -> None:
     replayed_dlt = dlt_contest(label, server, "http://replay", ids, args, replayed, bodies=bodies)
     if not args.no_profile:
         profile(server, ids, bodies, args)
-    print(target_line(">= 10x the baseline, recorded answers", replayed >= 10 * replayed_base))
-    print(target_line(">= 10x the baseline, live simulator", live >= 10 * live_base))
+    def verdict(description: str, rate: float, need: float, ceiling: float) -> None:
+        line = target_line(description, rate >= need)
+        if rate < need and need > ceiling:
+            line += (f" (needs {need:,.0f}/s, above the fetch-only ceiling of {ceiling:,.0f}/s: no httpx client on "
+                     f"{args.workers} threads reaches it here, storing nothing)")
+        print(line)
+
+    verdict(">= 10x the baseline, recorded answers", replayed, 10 * replayed_base, replay_ceiling)
+    verdict(">= 10x the baseline, live simulator", live, 10 * live_base, live_ceiling)
     if live_dlt is None or replayed_dlt is None:
         print("target (>= 5x dlt): not measured (dlt not installed)")
     else:
-        print(target_line(">= 5x dlt, recorded answers", replayed >= 5 * replayed_dlt))
-        print(target_line(">= 5x dlt, live simulator", live >= 5 * live_dlt))
+        verdict(">= 5x dlt, recorded answers", replayed, 5 * replayed_dlt, replay_ceiling)
+        verdict(">= 5x dlt, live simulator", live, 5 * live_dlt, live_ceiling)
     print(target_line(">= 500 matches/s end to end, recorded answers", replayed >= 500))
     print(target_line(">= 500 matches/s against the live simulator", live >= 500))
 
