@@ -372,6 +372,7 @@ class ProviderHTTP:
                     f"{self.retry.max_budget_wait:.0f}s: {ahead} calls still ahead in line",
                     provider=self.provider,
                     endpoint=endpoint,
+                    retry_after=self.budget_wait(),
                 )
             while True:
                 credential, wait = self._try_permit(limiter, endpoint)

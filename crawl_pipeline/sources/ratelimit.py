@@ -117,10 +117,10 @@ class WaitLine:
             self._line.append(me)
             if self._line[0] is me:
                 me.set()
-        me.wait(timeout)
-        with self._lock:  # the head's event is set under the lock: this read cannot race it
-            ahead = None if me.is_set() else self._line.index(me)
-        try:
+        try:  # from here an interrupt too must leave the line, or every later call would queue behind it
+            me.wait(timeout)
+            with self._lock:  # the head's event is set under the lock: this read cannot race it
+                ahead = None if me.is_set() else self._line.index(me)
             yield ahead
         finally:
             with self._lock:

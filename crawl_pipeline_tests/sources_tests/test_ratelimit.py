@@ -10,7 +10,10 @@ import pytest
 
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline.sources.accounting import RequestAccounting
+from crawl_pipeline.sources.http import ProviderHTTP, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, WaitLine
+from crawl_pipeline.sources.tokens import Credential, CredentialPool
 
 from .workers import hammer_stratz
 
@@ -99,6 +102,75 @@ def test_a_thread_that_waits_in_line_past_its_deadline_is_told_how_many_were_ahe
         late.join()
     assert outcome == [1]  # the head never left: the late thread gives up without asking the budget
     assert len(line) == 0  # and leaves the line, so the threads behind it move up
+
+
+def test_a_head_that_fails_passes_its_turn_on():
+    line = WaitLine()
+    behind: list[int | None] = []
+
+    def wait_behind() -> None:
+        with line.turn(timeout=10) as ahead:
+            behind.append(ahead)
+
+    second = threading.Thread(target=wait_behind)
+    with pytest.raises(RuntimeError), line.turn(timeout=1):
+        second.start()
+        _wait_until(lambda: len(line) == 2)
+        raise RuntimeError("the budget's database went away")
+    second.join()
+    assert behind == [None]
+    assert len(line) == 0
+
+
+class _PermitsOnRelease:
+    """A budget that grants only the permits the test releases; otherwise: ask again in 0.5 s."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._free = 0
+        self.asked_by: list[str] = []
+
+    def release(self) -> None:
+        with self._lock:
+            self._free += 1
+
+    def try_acquire(self, bucket: str, tier: RateTier) -> float:
+        with self._lock:
+            self.asked_by.append(threading.current_thread().name)
+            if self._free:
+                self._free -= 1
+                return 0.0
+            return 0.5
+
+    def peek(self, bucket: str, tier: RateTier) -> float:
+        return 0.0 if self._free else 0.5
+
+
+def test_a_call_waiting_for_a_permit_gets_the_next_one_before_a_newer_call():
+    """The client's calls queue: a permit freed while one waits goes to it, not to a call that
+    comes later (the threads back from their calls used to take every permit of the window)."""
+    budget = _PermitsOnRelease()
+    http = ProviderHTTP("p", "http://provider.test", CredentialPool("p", [Credential.anonymous()]),
+                        tier=RateTier.of("t", per_second=1), rate_group="api", limiter=budget,  # type: ignore[arg-type]
+                        accounting=RequestAccounting(None), retry=RetryPolicy(max_budget_wait=10))
+    served: list[str] = []
+
+    def call() -> None:
+        http._acquire("matches")
+        served.append(threading.current_thread().name)
+
+    waiter = threading.Thread(target=call, name="waiter")
+    waiter.start()
+    _wait_until(lambda: budget.asked_by.count("waiter") >= 2)  # none free: it sleeps at the head of the line
+    budget.release()
+    newcomer = threading.Thread(target=call, name="newcomer")
+    newcomer.start()
+    _wait_until(lambda: len(http._wait_line) == 2 or bool(served))
+    budget.release()
+    waiter.join()
+    newcomer.join()
+    assert served == ["waiter", "newcomer"]
+    http.close()
 
 
 def test_unused_permits_go_back_to_longer_windows(db):
