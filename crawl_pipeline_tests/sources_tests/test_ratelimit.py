@@ -187,6 +187,46 @@ def test_unused_permits_go_back_to_longer_windows(db):
     assert _used(db, "b")[60] == 2
 
 
+def _used_by_window(db, bucket):
+    return {
+        (r["window_seconds"], r["start"]): r["used"]
+        for r in db.fetch_all(
+            "SELECT window_seconds, extract(epoch FROM window_start)::bigint AS start, used FROM rate_limit_windows "
+            "WHERE bucket = %s", (bucket,))
+    }  # fmt: skip
+
+
+def test_a_call_at_a_windows_end_is_counted_in_the_next_window_too(db):
+    """In the last tenth of a second the call goes out at once (it used to wait for the next
+    second) and is counted in both seconds: wherever the server counts it, neither overflows."""
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.95)
+    tier = RateTier.of("t", per_second=10, per_minute=100)
+    limiter = SharedRateLimiter(db, lease_fraction=0.5, clock=clock)
+    assert limiter.try_acquire("end", tier) == 0.0
+    assert _used_by_window(db, "end") == {(1, start): 5, (1, start + 1): 5, (60, start): 5}
+    clock.now = start + 1.02  # it reached the server in the next second: counted there too
+    assert limiter.still_in_window(tier)
+
+    clock.now = start + 1.1  # the next second: the 4 booked ahead and not used go back
+    assert limiter.try_acquire("end", tier) == 0.0
+    assert _used_by_window(db, "end")[(1, start + 1)] == 1 + 5  # the call of the last tenth + a new slice
+    clock.now = start + 2.02
+    assert not limiter.still_in_window(tier)  # granted mid-second, landing in the next one: not counted there
+
+
+def test_permits_booked_ahead_become_the_next_windows_own_when_no_window_stays(db):
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.95)
+    tier = RateTier.of("t", per_second=10)
+    limiter = SharedRateLimiter(db, lease_fraction=0.5, clock=clock)
+    assert limiter.try_acquire("own", tier) == 0.0
+    clock.now = start + 1.1
+    assert [limiter.try_acquire("own", tier) for _ in range(4)] == [0.0] * 4
+    assert limiter.leases == 2  # the slice for now and the one ahead: the 4 left ahead served the next second
+    assert _used_by_window(db, "own") == {(1, start): 5, (1, start + 1): 5}
+
+
 def test_exhausted_window_waits_until_it_rolls(db):
     clock = FakeClock(1_800_000_000.2)
     tier = RateTier.of("t", per_second=3)
