@@ -142,6 +142,7 @@ class _BucketState:
     # permits booked in the windows after the current ones (a call at a window's end may count in either)
     ahead_windows: tuple[tuple[int, int], ...] = ()  # (seconds, start) of each booked next window
     ahead: int = 0
+    latest: float = 0.0  # the latest time a grant was asked at: a thread's older reading must not roll back
 
 
 class SharedRateLimiter:
@@ -188,8 +189,10 @@ class SharedRateLimiter:
     def try_acquire(self, bucket: str, tier: RateTier) -> float:
         """Take one permit: 0.0 when granted, else the seconds to wait before trying again."""
         state = self._state(bucket)
-        now = self._clock()
         with state.lock:
+            # a thread that read the clock just before another rolled the windows must not roll
+            # them back (that threw the new window's permits away)
+            now = state.latest = max(self._clock(), state.latest)
             if now < state.paused_until:
                 return state.paused_until - now
             starts = tuple(w.start(now) for w in tier.windows)
@@ -276,18 +279,24 @@ class SharedRateLimiter:
         return floors
 
     def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
-        """A window rolled over: give unused permits back to the windows still current. Permits
-        leased ahead for exactly the new windows are the new windows' permits; others go back."""
-        if state.permits and state.starts:
-            still = [(w.seconds, s) for w, s, old in zip(tier.windows, starts, state.starts, strict=True) if s == old]
-            if still:
-                self._release(bucket, still, state.permits)
-        new_windows = tuple((w.seconds, s) for w, s in zip(tier.windows, starts, strict=True))
-        kept = state.ahead if state.ahead_windows == new_windows else 0
-        if state.ahead and not kept:
+        """A window rolled over: give unused permits back to the windows still current.
+
+        Permits leased ahead for exactly the windows that rolled become the new windows' own: a
+        permit held for the windows still current (the minute, the day) plus one leased ahead in
+        the new second make one permit booked in every new window. What is left goes back."""
+        old = tuple(zip(tier.windows, state.starts, strict=True)) if state.starts else ()  # () before the first lease
+        still = [(w.seconds, was) for (w, was), new in zip(old, starts, strict=False) if new == was]
+        rolled = tuple((w.seconds, new) for (w, was), new in zip(old, starts, strict=False) if new != was)
+        kept = 0
+        if state.ahead and state.ahead_windows == rolled:
+            kept = min(state.ahead, state.permits) if still else state.ahead
+        if still and state.permits > kept:
+            self._release(bucket, still, state.permits - kept)
+        if state.ahead > kept:
+            new_windows = tuple((w.seconds, s) for w, s in zip(tier.windows, starts, strict=True))
             current = [window for window in state.ahead_windows if window in new_windows]
             if current:
-                self._release(bucket, current, state.ahead)
+                self._release(bucket, current, state.ahead - kept)
         state.starts, state.permits, state.exhausted_until = starts, kept, 0.0
         state.ahead_windows, state.ahead = (), 0
         state.seconds = tuple(w.seconds for w in tier.windows)
@@ -312,8 +321,8 @@ class SharedRateLimiter:
                 grant = max(0, min(want, *free.values()))
                 if grant:
                     rate_db.add_used(conn, bucket, grant, [s for s, _ in windows], [t for _, t in windows])
-            if not grant:
-                return min(t for _, t in windows) - self._clock() + 0.001
+            if not grant:  # the transaction may have ended after those windows began
+                return max(0.001, min(t for _, t in windows) - self._clock() + 0.001)
             state.ahead = grant
         state.ahead -= 1
         return 0.0

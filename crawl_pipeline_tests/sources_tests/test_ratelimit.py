@@ -208,11 +208,50 @@ def test_a_call_at_a_windows_end_is_counted_in_the_next_window_too(db):
     clock.now = start + 1.02  # it reached the server in the next second: counted there too
     assert limiter.still_in_window(tier)
 
-    clock.now = start + 1.1  # the next second: the 4 booked ahead and not used go back
-    assert limiter.try_acquire("end", tier) == 0.0
-    assert _used_by_window(db, "end")[(1, start + 1)] == 1 + 5  # the call of the last tenth + a new slice
+    clock.now = start + 1.1  # the next second: 4 held for the minute + 4 booked ahead in this second = 4 permits
+    assert [limiter.try_acquire("end", tier) for _ in range(4)] == [0.0] * 4
+    assert limiter.leases == 2
+    assert _used_by_window(db, "end") == {(1, start): 5, (1, start + 1): 5, (60, start): 5}
+    assert limiter.try_acquire("end", tier) == 0.0  # those spent: a new slice
+    assert _used_by_window(db, "end") == {(1, start): 5, (1, start + 1): 10, (60, start): 10}
     clock.now = start + 2.02
     assert not limiter.still_in_window(tier)  # granted mid-second, landing in the next one: not counted there
+    limiter.close()
+    assert _used_by_window(db, "end")[(60, start)] == 6  # the 4 unused of the slice went back to the minute
+
+
+def test_when_the_minute_ends_with_the_second_both_next_windows_are_booked(db):
+    minute = 1_800_000_000 - 1_800_000_000 % 60 + 60
+    clock = FakeClock(minute - 0.05)
+    tier = RateTier.of("t", per_second=10, per_minute=100)
+    limiter = SharedRateLimiter(db, lease_fraction=0.5, clock=clock)
+    assert limiter.try_acquire("both", tier) == 0.0
+    assert _used_by_window(db, "both") == {(1, minute - 1): 5, (60, minute - 60): 5, (1, minute): 5, (60, minute): 5}
+    clock.now = minute + 0.1  # every window rolled: the 4 booked ahead are the new windows' own
+    assert [limiter.try_acquire("both", tier) for _ in range(4)] == [0.0] * 4
+    assert limiter.leases == 2
+
+
+def test_a_thread_that_read_the_clock_before_the_roll_does_not_roll_back(db):
+    """Two threads: one read the clock just before a second began, another rolled to the new
+    second meanwhile. The late one must not take the windows back to the old second, throwing the
+    new second's slice away."""
+    start = 1_800_000_000
+
+    class Readings:
+        def __init__(self, *times: float) -> None:
+            self.times = list(times)
+
+        def __call__(self) -> float:
+            return self.times.pop(0) if len(self.times) > 1 else self.times[0]
+
+    tier = RateTier.of("t", per_second=20)
+    limiter = SharedRateLimiter(db, lease_fraction=0.25, clock=Readings(start + 1.0005, start + 0.9995, start + 1.001))
+    assert limiter.try_acquire("late", tier) == 0.0  # rolls to the new second, leases 5
+    assert limiter.try_acquire("late", tier) == 0.0  # an older reading: spends the new second's slice
+    assert limiter.try_acquire("late", tier) == 0.0
+    assert limiter.leases == 1
+    assert _used_by_window(db, "late") == {(1, start + 1): 5}
 
 
 def test_permits_booked_ahead_become_the_next_windows_own_when_no_window_stays(db):
