@@ -156,8 +156,9 @@ class SharedRateLimiter:
     the guard each call takes a permit of the current windows and one leased ahead in the next
     windows of those about to end. Neither window can then exceed its limit at the server,
     and the fetchers do not stand idle for a tenth of every second while the budget has room
-    (idling them cost 12 % of the ingest at an unlimited tier). Permits leased ahead and not
-    used become the next window's own when no other window stays current, else go back.
+    (idling them cost 12 % of the ingest at an unlimited tier). At the roll, permits leased
+    ahead and not used become the new windows' own (paired with permits held for the windows
+    that stay current, the minute or the day); the rest go back.
     """
 
     def __init__(
