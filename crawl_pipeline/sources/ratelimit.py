@@ -139,10 +139,6 @@ class _BucketState:
     exhausted_until: float = 0.0  # the database said no: do not ask again before this
     paused_until: float = 0.0  # a backoff (ours or another process's)
     observed: dict[int, tuple[int, int]] = field(default_factory=dict)  # window s -> (start, server's remaining)
-    # permits booked in the windows after the current ones (a call at a window's end may count in either)
-    ahead_windows: tuple[tuple[int, int], ...] = ()  # (seconds, start) of each booked next window
-    ahead: int = 0
-    latest: float = 0.0  # the latest time a grant was asked at: a thread's older reading must not roll back
 
 
 class SharedRateLimiter:
@@ -151,14 +147,8 @@ class SharedRateLimiter:
     ``lease_fraction`` of the shortest window's limit is leased at a time (at least 1, at
     most ``max_lease``): small enough that several processes share a window fairly and
     little is held back at a window's end, large enough that most calls never touch the
-    database. A call granted in the last ``guard`` of a window (10 %, at most 0.25 s) may reach
-    the server after that window has rolled over, so it is counted in the next window too: in
-    the guard each call takes a permit of the current windows and one leased ahead in the next
-    windows of those about to end. Neither window can then exceed its limit at the server,
-    and the fetchers do not stand idle for a tenth of every second while the budget has room
-    (idling them cost 12 % of the ingest at an unlimited tier). At the roll, permits leased
-    ahead and not used become the new windows' own (paired with permits held for the windows
-    that stay current, the minute or the day); the rest go back.
+    database. A permit is not used in the last ``guard`` of a window (10 %, at most 0.25 s),
+    so a call cannot reach the server after its window has rolled over.
     """
 
     def __init__(
@@ -177,7 +167,6 @@ class SharedRateLimiter:
         self._states_lock = threading.Lock()
         self._last_prune = 0.0
         self.leases = 0  # database transactions that asked for permits (for tests and metrics)
-        self._grants = threading.local()  # this thread's last permit: (granted at, windows booked ahead)
 
     def __repr__(self) -> str:
         return f"SharedRateLimiter({self._db!r}, buckets={len(self._states)})"
@@ -190,12 +179,13 @@ class SharedRateLimiter:
     def try_acquire(self, bucket: str, tier: RateTier) -> float:
         """Take one permit: 0.0 when granted, else the seconds to wait before trying again."""
         state = self._state(bucket)
+        now = self._clock()
         with state.lock:
-            # a thread that read the clock just before another rolled the windows must not roll
-            # them back (that threw the new window's permits away)
-            now = state.latest = max(self._clock(), state.latest)
             if now < state.paused_until:
                 return state.paused_until - now
+            guard_wait = _guard_wait(tier, now)
+            if guard_wait:
+                return guard_wait
             starts = tuple(w.start(now) for w in tier.windows)
             if starts != state.starts:
                 self._roll(bucket, tier, state, starts)
@@ -205,30 +195,17 @@ class SharedRateLimiter:
                 wait = self._lease(bucket, tier, state, now)
                 if wait:
                     return wait
-            ending = _ending_windows(tier, now)
-            if ending:
-                wait = self._take_ahead(bucket, tier, state, ending)
-                if wait:
-                    return wait
             state.permits -= 1
-        self._grants.last = (now, frozenset(w.seconds for w in ending))
-        return 0.0
+            return 0.0
 
-    def still_in_window(self, tier: RateTier) -> bool:
-        """Whether this thread's last permit can still go out: the request is about to be sent and
-        must reach the server before the windows it was counted in end. A thread that a loaded CPU
-        descheduled between the grant and the send would otherwise land in a window it was not
-        counted in, which other processes may have filled, and draw a 429."""
-        granted_at, booked_ahead = self._grants.last
+    def still_in_window(self, tier: RateTier, granted_at: float) -> bool:
+        """Whether a permit granted at ``granted_at`` can still go out: the request is about to be
+        sent and must reach the server before the windows it was counted in end. A thread that a
+        loaded CPU descheduled between the grant and the send would otherwise land in the next
+        window, which other processes may have filled, and draw a 429."""
         now = self._clock()
-        for w in tier.windows:
-            start, granted_in = w.start(now), w.start(granted_at)
-            if w.seconds in booked_ahead and start == granted_in:
-                continue  # counted in this window and the next: it may land in either
-            last = granted_in + w.seconds if w.seconds in booked_ahead else granted_in
-            if start != last or start + w.seconds - now < _guard(w) / 2:
-                return False
-        return True
+        return all(w.start(now) == w.start(granted_at) and w.start(now) + w.seconds - now >= _guard(w) / 2
+                   for w in tier.windows)
 
     def peek(self, bucket: str, tier: RateTier) -> float:
         """Seconds until ``bucket`` could grant a permit (0.0: now), without taking one. Reads the
@@ -280,53 +257,13 @@ class SharedRateLimiter:
         return floors
 
     def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
-        """A window rolled over: give unused permits back to the windows still current.
-
-        Permits leased ahead for exactly the windows that rolled become the new windows' own: a
-        permit held for the windows still current (the minute, the day) plus one leased ahead in
-        the new second make one permit booked in every new window. What is left goes back."""
-        old = tuple(zip(tier.windows, state.starts, strict=True)) if state.starts else ()  # () before the first lease
-        still = [(w.seconds, was) for (w, was), new in zip(old, starts, strict=False) if new == was]
-        rolled = tuple((w.seconds, new) for (w, was), new in zip(old, starts, strict=False) if new != was)
-        kept = 0
-        if state.ahead and state.ahead_windows == rolled:
-            kept = min(state.ahead, state.permits) if still else state.ahead
-        if still and state.permits > kept:
-            self._release(bucket, still, state.permits - kept)
-        if state.ahead > kept:
-            new_windows = tuple((w.seconds, s) for w, s in zip(tier.windows, starts, strict=True))
-            current = [window for window in state.ahead_windows if window in new_windows]
-            if current:
-                self._release(bucket, current, state.ahead - kept)
-        state.starts, state.permits, state.exhausted_until = starts, kept, 0.0
-        state.ahead_windows, state.ahead = (), 0
+        """A window rolled over: give unused permits back to the windows still current."""
+        if state.permits and state.starts:
+            still = [(w.seconds, s) for w, s, old in zip(tier.windows, starts, state.starts, strict=True) if s == old]
+            if still:
+                self._release(bucket, still, state.permits)
+        state.starts, state.permits, state.exhausted_until = starts, 0, 0.0
         state.seconds = tuple(w.seconds for w in tier.windows)
-
-    def _take_ahead(self, bucket: str, tier: RateTier, state: _BucketState, ending: list[RateWindow]) -> float:
-        """One permit of the windows after ``ending`` (leased when none is held): 0.0, or the wait
-        until those windows start when the database has none left in them."""
-        windows = tuple((w.seconds, start + w.seconds) for w, start in zip(tier.windows, state.starts, strict=True)
-                        if w in ending)  # fmt: skip
-        if state.ahead_windows != windows:
-            if state.ahead:  # booked for other windows (the tier's windows changed): give them back
-                self._release(bucket, list(state.ahead_windows), state.ahead)
-            state.ahead_windows, state.ahead = windows, 0
-        if state.ahead == 0:
-            # about as many as this process can still send in the guard: what it holds of the current windows
-            want = max(1, min(self._max_lease, state.permits))
-            limits = [w.limit for w in ending]
-            self.leases += 1
-            with self._db.transaction() as conn:
-                free = rate_db.lock_windows(conn, bucket, [s for s, _ in windows], [t for _, t in windows], limits,
-                                            [0] * len(windows))  # fmt: skip
-                grant = max(0, min(want, *free.values()))
-                if grant:
-                    rate_db.add_used(conn, bucket, grant, [s for s, _ in windows], [t for _, t in windows])
-            if not grant:  # the transaction may have ended after those windows began
-                return max(0.001, min(t for _, t in windows) - self._clock() + 0.001)
-            state.ahead = grant
-        state.ahead -= 1
-        return 0.0
 
     def _lease(self, bucket: str, tier: RateTier, state: _BucketState, now: float) -> float:
         """Lease a slice for ``state.starts`` from the database; return 0.0 or the wait."""
@@ -384,7 +321,7 @@ class SharedRateLimiter:
         until = self._clock() + seconds
         with state.lock:
             state.paused_until = max(state.paused_until, until)
-            state.permits = state.ahead = 0  # the server disagrees with our count: what we hold is worthless
+            state.permits = 0  # the server disagrees with our count: what we hold is worthless
         self._write_backoff(bucket, until, reason)
 
     def _write_backoff(self, bucket: str, until: float, reason: str) -> None:
@@ -402,19 +339,17 @@ class SharedRateLimiter:
                     windows = [(s, t) for s, t in zip(state.seconds, state.starts, strict=True) if t + s > now]
                     if windows:
                         self._release(bucket, windows, state.permits)
-                if state.ahead:
-                    self._release(bucket, list(state.ahead_windows), state.ahead)
-                state.permits = state.ahead = 0
+                state.permits = 0
 
 
 def _guard(window: RateWindow) -> float:
     return min(0.25, 0.1 * window.seconds)
 
 
-def _in_guard(window: RateWindow, now: float) -> bool:
-    """Whether ``now`` is in the last guard of its window: a call sent now may count in the next."""
-    return window.start(now) + window.seconds - now < _guard(window)
-
-
-def _ending_windows(tier: RateTier, now: float) -> list[RateWindow]:
-    return [w for w in tier.windows if _in_guard(w, now)]
+def _guard_wait(tier: RateTier, now: float) -> float:
+    """Seconds until the next window starts when ``now`` is in the last guard of a window."""
+    for w in tier.windows:
+        end = w.start(now) + w.seconds
+        if end - now < _guard(w):
+            return end - now + 0.001
+    return 0.0
