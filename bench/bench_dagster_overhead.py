@@ -61,11 +61,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from common import scratch_database, server_url, simulator_process, target_line
+from common import UNLIMITED_OPENDOTA, scratch_database, server_url, simulator_process, target_line
 
 WORLD_ACCOUNTS = 20_000
 LATENCY_MS = 5.0
-RATE = {"opendota": {"per_second": 1_000_000}}
+RATE = {"opendota": UNLIMITED_OPENDOTA}
 POOL_SIZE = 8  # PostgresResource.pool_max_size's default: the same connections for both modes
 
 
@@ -141,7 +141,7 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> Pass:
     crawl = crawl_config(seeds, matches)
     log = logging.getLogger("bench_dagster_overhead")
     config = SourcesConfig(
-        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", per_second=1_000_000)),
+        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", **UNLIMITED_OPENDOTA)),
         steam=ProviderConfig(sim_url, (Secret("sim-steam-key"),)),
         stratz=ProviderConfig(sim_url, (Secret("sim-stratz-token-1"),)),
         max_concurrency=crawl.max_workers,

@@ -6,7 +6,7 @@ of the same world and stores the match and its ten players, each into a fresh sc
 
   * pipeline   ``crawl_pipeline.crawl.phases.fetch_details``: the real client (shared
                PostgreSQL rate budget with a limit far above what is reached, retries,
-               accounting), ``fetch_concurrently`` (fetchers that go on while chunks are
+               accounting; per minute, as OpenDota counts), ``fetch_concurrently`` (fetchers that go on while chunks are
                written, by two writer threads) and ``store_details`` commits (players by COPY,
                then one pipeline of the claim and what follows it; the crawl's defaults:
                8 workers, 25 matches per transaction)
@@ -51,7 +51,7 @@ import bench_ingest_dlt
 import httpx
 import psutil
 import psycopg
-from common import ratio_line, scratch_database, server_url, simulator_process, target_line
+from common import UNLIMITED_OPENDOTA, ratio_line, scratch_database, server_url, simulator_process, target_line
 
 from crawl_pipeline.crawl import phases
 from crawl_pipeline.db.pool import Database
@@ -109,7 +109,7 @@ def fetch_only(sim_url: str, ids: list[int], workers: int, transport: httpx.Base
 def pipeline(url: str, sim_url: str, ids: list[int], *, workers: int, chunk: int,
              transport: httpx.BaseTransport | None = None) -> tuple[float, int]:
     config = SourcesConfig(
-        opendota=ProviderConfig(sim_url, (Secret(KEY),), RateTier.of("bench-unlimited", per_second=1_000_000)),
+        opendota=ProviderConfig(sim_url, (Secret(KEY),), RateTier.of("bench-unlimited", **UNLIMITED_OPENDOTA)),
         steam=ProviderConfig(sim_url),
         stratz=ProviderConfig(sim_url),
         max_concurrency=workers,

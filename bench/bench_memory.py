@@ -31,7 +31,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from common import ROOT, along_fit, power_law_exponent, scratch_database, server_url, simulator_process, target_line
+from common import (
+    ROOT,
+    UNLIMITED_OPENDOTA,
+    along_fit,
+    power_law_exponent,
+    scratch_database,
+    server_url,
+    simulator_process,
+    target_line,
+)
 from psycopg import sql
 
 WORLD_ACCOUNTS = 20_000
@@ -161,7 +170,7 @@ def child(database_url: str, sim_url: str, max_matches: int) -> None:
     from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, open_sources
 
     config = SourcesConfig(
-        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", per_second=1_000_000)),
+        opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", **UNLIMITED_OPENDOTA)),
         steam=ProviderConfig(sim_url),
         stratz=ProviderConfig(sim_url),
     )

@@ -172,8 +172,11 @@ class SharedRateLimiter:
         return f"SharedRateLimiter({self._db!r}, buckets={len(self._states)})"
 
     def _state(self, bucket: str) -> _BucketState:
-        with self._states_lock:
-            return self._states.setdefault(bucket, _BucketState())
+        state = self._states.get(bucket)  # a dict read is atomic: the lock (and a new state) only for a new bucket
+        if state is None:
+            with self._states_lock:
+                state = self._states.setdefault(bucket, _BucketState())
+        return state
 
     # ------------------------------------------------------------------ acquiring
     def try_acquire(self, bucket: str, tier: RateTier) -> float:
