@@ -23,9 +23,11 @@ positives), never the ground truth.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
-from functools import cached_property
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -267,6 +269,11 @@ class StratzDialect:
         self.schema: GraphQLSchema = build_schema(SDL)
         # parsed and validated documents by query text (a function of the text and the schema only)
         self._documents: LRU[tuple[Any, list[GraphQLError], int]] = LRU(256)
+        # Queries run off the event loop, one at a time: a query takes tens of milliseconds, and run
+        # inline it held every request behind it before the gateway had counted it, so calls sent
+        # within one second were counted in the next (Stratz's gateway counts a call on arrival).
+        # One thread: graphql-core is pure Python, more threads would only contend for the GIL.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-stratz-graphql")
 
     def owns(self, path: str) -> bool:
         return path.rstrip("/") == "/graphql"
@@ -332,10 +339,11 @@ class StratzDialect:
             return _error(
                 f"The query is too complex: {aliases} aliased selections, at most {config.stratz_max_aliases} per request."
             )
-        result = execute_sync(
-            self.schema, document, root_value=Root(self.world, config.stratz_max_ids, self.store),
-            variable_values=variables, operation_name=operation,
-        )  # fmt: skip
+        run = partial(self._execute, document, Root(self.world, config.stratz_max_ids, self.store), variables, operation)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+    def _execute(self, document: Any, root: Root, variables: dict[str, Any] | None, operation: str | None) -> Response:
+        result = execute_sync(self.schema, document, root_value=root, variable_values=variables, operation_name=operation)
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 
@@ -104,3 +105,40 @@ def test_steam_daily_limit_and_disabling_limits() -> None:
         stats = c.get("/_sim/stats").json()
         assert stats["rate_limited_total"] == 1
         assert STEAM_KEY not in str(stats)  # keys are redacted
+
+
+def test_stratz_counts_a_call_on_arrival_while_a_query_ahead_of_it_runs() -> None:
+    """Stratz's gateway counts a call when it arrives, however long the queries ahead take. Run on
+    the event loop, a query held back every request behind it before it was counted, so calls
+    sent within one second were counted in the next, on top of that second's own."""
+    if time.time() % 3600 > 3590:  # the hour's window must not roll between the two calls  # pragma: no cover
+        time.sleep(3600 - time.time() % 3600 + 0.1)
+    limits = {"stratz_per_second": 1000, "stratz_per_minute": 1000, "stratz_per_hour": 1}
+    query = {"query": f"{{ player(steamAccountId: {SEED_ACCOUNT}) {{ steamAccountId }} }}"}
+    with start_simulator(rate_limits=limits) as sim:
+        stratz = next(d for d in sim.runtime.dialects if d.name == "stratz")
+        running, release = threading.Event(), threading.Event()
+        execute = stratz._execute
+
+        def held(*args):
+            running.set()
+            release.wait(30)
+            return execute(*args)
+
+        stratz._execute = held
+        first: list[httpx.Response] = []
+        with httpx.Client(base_url=sim.url, timeout=30) as c:
+            caller = threading.Thread(target=lambda: first.append(c.post("/graphql", json=query, headers=STRATZ_AUTH)))
+            caller.start()
+            try:
+                assert running.wait(10)
+                with httpx.Client(base_url=sim.url, timeout=10) as other:
+                    second = other.post("/graphql", json=query, headers=STRATZ_AUTH)
+                    assert second.status_code == 429  # counted (and refused) while the first query runs
+                    assert other.get("/api/heroes").status_code == 200  # other providers are not held up either
+                assert not first
+            finally:
+                release.set()
+                caller.join(30)
+        assert first[0].status_code == 200
+        assert first[0].json()["data"]["player"]["steamAccountId"] == SEED_ACCOUNT
