@@ -323,11 +323,18 @@ class SteamSource(BaseSource):
                 break
             by_id = dict(page.outcomes)
             reached = page.last_seq if page.last_seq is not None else first.match_seq_num - 1
+            stalled = page.listed and reached < first.match_seq_num  # asking again from here would get this answer again
             later: list[DetailsRequest] = []
             for request in todo:
                 found = by_id.get(request.match_id)
                 if found is not None:
                     outcomes.append((request.match_id, found))
+                elif stalled:
+                    outcomes.append((request.match_id, MalformedResponse(
+                        f"the sequence feed's answer from {first.match_seq_num} listed {page.listed} matches but no "
+                        f"match_seq_num field at or past it (last {page.last_seq}): match {request.match_id} cannot be reached",
+                        provider=PROVIDER, endpoint="matches_by_sequence",
+                    )))
                 elif (request.match_seq_num or 0) > reached and page.listed:
                     later.append(request)  # the answer stopped short: ask again from here
                 else:

@@ -239,6 +239,27 @@ def test_one_bad_match_in_a_sequence_page_fails_alone():
     assert all(not isinstance(outcomes[m], Exception) for m in (10, 11, 13, 14))
 
 
+def test_a_sequence_page_that_does_not_move_past_its_start_ends_the_walk():
+    """Matches without a match_seq_num (or all before the start) leave the cursor where it was:
+    asking again would get the same answer forever, so the rest of the group fails instead."""
+    calls = []
+    page = [_match(10), _match(11)]
+    for m in page:
+        del m["match_seq_num"]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        assert len(calls) <= 5, "the walk asks the same page again and again"
+        return httpx.Response(200, json={"result": {"status": 1, "matches": page}})
+
+    outcomes = dict(_source("steam", serve).match_details_group(
+        [DetailsRequest(match_id=10, match_seq_num=100), DetailsRequest(match_id=20, match_seq_num=120)]
+    ))
+    assert len(calls) == 1
+    assert not isinstance(outcomes[10], Exception)  # listed, so found
+    assert isinstance(outcomes[20], MalformedResponse) and "match_seq_num field" in outcomes[20].message
+
+
 def test_hostile_values_never_reach_the_database_as_errors(db):
     """The fuzz campaign's values straight into the writes: only typed item errors, never a crash."""
     answers = {501: _match(501, duration=-1), 502: _match(502, lobby_type=70000), 503: json.loads(json.dumps(_match(503)))}
