@@ -262,10 +262,10 @@ def read_range(
             numbered = sorted((m for m in good if m.match_seq_num is not None and m.match_seq_num >= cursor),
                               key=lambda m: m.match_seq_num or 0)
             in_range = [m for m in numbered if (m.match_seq_num or 0) < seq_range.end]
-            reached = page.last_seq  # the highest number listed, readable or not
-            if reached is None or reached < cursor:
+            if not page.reaches(cursor):
                 run.stop_reason = "caught_up"  # nothing new after the cursor yet
                 break
+            reached = page.last_seq  # the highest number listed, readable or not
             # every match in [cursor, end) came in this page when it reached past the range's end; an
             # unreadable match is passed like the scanner passes it (counted, with a sample of reasons)
             beyond = reached >= seq_range.end

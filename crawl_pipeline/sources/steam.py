@@ -128,6 +128,11 @@ class SequencePage:
     last_seq: int | None  # the highest match_seq_num listed (the feed goes on after it)
     listed: int  # matches in the answer, good or bad
 
+    def reaches(self, seq: int) -> bool:
+        """Whether it listed a match at or past ``seq``: one asked from ``seq`` that does not moves
+        no cursor, and asked again would give the same answer."""
+        return self.last_seq is not None and self.last_seq >= seq
+
 
 class _Ban(Wire):
     SteamId: int
@@ -323,7 +328,7 @@ class SteamSource(BaseSource):
                 break
             by_id = dict(page.outcomes)
             reached = page.last_seq if page.last_seq is not None else first.match_seq_num - 1
-            stalled = page.listed and reached < first.match_seq_num  # asking again from here would get this answer again
+            stalled = page.listed and not page.reaches(first.match_seq_num)
             later: list[DetailsRequest] = []
             for request in todo:
                 found = by_id.get(request.match_id)
