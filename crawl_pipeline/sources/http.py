@@ -281,7 +281,7 @@ class ProviderHTTP:
         retry = 0
         while True:
             credential = self._acquire(endpoint)
-            granted_at = time.time()
+            granted_at = self._limiter.now() if self._limiter is not None else 0.0
             request = self._request(method, path, params, json_body, credential)
             if self._limiter is not None and not self._limiter.still_in_window(self.tier, granted_at):
                 continue  # descheduled past the permit's window: it would count in the next one

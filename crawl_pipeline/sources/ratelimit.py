@@ -201,6 +201,10 @@ class SharedRateLimiter:
             state.permits -= 1
             return 0.0
 
+    def now(self) -> float:
+        """The budget's clock (the wall clock unless a test gives another): what ``granted_at`` is read on."""
+        return self._clock()
+
     def still_in_window(self, tier: RateTier, granted_at: float) -> bool:
         """Whether a permit granted at ``granted_at`` can still go out: the request is about to be
         sent and must reach the server before the windows it was counted in end. A thread that a
