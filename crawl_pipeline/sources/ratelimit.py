@@ -180,10 +180,15 @@ class SharedRateLimiter:
 
     # ------------------------------------------------------------------ acquiring
     def try_acquire(self, bucket: str, tier: RateTier) -> float:
-        """Take one permit: 0.0 when granted, else the seconds to wait before trying again."""
+        """Take one permit: 0.0 when granted, else the seconds to wait before trying again.
+
+        The clock is read under the bucket's lock, and again after a lease: a thread that waited
+        for the lock (another thread's lease holds it for a database round trip), or whose own
+        lease took that long, must not spend a permit of a window that has ended in the one after
+        it, which other processes may have filled."""
         state = self._state(bucket)
-        now = self._clock()
         with state.lock:
+            now = self._clock()
             if now < state.paused_until:
                 return state.paused_until - now
             guard_wait = _guard_wait(tier, now)
@@ -198,6 +203,12 @@ class SharedRateLimiter:
                 wait = self._lease(bucket, tier, state, now)
                 if wait:
                     return wait
+                now = self._clock()
+                if tuple(w.start(now) for w in tier.windows) != state.starts:
+                    return 0.001  # the lease outlived its windows: the next try rolls them over
+                guard_wait = _guard_wait(tier, now)
+                if guard_wait:
+                    return guard_wait
             state.permits -= 1
             return 0.0
 
@@ -218,9 +229,9 @@ class SharedRateLimiter:
         """Seconds until ``bucket`` could grant a permit (0.0: now), without taking one. Reads the
         shared windows when this process holds no permit, so a spent day elsewhere shows here."""
         state = self._state(bucket)
-        now = self._clock()
-        starts = tuple(w.start(now) for w in tier.windows)
         with state.lock:
+            now = self._clock()
+            starts = tuple(w.start(now) for w in tier.windows)
             if now < state.paused_until:
                 return state.paused_until - now
             if starts == state.starts:
@@ -243,8 +254,8 @@ class SharedRateLimiter:
         """The server's ``{window seconds: calls remaining}``: kept for the next lease, and
         permits held beyond what the server still allows are dropped."""
         state = self._state(bucket)
-        now = self._clock()
         with state.lock:
+            now = self._clock()
             for window in tier.windows:
                 left = remaining.get(window.seconds)
                 if left is None:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from crawl_pipeline.db import rate_limits
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
@@ -195,6 +196,60 @@ def test_exhausted_window_waits_until_it_rolls(db):
     assert limiter.try_acquire("b", tier) == pytest.approx(0.8)
     other = SharedRateLimiter(db, clock=clock)  # another process: the database says no too
     assert other.try_acquire("b", tier) == pytest.approx(0.8)
+
+
+def _used_in(db, bucket, start):
+    return db.fetch_value(
+        "SELECT coalesce(sum(used), 0) FROM rate_limit_windows "
+        "WHERE bucket = %s AND window_seconds = 1 AND window_start = to_timestamp(%s)",
+        (bucket, start),
+    )
+
+
+def test_a_permit_is_spent_only_in_the_window_it_was_counted_in(db, monkeypatch):
+    """One thread's lease holds the bucket's lock for a database round trip that outlives the
+    second; another thread waits for that lock meanwhile. Neither may spend a permit counted in
+    the second that ended in the one that follows (other processes may have filled it: a 429)."""
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.5)
+    tier = RateTier.of("t", per_second=10)
+    limiter = SharedRateLimiter(db, clock=clock)
+    in_lease, finish_lease, second_read_clock = threading.Event(), threading.Event(), threading.Event()
+    real_lock_windows = rate_limits.lock_windows
+
+    def slow_lock_windows(*args, **kwargs):
+        in_lease.set()
+        assert finish_lease.wait(10)
+        return real_lock_windows(*args, **kwargs)
+
+    def read_clock():
+        if threading.current_thread().name == "second":
+            second_read_clock.set()
+        return clock.now
+
+    monkeypatch.setattr(rate_limits, "lock_windows", slow_lock_windows)
+    limiter._clock = read_clock
+    granted: dict[str, float] = {}
+
+    def take(name):
+        if limiter.try_acquire("b", tier) == 0.0:
+            granted[name] = clock.now  # the grant goes out now
+
+    first = threading.Thread(target=take, args=("first",), name="first")
+    first.start()
+    assert in_lease.wait(10)
+    second = threading.Thread(target=take, args=("second",), name="second")
+    second.start()
+    second_read_clock.wait(0.5)  # the old code read the clock before waiting for the lock
+    clock.now = start + 1.2  # the lease ends in the next second
+    finish_lease.set()
+    first.join(10)
+    second.join(10)
+    for name, at in granted.items():
+        window = int(at)
+        spent_in_window = sum(int(t) == window for t in granted.values())
+        assert spent_in_window <= _used_in(db, "b", window), f"{name}'s permit was counted in another second"
+    assert "second" in granted  # the thread that waited got one of the new second's permits
 
 
 def test_backoff_pauses_every_process_and_is_reported(db):
