@@ -21,7 +21,8 @@ after the same latency, so the simulator's own CPU is out of the figure). Before
 on as many threads fetches the same ids and stores nothing: the fetch-only ceiling of any httpx
 client at that concurrency (live, with the CPU the simulator and this client took). Printed:
 matches/s of each, the share of that ceiling the pipeline reaches, the ratios (goals: >= 10x the baseline, >= 5x dlt), the share of the machine's CPU the
-simulator took during the live pipeline run (psutil), and where the pipeline's time goes on
+simulator took during the live pipeline run (psutil), the latency bound (Little's law: workers /
+mean latency, what no client at that concurrency exceeds), and where the pipeline's time goes on
 recorded answers: py-spy (``--gil``: samples of the thread holding the GIL) when installed,
 else cProfile's top entries of the main thread. The rows the baseline stored are checked to
 equal the pipeline's.
@@ -361,6 +362,9 @@ def main() -> None:
     indexes = list(range(world.num_matches - 1, world.num_matches - 1 - args.matches, -1))
     ids = [int(m) for m in world.match_id(indexes)]
     base_ids = ids[: args.baseline_matches]
+    # Little's law: with ``workers`` calls in flight, each taking the mean latency at least, no client
+    # of any make completes more than this many a second
+    latency_bound = args.workers / (LATENCY_MS / 1000)
     print(f"simulator: {WORLD_ACCOUNTS:,} accounts, rate limits off, {LATENCY_MS:.0f} ms mean latency (own process)")
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url:
         bodies = record(sim_url, ids)  # the simulator's serving cache is warm now, as in the runs below
@@ -373,7 +377,8 @@ def main() -> None:
         replay_ceiling = fetch_only("http://replay", ids, args.workers, Replay(bodies, LATENCY_MS))
         print(f"fetch-only ceiling, bare httpx on {args.workers} threads (nothing parsed or stored): "
               f"live {live_ceiling:,.0f}/s (the simulator used {sim_share:.0%} of a core, this client "
-              f"{own_share:.0%}), recorded answers {replay_ceiling:,.0f}/s")
+              f"{own_share:.0%}), recorded answers {replay_ceiling:,.0f}/s; latency bound, any client: "
+              f"{args.workers} requests in flight / {LATENCY_MS:.0f} ms mean latency = {latency_bound:,.0f}/s")
         live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None, simulator=simulator)
         print(f"  pipeline reaches {live / live_ceiling:.0%} of the live fetch-only ceiling; 10x the baseline "
               f"needs {10 * live_base:,.0f}/s")
@@ -387,7 +392,10 @@ def main() -> None:
         profile(server, ids, bodies, args)
     def verdict(description: str, rate: float, need: float, ceiling: float) -> None:
         line = target_line(description, rate >= need)
-        if rate < need and need > ceiling:
+        if rate < need and need > latency_bound:
+            line += (f" (needs {need:,.0f}/s, above the latency bound of {latency_bound:,.0f}/s: {args.workers} "
+                     f"requests in flight at {LATENCY_MS:.0f} ms mean latency allow no client more, at equal concurrency)")
+        elif rate < need and need > ceiling:
             line += (f" (needs {need:,.0f}/s, above the fetch-only ceiling of {ceiling:,.0f}/s: no httpx client on "
                      f"{args.workers} threads reaches it here, storing nothing)")
         print(line)
