@@ -390,13 +390,14 @@ _MATCH_FIELDS = ("index", "match_id", "match_seq_num", "start_time", "duration",
 class MatchRows:
     """A ``MatchBatch`` read as plain Python values, for rendering answers.
 
-    A row's numbers come out with one ``tolist()`` per field instead of one numpy scalar
-    access per value, and the per-player extras (inventories, average ranks; names and last
-    logins for OpenDota, kept per account in ``profiles`` when given) are hashed for the
-    whole batch at once, on first use. The values are exactly those of the batch.
+    The numbers come out with one ``tolist()`` per field for every row at once, on the first
+    row read (a block of 32 costs about what one row did), and the per-player extras
+    (inventories, average ranks; names and last logins for OpenDota, kept per account in
+    ``profiles`` when given) are hashed for the whole batch at once, on first use too. The
+    values are exactly those of the batch.
     """
 
-    __slots__ = ("_items", "_people", "_profiles", "batch", "world")
+    __slots__ = ("_items", "_people", "_profiles", "_rows", "batch", "world")
 
     def __init__(self, world: World, batch: MatchBatch, profiles: LRU[tuple[str, str | None]] | None = None) -> None:
         self.world = world
@@ -404,6 +405,7 @@ class MatchRows:
         self._profiles = profiles  # account index -> (personaname, last_login), if kept
         self._items: tuple[list[list[list[int]]], list[int]] | None = None
         self._people: tuple[list[list[str]], list[list[str | None]]] | None = None
+        self._rows: tuple[dict[str, list[Any]], dict[str, list[Any]]] | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -441,10 +443,14 @@ class MatchRows:
 
     def row(self, r: int) -> dict[str, Any]:
         """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``)."""
-        b = self.batch
-        out: dict[str, Any] = {name: getattr(b, name)[r].item() for name in _MATCH_FIELDS}
-        for name in _ROW_FIELDS:
-            out[name] = getattr(b, name)[r].tolist()
+        if self._rows is None:  # the whole batch at once, on first use: one tolist() per field
+            b = self.batch
+            self._rows = ({name: getattr(b, name).tolist() for name in _MATCH_FIELDS},
+                          {name: getattr(b, name).tolist() for name in _ROW_FIELDS})  # fmt: skip
+        scalars, per_slot = self._rows
+        out: dict[str, Any] = {name: values[r] for name, values in scalars.items()}
+        for name, values in per_slot.items():
+            out[name] = values[r]
         items, avg = self.items()
         out["items"], out["average_rank"] = items[r], avg[r]
         return out
