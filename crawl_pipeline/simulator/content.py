@@ -442,7 +442,8 @@ class MatchRows:
         return [f[0] for f in found], [f[1] for f in found]  # type: ignore[index]
 
     def row(self, r: int) -> dict[str, Any]:
-        """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``)."""
+        """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``). The
+        lists are the batch's own, shared by every read: render from them, never change them."""
         if self._rows is None:  # the whole batch at once, on first use: one tolist() per field
             b = self.batch
             self._rows = ({name: getattr(b, name).tolist() for name in _MATCH_FIELDS},

@@ -280,8 +280,7 @@ class ProviderHTTP:
         retries_left = self.retry.max_retries if max_retries is None else max_retries
         retry = 0
         while True:
-            credential = self._acquire(endpoint)
-            granted_at = self._limiter.now() if self._limiter is not None else 0.0
+            credential, granted_at = self._acquire(endpoint)
             request = self._request(method, path, params, json_body, credential)
             if self._limiter is not None and not self._limiter.still_in_window(self.tier, granted_at):
                 continue  # descheduled past the permit's window: it would count in the next one
@@ -351,19 +350,20 @@ class ProviderHTTP:
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
         return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
-    def _acquire(self, endpoint: str) -> Credential:
-        """The next healthy credential with a permit in its budget. A call that finds none free,
-        or other threads of this client already waiting, waits in line behind them."""
+    def _acquire(self, endpoint: str) -> tuple[Credential, float]:
+        """The next healthy credential with a permit in its budget, and the budget's time just
+        before the permit was granted (0.0 without a budget). A call that finds none free, or other
+        threads of this client already waiting, waits in line behind them."""
         limiter = self._limiter
         if limiter is None:
             healthy = self.credentials.healthy()
             if not healthy:
                 raise self._no_credential(endpoint, None)
-            return healthy[0]
+            return healthy[0], 0.0
         if not self._wait_line:  # nobody waiting: a free permit needs no place in line
-            credential, _ = self._try_permit(limiter, endpoint)
-            if credential is not None:
-                return credential
+            got = self._try_permit(limiter, endpoint)
+            if isinstance(got, tuple):
+                return got
         deadline = time.monotonic() + self.retry.max_budget_wait
         with self._wait_line.turn(self.retry.max_budget_wait) as ahead:
             if ahead is not None:
@@ -375,9 +375,10 @@ class ProviderHTTP:
                     retry_after=self.budget_wait(),
                 )
             while True:
-                credential, wait = self._try_permit(limiter, endpoint)
-                if credential is not None:
-                    return credential
+                got = self._try_permit(limiter, endpoint)
+                if isinstance(got, tuple):
+                    return got
+                wait = got
                 if time.monotonic() + wait > deadline:
                     raise RateLimited(
                         f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.0f}s",
@@ -387,18 +388,23 @@ class ProviderHTTP:
                     )
                 time.sleep(wait)
 
-    def _try_permit(self, limiter: SharedRateLimiter, endpoint: str) -> tuple[Credential | None, float]:
-        """A healthy credential whose budget granted a permit, or None and the shortest wait."""
+    def _try_permit(self, limiter: SharedRateLimiter, endpoint: str) -> tuple[Credential, float] | float:
+        """A healthy credential whose budget granted a permit and the budget's time read before it
+        asked, or else the shortest wait. The time is read first so that ``still_in_window`` errs
+        one way only: a thread descheduled after the grant cannot pass a permit counted in a
+        window that has ended for one of the next (a time read after the grant would be the next
+        window's); at worst a permit granted right after a window's start is given up."""
         healthy = self.credentials.healthy()
         if not healthy:
             raise self._no_credential(endpoint, None)
+        asked_at = limiter.now()
         waits = []
         for credential in healthy:
             wait = limiter.try_acquire(self.bucket(credential), self.tier)
             if wait == 0.0:
-                return credential, 0.0
+                return credential, asked_at
             waits.append(wait)
-        return None, min(waits)
+        return min(waits)
 
     def _no_credential(self, endpoint: str, status: int | None) -> Unauthorized:
         reasons = "; ".join(self.credentials.disabled()) or "none configured"

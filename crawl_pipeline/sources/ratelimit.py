@@ -293,7 +293,7 @@ class SharedRateLimiter:
             paused = rate_db.paused_until(conn, bucket, now)
             if paused:
                 state.paused_until = paused
-                return state.paused_until - now
+                return max(0.001, state.paused_until - self._clock())
             free = rate_db.lock_windows(
                 conn, bucket, seconds, state.starts, [w.limit for w in tier.windows], self._used_floor(tier, state)
             )
@@ -309,7 +309,7 @@ class SharedRateLimiter:
         ends = [s + w.seconds for w, s in zip(tier.windows, state.starts, strict=True) if free[w.seconds] <= 0]
         state.exhausted_until = max(ends)
         self._say_spent(bucket, spent, state.exhausted_until)
-        return state.exhausted_until - now
+        return max(0.001, state.exhausted_until - self._clock())  # from the end of the lease, not its start
 
     def _say_spent(self, bucket: str, spent: list[RateWindow], until: float) -> None:
         """An hour's or a day's budget spent: a backoff row until it resets, where ``status`` looks."""

@@ -146,6 +146,9 @@ class _PermitsOnRelease:
     def peek(self, bucket: str, tier: RateTier) -> float:
         return 0.0 if self._free else 0.5
 
+    def now(self) -> float:
+        return time.time()
+
 
 def test_a_call_waiting_for_a_permit_gets_the_next_one_before_a_newer_call():
     """The client's calls queue: a permit freed while one waits goes to it, not to a call that
@@ -245,11 +248,38 @@ def test_a_permit_is_spent_only_in_the_window_it_was_counted_in(db, monkeypatch)
     finish_lease.set()
     first.join(10)
     second.join(10)
+    assert not first.is_alive() and not second.is_alive()
     for name, at in granted.items():
         window = int(at)
         spent_in_window = sum(int(t) == window for t in granted.values())
         assert spent_in_window <= _used_in(db, "b", window), f"{name}'s permit was counted in another second"
-    assert "second" in granted  # the thread that waited got one of the new second's permits
+    # the lease that outlived its second spends nothing of it; the thread that waited meanwhile got
+    # a permit of a lease of the new second (a slice of 3 each)
+    assert set(granted) == {"second"}
+    assert (_used_in(db, "b", start), _used_in(db, "b", start + 1)) == (3, 3)
+
+
+def test_a_permit_is_not_sent_when_its_thread_was_paused_past_its_second(db):
+    """A thread descheduled between the budget's grant and the send (a loaded CPU) finds the
+    permit's second over and asks again: the time it checks is the one read before the grant,
+    not after it, which would already be in the next second and pass."""
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.5)
+    tier = RateTier.of("t", per_second=10)
+    limiter = SharedRateLimiter(db, clock=clock)
+    grant = limiter.try_acquire
+
+    def grant_then_pause(bucket: str, t: RateTier) -> float:
+        wait = grant(bucket, t)
+        clock.now = start + 1.2
+        return wait
+
+    limiter.try_acquire = grant_then_pause  # type: ignore[method-assign]
+    http = ProviderHTTP("p", "http://provider.test", CredentialPool("p", [Credential.anonymous()]), tier=tier,
+                        rate_group="api", limiter=limiter, accounting=RequestAccounting(None))
+    _, granted_at = http._acquire("matches")
+    assert not limiter.still_in_window(tier, granted_at)
+    http.close()
 
 
 def test_backoff_pauses_every_process_and_is_reported(db):
