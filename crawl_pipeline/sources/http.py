@@ -391,9 +391,9 @@ class ProviderHTTP:
     def _try_permit(self, limiter: SharedRateLimiter, endpoint: str) -> tuple[Credential, float] | float:
         """A healthy credential whose budget granted a permit and the budget's time read before it
         asked, or else the shortest wait. The time is read first so that ``still_in_window`` errs
-        one way only: a thread descheduled after the grant cannot pass a permit counted in a
-        window that has ended for one of the next (a time read after the grant would be the next
-        window's); at worst a permit granted right after a window's start is given up."""
+        one way only: a thread descheduled after the grant cannot send a permit counted in one
+        window in a later one (a time read after the grant would be the later window's); at worst
+        a permit granted just after a window began is given up."""
         healthy = self.credentials.healthy()
         if not healthy:
             raise self._no_credential(endpoint, None)
