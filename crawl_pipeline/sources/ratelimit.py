@@ -78,6 +78,10 @@ class RateTier:
             raise ValueError(f"rate tier {name!r} needs at least one window with a positive limit")
         return cls(name, windows)
 
+    def starts(self, now: float) -> tuple[int, ...]:
+        """The start of each window that ``now`` falls in (a bucket's state is kept for these)."""
+        return tuple(w.start(now) for w in self.windows)
+
     def describe(self) -> str:
         return ", ".join(f"{w.limit}/{WINDOW_NAMES.get(w.seconds, f'{w.seconds}s')}" for w in self.windows)
 
@@ -194,7 +198,7 @@ class SharedRateLimiter:
             guard_wait = _guard_wait(tier, now)
             if guard_wait:
                 return guard_wait
-            starts = tuple(w.start(now) for w in tier.windows)
+            starts = tier.starts(now)
             if starts != state.starts:
                 self._roll(bucket, tier, state, starts)
             if state.permits == 0:
@@ -204,7 +208,7 @@ class SharedRateLimiter:
                 if wait:
                     return wait
                 now = self._clock()
-                if tuple(w.start(now) for w in tier.windows) != state.starts:
+                if tier.starts(now) != state.starts:
                     return 0.001  # the lease outlived its windows: the next try rolls them over
                 guard_wait = _guard_wait(tier, now)
                 if guard_wait:
@@ -231,7 +235,7 @@ class SharedRateLimiter:
         state = self._state(bucket)
         with state.lock:
             now = self._clock()
-            starts = tuple(w.start(now) for w in tier.windows)
+            starts = tier.starts(now)
             if now < state.paused_until:
                 return state.paused_until - now
             if starts == state.starts:
