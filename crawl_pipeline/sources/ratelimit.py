@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_NAMES = {1: "second", 60: "minute", 3600: "hour", 86_400: "day"}
 PRUNE_EVERY_SECONDS = 60.0
+SLOW_LEASE_WARN_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class _BucketState:
     exhausted_until: float = 0.0  # the database said no: do not ask again before this
     paused_until: float = 0.0  # a backoff (ours or another process's)
     observed: dict[int, tuple[int, int]] = field(default_factory=dict)  # window s -> (start, server's remaining)
+    slow_lease_warned: float = float("-inf")  # when a lease outliving its window was last logged
 
 
 class SharedRateLimiter:
@@ -204,11 +206,13 @@ class SharedRateLimiter:
             if state.permits == 0:
                 if now < state.exhausted_until:
                     return state.exhausted_until - now
+                asked_at = now
                 wait = self._lease(bucket, tier, state, now)
                 if wait:
                     return wait
                 now = self._clock()
                 if tier.starts(now) != state.starts:
+                    self._warn_slow_lease(bucket, tier, state, now - asked_at)
                     return 0.001  # the lease outlived its windows: the next try rolls them over
                 guard_wait = _guard_wait(tier, now)
                 if guard_wait:
@@ -314,6 +318,20 @@ class SharedRateLimiter:
         state.exhausted_until = max(ends)
         self._say_spent(bucket, spent, state.exhausted_until)
         return max(0.001, state.exhausted_until - self._clock())  # from the end of the lease, not its start
+
+    def _warn_slow_lease(self, bucket: str, tier: RateTier, state: _BucketState, seconds: float) -> None:
+        """Say why calls wait when leasing keeps outliving the window (a slow database): otherwise
+        the only sign is a ``RateLimited`` once the budget wait runs out. At most once a minute."""
+        now = self._clock()
+        if now - state.slow_lease_warned < SLOW_LEASE_WARN_EVERY_SECONDS:
+            return
+        state.slow_lease_warned = now
+        shortest = min(tier.windows, key=lambda w: w.seconds)
+        log.warning(
+            "leasing permits of %s took %.2f s, past the end of its %s window: none spent, asking again; "
+            "while the database is this slow, calls wait and may end in RateLimited",
+            bucket, seconds, WINDOW_NAMES.get(shortest.seconds, f"{shortest.seconds}s"),
+        )
 
     def _say_spent(self, bucket: str, spent: list[RateWindow], until: float) -> None:
         """An hour's or a day's budget spent: a backoff row until it resets, where ``status`` looks."""

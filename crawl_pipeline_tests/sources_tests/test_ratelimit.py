@@ -209,7 +209,7 @@ def _used_in(db, bucket, start):
     )
 
 
-def test_a_permit_is_spent_only_in_the_window_it_was_counted_in(db, monkeypatch):
+def test_a_permit_is_spent_only_in_the_window_it_was_counted_in(db, monkeypatch, caplog):
     """One thread's lease holds the bucket's lock for a database round trip that outlives the
     second; another thread waits for that lock meanwhile. Neither may spend a permit counted in
     the second that ended in the one that follows (other processes may have filled it: a 429)."""
@@ -257,6 +257,10 @@ def test_a_permit_is_spent_only_in_the_window_it_was_counted_in(db, monkeypatch)
     # a permit of a lease of the new second (a slice of 3 each)
     assert set(granted) == {"second"}
     assert (_used_in(db, "b", start), _used_in(db, "b", start + 1)) == (3, 3)
+    # and the log says why that call waited
+    slow = [r.getMessage() for r in caplog.records if "past the end of its second window" in r.getMessage()]
+    assert slow == ["leasing permits of b took 0.70 s, past the end of its second window: none spent, asking again; "
+                    "while the database is this slow, calls wait and may end in RateLimited"]
 
 
 def test_a_permit_is_not_sent_when_its_thread_was_paused_past_its_second(db):
