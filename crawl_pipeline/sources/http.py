@@ -381,7 +381,7 @@ class ProviderHTTP:
                 wait = got
                 if time.monotonic() + wait > deadline:
                     raise RateLimited(
-                        f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.0f}s",
+                        f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.1f}s",
                         provider=self.provider,
                         endpoint=endpoint,
                         retry_after=wait,
