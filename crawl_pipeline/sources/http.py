@@ -283,7 +283,9 @@ class ProviderHTTP:
             credential, granted_at = self._acquire(endpoint)
             request = self._request(method, path, params, json_body, credential)
             if self._limiter is not None and not self._limiter.still_in_window(self.tier, granted_at):
-                continue  # descheduled past the permit's window: it would count in the next one
+                # descheduled past the permit's window: it would count in the next one
+                self._limiter.give_back(self.bucket(credential), self.tier, granted_at)
+                continue
             started = time.monotonic()
             status: int | str
             try:

@@ -233,6 +233,15 @@ class SharedRateLimiter:
         return all(w.start(now) == w.start(granted_at) and w.start(now) + w.seconds - now >= _guard(w) / 2
                    for w in tier.windows)
 
+    def give_back(self, bucket: str, tier: RateTier, granted_at: float) -> None:
+        """A permit granted at ``granted_at`` that ``still_in_window`` kept from going out: back to
+        the windows it was counted in that are still current (the minute, hour, day after its
+        second ended), as a rollover gives back what was leased and not spent."""
+        now = self._clock()
+        still = [(w.seconds, w.start(granted_at)) for w in tier.windows if w.start(now) == w.start(granted_at)]
+        if still:
+            self._release(bucket, still, 1)
+
     def peek(self, bucket: str, tier: RateTier) -> float:
         """Seconds until ``bucket`` could grant a permit (0.0: now), without taking one. Reads the
         shared windows when this process holds no permit, so a spent day elsewhere shows here."""

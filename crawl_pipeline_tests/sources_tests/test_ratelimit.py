@@ -6,6 +6,7 @@ import multiprocessing
 import threading
 import time
 
+import httpx
 import pytest
 
 from crawl_pipeline.db import rate_limits
@@ -284,6 +285,60 @@ def test_a_permit_is_not_sent_when_its_thread_was_paused_past_its_second(db):
     _, granted_at = http._acquire("matches")
     assert not limiter.still_in_window(tier, granted_at)
     http.close()
+
+
+def test_a_call_whose_permit_expired_sends_once_with_a_new_one_and_returns_the_old(db):
+    """Through ``ProviderHTTP.call``: the permit of the ended second is not sent; the request goes
+    out once, on a permit of the new second; the minute counts only what was leased and not given
+    back (3 + 3 leased, 1 returned unsent, the old lease's other 2 returned at the rollover)."""
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.5)
+    tier = RateTier.of("t", per_second=10, per_minute=100)
+    limiter = SharedRateLimiter(db, clock=clock)
+    grant = limiter.try_acquire
+    paused = []
+
+    def grant_then_pause_once(bucket: str, t: RateTier) -> float:
+        wait = grant(bucket, t)
+        if not paused:
+            paused.append(clock.now)
+            clock.now = start + 1.2
+        return wait
+
+    limiter.try_acquire = grant_then_pause_once  # type: ignore[method-assign]
+    sent = []
+
+    def answer(request):
+        sent.append(clock.now)
+        return httpx.Response(200, json={"ok": True})
+
+    http = ProviderHTTP("p", "http://provider.test", CredentialPool("p", [Credential.anonymous()]), tier=tier,
+                        rate_group="api", limiter=limiter, accounting=RequestAccounting(None),
+                        transport=httpx.MockTransport(answer))
+    try:
+        assert http.call("matches", "/matches/1", lambda payload: payload) == {"ok": True}
+    finally:
+        http.close()
+    bucket = http.bucket(Credential.anonymous())
+    assert sent == [start + 1.2]
+    assert (_used_in(db, bucket, start), _used_in(db, bucket, start + 1)) == (3, 3)
+    assert _used(db, bucket)[60] == 3  # 4 without the unsent permit given back
+
+
+def test_a_permit_not_sent_goes_back_to_the_windows_still_current(db):
+    """Kept from going out because its second ended, the permit was never used: the minute it
+    was counted in is still current and gets it back; the ended second keeps its count."""
+    start = 1_800_000_000
+    clock = FakeClock(start + 0.5)
+    tier = RateTier.of("t", per_second=10, per_minute=100)
+    limiter = SharedRateLimiter(db, clock=clock)
+    granted_at = limiter.now()
+    assert limiter.try_acquire("b", tier) == 0.0
+    assert _used(db, "b") == {1: 3, 60: 3}  # a lease of 3
+    clock.now = start + 1.2
+    assert not limiter.still_in_window(tier, granted_at)
+    limiter.give_back("b", tier, granted_at)
+    assert (_used_in(db, "b", start), _used(db, "b")[60]) == (3, 2)
 
 
 def test_backoff_pauses_every_process_and_is_reported(db):
