@@ -113,6 +113,13 @@ class SimulatorRuntime:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
+    def close(self) -> None:
+        """Release what the dialects hold beyond a request (Stratz's query thread); after the server stopped."""
+        for dialect in self.dialects:
+            close = getattr(dialect, "close", None)
+            if close is not None:
+                close()
+
     def dialect_for(self, path: str) -> Dialect | None:
         return next((d for d in self.dialects if d.owns(path)), None)
 
@@ -410,6 +417,7 @@ class SimulatorServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.runtime.begin_shutdown()
         await super().shutdown(sockets=sockets)
+        self.runtime.close()
 
 
 def server_for(app: SimulatorApp, **options: Any) -> SimulatorServer:

@@ -278,6 +278,10 @@ class StratzDialect:
     def owns(self, path: str) -> bool:
         return path.rstrip("/") == "/graphql"
 
+    def close(self) -> None:
+        """End the query thread (a stopped server sends no more queries)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
     # --------------------------------------------------------------- gateway hooks
     def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response:
         if config.stratz_require_user_agent and USER_AGENT_MARK not in request.headers.get("user-agent", ""):

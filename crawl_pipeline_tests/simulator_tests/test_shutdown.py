@@ -12,6 +12,8 @@ import pytest
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline_tests.support import SEED_ACCOUNT
 
+from .support import STRATZ_AUTH
+
 
 class _Records(logging.Handler):
     def __init__(self) -> None:
@@ -58,3 +60,16 @@ def test_stop_with_held_requests_logs_no_error(kind: str) -> None:
         logger.removeHandler(handler)
         for f in saved:
             logger.addFilter(f)
+
+
+def test_stop_ends_the_stratz_query_thread() -> None:
+    """Every simulator a test suite starts would otherwise leave its GraphQL thread behind."""
+    query = {"query": f"{{ player(steamAccountId: {SEED_ACCOUNT}) {{ steamAccountId }} }}"}
+    with start_simulator(rate_limits={"enabled": False}) as sim:
+        assert httpx.post(f"{sim.url}/graphql", json=query, headers=STRATZ_AUTH).status_code == 200
+        executor = sim.runtime.dialect_for("/graphql")._executor
+        threads = list(executor._threads)
+        assert threads and all(t.is_alive() for t in threads)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in threads)
