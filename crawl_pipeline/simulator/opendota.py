@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -89,6 +90,11 @@ def not_found() -> JSONResponse:
 def _balanced(name: str) -> frozenset[int]:
     data = json.loads(resources.files("crawl_pipeline.reference").joinpath(name).read_text("utf-8"))
     return frozenset(int(k) for k, v in data.items() if v.get("balanced"))
+
+
+def iso_time(epoch: int) -> str:
+    """A timestamptz the way OpenDota's JSON carries one (node-postgres Date: ``2024-05-01T12:34:56.000Z``)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def player_slot(slot: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -232,6 +238,7 @@ class OpenDotaDialect:
             Route("/api/players/{account_id}/matches", self._player(self.player_matches)),
             Route("/api/players/{account_id}/heroes", self._player(self.player_heroes)),
             Route("/api/players/{account_id}/wl", self._player(self.player_wl)),
+            Route("/api/players/{account_id}/ratings", self._player(self.player_ratings)),
             Route("/api/matches/{match_id}", self.match),
             Route("/api/heroes", self.hero_list),
             Route("/api/rankings", self.rankings),
@@ -378,6 +385,14 @@ class OpenDotaDialect:
         rows, slots = found.page(query)
         won = int(found.batch.win[rows, slots].sum())
         return {"win": won, "lose": int(rows.size) - won}
+
+    def player_ratings(self, index: int | None, query: QueryParams) -> list[dict[str, Any]]:
+        """``rank_tier_history`` in time order (queries.ts getPlayerRatings): a row each time OpenDota
+        saw the medal change, ``time`` a timestamptz as node-postgres writes it (ISO 8601, ms, Z);
+        ``[]`` for a private profile or an account it never saw (spec.ts)."""
+        if index is None or self.world.accounts.private[index]:
+            return []
+        return [{"time": iso_time(when), "rank_tier": tier} for when, tier in self.world.rank_history(index)]
 
     def match(self, request: Request) -> Response:
         match_id = _number(request.path_params["match_id"])  # buildMatch: not a positive integer -> 404

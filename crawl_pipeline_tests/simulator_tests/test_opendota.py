@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 
 from crawl_pipeline.simulator.testing import start_simulator
@@ -87,6 +89,25 @@ def test_private_profile_lists_nothing(client: httpx.Client, world) -> None:
     heroes = client.get(f"/api/players/{private}/heroes").json()  # every hero, never played
     assert len(heroes) > 100 and all(h["games"] == 0 for h in heroes)
     assert client.get(f"/api/players/{private}/wl").json() == {"win": 0, "lose": 0}
+
+
+def test_ratings_are_the_medal_history_in_time_order(client: httpx.Client, world) -> None:
+    """/players/{id}/ratings: rank_tier_history rows, ``time`` an ISO timestamp (node-postgres),
+    the last one the profile's medal; [] where OpenDota has none to show."""
+    climbed = next(i for i in range(world.num_accounts)
+                   if not world.accounts.private[i] and len(world.rank_history(i)) >= 3)
+    account_id = int(world.accounts.account_id[climbed])
+    rows = client.get(f"/api/players/{account_id}/ratings").json()
+    assert len(rows) >= 3 and all(set(r) == {"time", "rank_tier"} for r in rows)
+    times = [datetime.fromisoformat(r["time"]) for r in rows]
+    assert all(r["time"].endswith("Z") and t.tzinfo is not None for r, t in zip(rows, times, strict=True))
+    assert times == sorted(times)
+    assert [r["rank_tier"] for r in rows] == [tier for _, tier in world.rank_history(climbed)]
+    assert rows[-1]["rank_tier"] == client.get(f"/api/players/{account_id}").json()["rank_tier"]
+    private = int(world.accounts.account_id[world.accounts.private.argmax()])
+    assert client.get(f"/api/players/{private}/ratings").json() == []
+    assert client.get("/api/players/12/ratings").json() == []
+    assert client.get("/api/players/abc/ratings").json() == {"error": "invalid account id"}
 
 
 def test_wl_and_heroes_agree_with_match_list(client: httpx.Client) -> None:
