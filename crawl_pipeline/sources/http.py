@@ -179,13 +179,22 @@ def parse_json(body: bytes) -> Any:
     """``json.loads(body)``, faster: orjson (C) where it gives the same value, else the standard
     parser. orjson refuses NaN, Infinity, lone surrogates and UTF-16 bodies (the standard parser
     takes them: it parses those) and turns an integer past 64 bits into a float (so a body with a
-    run of 19 or more digits anywhere goes to the standard parser too). Raises ``ValueError``."""
+    run of 19 or more digits anywhere goes to the standard parser too). Raises ``ValueError``, also
+    for JSON nested deeper than the standard parser can follow (``[[[[...]]]]``: a RecursionError
+    there, which would otherwise escape as a bug)."""
     if body.translate(_JSON_DIGITS).find(_LONG_NUMBER) < 0:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise JSONTooDeep("nested too deeply to parse") from None
+
+
+class JSONTooDeep(ValueError):
+    """A body nested deeper than Python's JSON parser can follow: invalid JSON for our purposes."""
 
 
 class ProviderHTTP:
@@ -296,6 +305,11 @@ class ProviderHTTP:
                     status, result = MALFORMED, result.error
             except _BodyTooLarge as exc:
                 status, result = MALFORMED, MalformedResponse(str(exc), provider=self.provider, endpoint=endpoint)
+            except (_BadEncoding, httpx.DecodingError) as exc:  # retried like any other malformed body
+                bad = exc if isinstance(exc, _BadEncoding) else _BadEncoding(exc)
+                status, result = MALFORMED, MalformedResponse(
+                    str(bad), provider=self.provider, endpoint=endpoint, status_code=bad.status_code
+                )
             except httpx.TimeoutException as exc:
                 status, result = TIMEOUT, RequestTimeout(_describe(exc), provider=self.provider, endpoint=endpoint)
             except httpx.TransportError as exc:
@@ -341,12 +355,15 @@ class ProviderHTTP:
         try:
             body = bytearray()
             deadline = time.monotonic() + self._http.read_deadline
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self._http.max_body_bytes:
-                    raise _BodyTooLarge(self._http.max_body_bytes)
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(f"body not read within {self._http.read_deadline:.0f}s", request=request)
+            try:
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self._http.max_body_bytes:
+                        raise _BodyTooLarge(self._http.max_body_bytes)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout(f"body not read within {self._http.read_deadline:.0f}s", request=request)
+            except httpx.DecodingError as exc:  # Content-Encoding: gzip on a body that is not (a proxy, a CDN)
+                raise _BadEncoding(exc, response) from None
         finally:
             response.close()
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
@@ -468,8 +485,9 @@ class ProviderHTTP:
         self._pause_if_exhausted(response, credential)
         try:
             payload = parse_json(response.content)
-        except ValueError:
-            return _Malformed(MalformedResponse("body is not valid JSON", excerpt=_excerpt(response), **context))
+        except ValueError as exc:
+            reason = f"body is not valid JSON ({exc})" if isinstance(exc, JSONTooDeep) else "body is not valid JSON"
+            return _Malformed(MalformedResponse(reason, excerpt=_excerpt(response), **context))
         try:
             return parse(payload)
         except Problem as problem:
@@ -504,6 +522,17 @@ class ProviderHTTP:
 class _BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"body larger than {limit:,} bytes after decompression; not read further")
+
+
+class _BadEncoding(Exception):
+    """A body that is not what its ``Content-Encoding`` says (gzip that is not gzip): httpx raises
+    ``DecodingError`` while reading it (or while a transport builds the response: no status then)."""
+
+    def __init__(self, error: httpx.DecodingError, response: httpx.Response | None = None) -> None:
+        encoding = response.headers.get("content-encoding", "?")[:40] if response is not None else None
+        says = f"its Content-Encoding ({encoding})" if encoding else "its Content-Encoding"
+        super().__init__(f"body does not decode as {says} says: {_describe(error)}")
+        self.status_code = response.status_code if response is not None else None
 
 
 @dataclass(frozen=True)
@@ -562,8 +591,8 @@ def retry_after(headers: httpx.Headers, now: float | None = None) -> float | Non
 def _server_message(response: httpx.Response) -> str:
     """The provider's own error text (JSON ``error``/``errors[0].message``) or the status phrase."""
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        body = parse_json(response.content)
+    except ValueError:  # JSONTooDeep included
         body = None
     if isinstance(body, dict):
         if isinstance(body.get("error"), str):
