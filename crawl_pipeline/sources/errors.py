@@ -88,6 +88,11 @@ class DetailsNotReady(ServerError):
     retriable_default = False
 
 
+class Redirected(APIError):
+    """A 3xx: the base URL is not where the provider answers (http -> https, a moved host). The
+    setting is wrong, not the item: no attempt counted, and the client sends nothing more."""
+
+
 class RequestTimeout(APIError):
     retriable_default = True
 
@@ -117,7 +122,8 @@ class UnsupportedOperation(APIError):
 
 # What a failed fetch means for the item: the one rule the crawl applies to every error.
 # - ``pending``: not the item's fault and no attempt counted: Steam's GetMatchDetails 500 "no data
-#   yet"; a bad key or token (an operator fixes it before a re-run); a rate limit or a spent daily
+#   yet"; a bad key or token, or a base URL that redirects (an operator fixes it before a re-run);
+#   a rate limit or a spent daily
 #   budget (the next window serves it); a provider that is down (every recent call failed with a
 #   5xx, a timeout or a refused connection); a call the routed provider cannot make. The error is
 #   still recorded, so a pending item with an error shows in status and checks.
@@ -127,7 +133,7 @@ PENDING, GIVE_UP, RETRY = "pending", "give_up", "retry"
 
 
 def outcome_of(error: APIError) -> str:
-    if isinstance(error, (DetailsNotReady, Unauthorized, RateLimited, UnsupportedOperation)) or error.outage:
+    if isinstance(error, (DetailsNotReady, Unauthorized, Redirected, RateLimited, UnsupportedOperation)) or error.outage:
         return PENDING
     if isinstance(error, (NotFound, BadRequest)):
         return GIVE_UP

@@ -48,6 +48,7 @@ from crawl_pipeline.sources.errors import (
     MalformedResponse,
     NotFound,
     RateLimited,
+    Redirected,
     RequestTimeout,
     ServerError,
     Unauthorized,
@@ -221,8 +222,12 @@ class ProviderHTTP:
         error_hook: ErrorHook | None = None,
         transport: httpx.BaseTransport | None = None,
         user_agent: str = USER_AGENT,
+        url_variable: str | None = None,
     ) -> None:
         self.provider = provider
+        # the setting an operator changes when the base URL is wrong (named in redirect errors)
+        self.url_variable = url_variable or _url_variable(provider)
+        self._redirected: Redirected | None = None  # a 3xx seen: nothing more is sent
         self.credentials = credentials
         self.tier = tier
         self.rate_group = rate_group
@@ -288,6 +293,12 @@ class ProviderHTTP:
         """Send, parse and return; raise a typed ``APIError`` once retries are spent."""
         retries_left = self.retry.max_retries if max_retries is None else max_retries
         retry = 0
+        if self._redirected is not None:  # the base URL is wrong: every call would be redirected too
+            seen = self._redirected
+            raise Redirected(
+                f"not sent: an earlier {seen.endpoint} call got HTTP {seen.status_code}, {seen.message}",
+                provider=self.provider, endpoint=endpoint,
+            )
         while True:
             credential, granted_at = self._acquire(endpoint)
             request = self._request(method, path, params, json_body, credential)
@@ -328,6 +339,8 @@ class ProviderHTTP:
                 if self.credentials.healthy():
                     continue  # another key may work: not a retry of the same request
                 raise self._no_credential(endpoint, error.status_code)
+            if isinstance(error, Redirected):
+                self._redirected = error
             delay = self.retry.delay(retry)
             if isinstance(error, RateLimited):
                 delay = max(delay, error.retry_after or 0.0)
@@ -467,6 +480,8 @@ class ProviderHTTP:
     ) -> T | APIError | _Malformed:
         status = response.status_code
         context = {"provider": self.provider, "endpoint": endpoint, "status_code": status}
+        if 300 <= status < 400:  # never followed: a key in the query would go wherever it points
+            return Redirected(self._redirect_message(response), **context)
         hooked = self._error_hook(response, endpoint) if self._error_hook else None
         if hooked is not None:
             return hooked(_server_message(response), **context)
@@ -504,6 +519,13 @@ class ProviderHTTP:
                     f"JSON of an unexpected shape ({type(exc).__name__}: {exc})", excerpt=_excerpt(response), **context
                 )
             )
+
+    def _redirect_message(self, response: httpx.Response) -> str:
+        setting = self.url_variable or "the provider's base URL"
+        location = response.headers.get("location")
+        if not location:
+            return f"redirected without a Location: set {setting} to the provider's address"
+        return f"redirected to {_display_url(response.request.url, location)}: set {setting} to the new address"
 
     def _pause_if_exhausted(self, response: httpx.Response, credential: Credential) -> None:
         """Follow the server's count: a success that says 'remaining 0' pauses the bucket until
@@ -615,6 +637,27 @@ def validation_message(exc: pydantic.ValidationError) -> str:
     if not where:  # a rule over the whole record (ten players in ten slots, wins within matches)
         return f"the record's fields disagree: {first['msg'].removeprefix('Value error, ')}"
     return f"field {where!r}: {first['msg']}"
+
+
+def _display_url(base: httpx.URL, location: str) -> str:
+    """``location`` (resolved against ``base``) as it may be printed: scheme, host, port and path,
+    never its userinfo or query (a redirect copies our query, and Steam's key travels in it); a
+    query or fragment left out is shown as ``?…``."""
+    try:
+        url = base.join(location.strip())
+    except (httpx.InvalidURL, ValueError):
+        return "an address that is not a valid URL"
+    port = f":{url.port}" if url.port is not None else ""
+    hidden = "?…" if url.query or url.fragment else ""
+    return f"{url.scheme}://{url.host}{port}{url.path[:200]}{hidden}"
+
+
+def _url_variable(provider: str) -> str | None:
+    """The environment variable of ``provider``'s base URL, from its ``ProviderSpec``."""
+    from crawl_pipeline.sources.registry import SPECS  # the registry builds these clients: read at run time
+
+    spec = SPECS.get(provider)
+    return spec.url_variable if spec is not None else None
 
 
 def _describe(exc: httpx.HTTPError) -> str:
