@@ -20,7 +20,13 @@ ends and the next one (the sensor's next tick) continues. A page's matches at or
 end are left to the next range, whose first call reads them again (at most one call per range).
 The next page is fetched while the current one is committed (its start is known by then), and
 used only once that commit succeeded. Pages come from ``SteamSource.sequence_page``: a listed match that cannot
-be read fails alone and is counted; the cursor still moves past the highest number listed.
+be read fails alone; the cursor still moves past the highest number listed, and in the same transaction
+the match is kept as a failed detail fetch (a ``matches`` row with its ``match_seq_num``, ``fetch_error``
+and ``retry_count``, through ``crawl_db.record_detail_failures``), so it is never lost. No batch owns it, so
+no batch run fetches it: each run of the feed first fetches such matches again by id from the details
+provider (``phases.fetch_details``, one attempt per run), until they are stored or settled; ``crawl-pipeline
+retry`` re-opens those that used every attempt. An entry with no usable ``match_id`` cannot be kept by id:
+it is counted with its ``match_seq_num`` in the sample.
 
 No Dagster imports here: the asset in ``defs/feed`` wraps this with partitions and metadata.
 """
@@ -35,15 +41,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.pool import Database
 from crawl_pipeline.domain.failures import describe
 from crawl_pipeline.domain.records import MatchDetails
-from crawl_pipeline.sources.errors import APIError, RateLimited
+from crawl_pipeline.sources.common import BaseSource
+from crawl_pipeline.sources.errors import APIError, RateLimited, outcome_of
 from crawl_pipeline.sources.steam import SequencePage
 
 MAX_PER_CALL = 100  # Valve's cap, and what the scanner asks for
+MAX_ID = 2**63 - 1  # matches.match_id and match_seq_num are bigint
 SHORT_PAGE_SHARE = 0.9  # the scanner's "fewer than 90": the live end of the feed
 DEFAULT_RANGE_WIDTH = 10_000  # sequence numbers per range (about 100 calls of Valve's dense feed)
 _log = logging.getLogger(__name__)
@@ -135,6 +144,7 @@ class FeedOptions:
     retry_wait_seconds: float = 1.0  # the scanner's 1 s between attempts ...
     rate_limited_wait_seconds: float = 2.0  # ... plus 2 s after a 429
     prefetch: bool = True  # fetch the next page while committing this one
+    retry_unread: int = MAX_PER_CALL  # matches the feed could not read, fetched again by id first (0: none)
 
 
 @dataclass
@@ -153,8 +163,11 @@ class FeedRun:
     players_stored: int = 0
     new_accounts: int = 0
     unknown_heroes: int = 0
-    matches_malformed: int = 0  # listed but unreadable (a field out of range, a wrong shape): skipped
+    matches_malformed: int = 0  # listed in the range but unreadable (a field out of range, a wrong shape)
     malformed_sample: list[str] = field(default_factory=list)
+    unread_recorded: int = 0  # of those, kept as failed detail fetches (the rest have no usable match_id)
+    unread_retried: int = 0  # matches the feed could not read before, fetched again by id at the start
+    unread_recovered: int = 0  # of those, stored now
     rate_limited: int = 0  # 429s (or our spent budget) that reached this loop
     retries: int = 0
     per_call: list[int] = field(default_factory=list)  # matches stored by each committed call
@@ -190,6 +203,51 @@ def _fetch(
             log.warning("match feed at %s: %s; retry %s/%s in %.0f s", start, describe(error), attempt,
                         options.call_retries, wait)
             sleep(wait)
+
+
+def _malformed(run: FeedRun, what: str) -> None:
+    run.matches_malformed += 1
+    if len(run.malformed_sample) < 10:
+        run.malformed_sample.append(what)
+
+
+def _unread(page: SequencePage, run: FeedRun, cursor: int, range_end: int) -> list[feed_db.UnreadMatch]:
+    """The page's unreadable matches from ``cursor`` up to the range's end (those beyond it are the
+    next range's, which reads them again), counted and sampled; those with a usable match_id are
+    returned to be kept as failed detail fetches."""
+    unread: list[feed_db.UnreadMatch] = []
+    for match_id, outcome in page.outcomes:
+        if not isinstance(outcome, APIError):
+            continue
+        seq = page.seq_nums.get(match_id)
+        if seq is not None and not cursor <= seq < range_end:
+            continue
+        _malformed(run, f"{match_id}: {describe(outcome)}")
+        if 0 < match_id <= MAX_ID:
+            unread.append(feed_db.UnreadMatch(match_id, seq, describe(outcome), outcome_of(outcome)))
+    for seq in page.unnamed:
+        if seq is None or cursor <= seq < range_end:
+            where = "no match_seq_num either" if seq is None else f"match_seq_num {seq}"
+            _malformed(run, f"an entry without a match_id ({where}): it cannot be stored or fetched by id")
+    return unread
+
+
+def _retry_unread(
+    db: Database, source: FeedSource, options: FeedOptions, run: FeedRun, run_id: str | None, log: logging.Logger,
+) -> None:
+    """Fetch again, by id from the details provider, the matches the feed listed but could not read."""
+    if options.retry_unread <= 0 or not isinstance(source, BaseSource):
+        return
+    with db.transaction() as conn:
+        ids = feed_db.unread_to_retry(conn, options.retry_unread)
+    if not ids:
+        return
+    again = phases.fetch_details(
+        db, source, ids, discovery_depth=options.discovery_depth, chunk_size=MAX_PER_CALL, max_workers=1, log=log,
+        label="matches the feed could not read", run_id=run_id, writers=1,
+    )
+    run.unread_retried += len(ids)
+    run.unread_recovered += again.counts["details_stored"]
 
 
 def _asked(seq_range: SeqRange, cursor: int) -> int:
@@ -228,6 +286,7 @@ def read_range(
                             seq_range.key, state.next_seq_num, start_at)
     run = FeedRun(seq_range.key, state.next_seq_num, state.next_seq_num, seq_range.end, existing is None)
     cursor = state.next_seq_num
+    _retry_unread(db, source, options, run, run_id, log)
     # One call ahead: the next page is fetched while this one is committed (the next start is known
     # once this page is in). A prefetched page is used only after its predecessor's commit.
     ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-feed")
@@ -267,19 +326,16 @@ def read_range(
                 break
             reached = page.last_seq  # the highest number listed, readable or not
             # every match in [cursor, end) came in this page when it reached past the range's end; an
-            # unreadable match is passed like the scanner passes it (counted, with a sample of reasons)
+            # unreadable match is passed like the scanner passes it, and kept as a failed detail fetch
             beyond = reached >= seq_range.end
             end = seq_range.end if beyond else reached + 1
             short = not beyond and page.listed < SHORT_PAGE_SHARE * asked
-            for match_id, outcome in page.outcomes:
-                if isinstance(outcome, APIError):
-                    run.matches_malformed += 1
-                    if len(run.malformed_sample) < 10:
-                        run.malformed_sample.append(f"{match_id}: {describe(outcome)}")
+            unread = _unread(page, run, cursor, seq_range.end)
             if options.prefetch and end < seq_range.end and run.calls < options.max_calls and not short:
                 prefetched = fetch_later(end)
             with db.transaction() as conn:
                 written = crawl_db.store_details(conn, in_range, discovery_depth=options.discovery_depth)
+                feed_db.record_unread(conn, unread, run_id=run_id)  # after the good ones: a match read is kept
                 feed_db.record_call(conn, seq_range.key, feed_db.CallRecord(
                     start_seq_num=cursor, end_seq_num=end, matches_returned=page.listed,
                     matches_in_range=len(in_range), matches_stored=written.stored, players_stored=written.players,
@@ -288,6 +344,7 @@ def read_range(
                     last_match_seq_num=in_range[-1].match_seq_num if in_range else None,
                 ), run_id=run_id)
             cursor = run.cursor_after = end
+            run.unread_recorded += len(unread)
             run.matches_in_range += len(in_range)
             run.matches_stored += written.stored
             run.players_stored += written.players
@@ -305,8 +362,10 @@ def read_range(
         ahead.shutdown(wait=True)
     run.elapsed_seconds = round(time.monotonic() - started, 3)
     log.info(
-        "match feed %s: cursor %s -> %s, %s calls, %s matches stored (%.1f per call), %s new accounts; %s",
+        "match feed %s: cursor %s -> %s, %s calls, %s matches stored (%.1f per call), %s new accounts, "
+        "%s unreadable (%s kept as failed), %s of %s read before stored now; %s",
         seq_range.key, run.cursor_before, run.cursor_after, run.calls, run.matches_stored, run.matches_per_call,
-        run.new_accounts, run.stop_reason,
+        run.new_accounts, run.matches_malformed, run.unread_recorded, run.unread_recovered, run.unread_retried,
+        run.stop_reason,
     )
     return run

@@ -1,4 +1,5 @@
-"""SQL of the public match feed: range cursors and the log of feed calls (migration 0012).
+"""SQL of the public match feed: range cursors and the log of feed calls (migration 0012), and
+the matches a call listed but could not read (kept as failed detail fetches in ``matches``).
 
 Every write takes a connection inside the caller's transaction. ``record_call`` advances a
 range's cursor only from the value the caller read (optimistic: another run that advanced it
@@ -8,9 +9,13 @@ the call's matches in the same transaction, so the cursor and the matches land t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+
+from crawl_pipeline.db import crawl as crawl_db
+from crawl_pipeline.db.item_states import stub_retriable, stub_waiting
 
 
 class CursorMoved(RuntimeError):
@@ -90,6 +95,47 @@ def record_call(conn: psycopg.Connection, range_key: str, call: CallRecord, *, r
          call.matches_stored, call.players_stored, call.new_accounts, call.first_match_seq_num,
          call.last_match_seq_num, run_id),
     )
+
+
+@dataclass(frozen=True)
+class UnreadMatch:
+    """A match a feed page listed but that could not be read: kept as a failed detail fetch."""
+
+    match_id: int
+    match_seq_num: int | None
+    error: str  # ``domain.failures.describe`` of the error
+    outcome: str  # ``sources.errors.outcome_of``: retry, give_up or pending
+
+
+def record_unread(conn: psycopg.Connection, unread: Sequence[UnreadMatch], *, run_id: str | None) -> None:
+    """Keep the matches a feed call could not read as the crawl keeps a failed detail fetch: a
+    ``matches`` row (inserted with its sequence number when the match is new; a known match keeps
+    its row and owner) marked by ``crawl.record_detail_failures`` with the error and one attempt
+    per run. In the caller's transaction, the one that moves the cursor past them."""
+    if not unread:
+        return
+    rows = sorted({u.match_id: u for u in unread}.values(), key=lambda u: u.match_id)  # rows locked in match order
+    conn.execute(
+        """INSERT INTO matches (match_id, match_seq_num)
+           SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ORDER BY 1
+           ON CONFLICT (match_id) DO NOTHING""",
+        ([u.match_id for u in rows], [u.match_seq_num for u in rows]),
+    )
+    crawl_db.record_detail_failures(conn, [(u.match_id, u.error, u.outcome) for u in rows], run_id=run_id)
+
+
+def unread_to_retry(conn: psycopg.Connection, limit: int) -> list[int]:
+    """Matches no batch owns whose details failed with attempts left, or wait on an error not their
+    own, and that Steam can serve again (they have a sequence number): what the feed could not read.
+    No batch run fetches a match without an owner, so the feed's next run does; least recently tried
+    first (the partial indexes of migration 0022 hold both states)."""
+    return [r[0] for r in conn.execute(
+        f"""SELECT match_id FROM matches
+            WHERE owner_batch IS NULL AND match_seq_num IS NOT NULL AND fetch_error IS NOT NULL
+              AND ({stub_retriable()} OR {stub_waiting()})
+            ORDER BY last_fetch_attempt NULLS FIRST, match_id LIMIT %s""",
+        (limit,),
+    ).fetchall()]
 
 
 def newest_known_seq_num(conn: psycopg.Connection) -> int | None:

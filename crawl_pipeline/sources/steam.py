@@ -17,7 +17,7 @@ logged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -122,11 +122,18 @@ class _BySequenceResult(Wire):
 
 @dataclass(frozen=True)
 class SequencePage:
-    """One answer of the sequence feed: an outcome per match it listed, and how far it reached."""
+    """One answer of the sequence feed: an outcome per match it listed, and how far it reached.
+
+    ``seq_nums``: the ``match_seq_num`` of every listed match that has both numbers, readable or not
+    (a match that failed can be fetched again from its sequence number). ``unnamed``: the
+    ``match_seq_num`` (None when it has none either) of each listed entry without an integer
+    ``match_id``: it has no outcome, since nothing can name it, but it is counted here."""
 
     outcomes: list[tuple[int, MatchDetails | APIError]]
     last_seq: int | None  # the highest match_seq_num listed (the feed goes on after it)
     listed: int  # matches in the answer, good or bad
+    seq_nums: dict[int, int] = field(default_factory=dict)
+    unnamed: list[int | None] = field(default_factory=list)
 
     def reaches(self, seq: int) -> bool:
         """Whether it listed a match at or past ``seq``: one asked from ``seq`` that does not moves
@@ -191,6 +198,10 @@ def _to_details(m: _Details) -> MatchDetails:
         radiant_win=m.radiant_win,
         region=region_of_cluster(m.cluster),
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _result(payload: Any) -> dict[str, Any]:
@@ -280,12 +291,18 @@ class SteamSource(BaseSource):
                 raise Problem(ServerError, f"status {result.status}: {result.statusDetail or 'no detail'}")
             outcomes: list[tuple[int, MatchDetails | APIError]] = []
             seqs = []
+            seq_nums: dict[int, int] = {}
+            unnamed: list[int | None] = []
             for raw in result.matches:
                 match_id, seq = raw.get("match_id"), raw.get("match_seq_num")
-                if isinstance(seq, int):
+                seq = seq if _is_int(seq) else None
+                if seq is not None:
                     seqs.append(seq)
-                if not isinstance(match_id, int):
-                    continue  # nothing to name it by; the cursor still moves past it
+                if not _is_int(match_id):
+                    unnamed.append(seq)  # nothing to name it by: counted; the cursor still moves past it
+                    continue
+                if seq is not None:
+                    seq_nums[match_id] = seq
                 try:
                     outcomes.append((match_id, _to_details(_Details.model_validate(raw))))
                 except pydantic.ValidationError as exc:
@@ -293,7 +310,7 @@ class SteamSource(BaseSource):
                     outcomes.append((match_id, MalformedResponse(message, provider=PROVIDER, endpoint="matches_by_sequence")))
                 except Problem as problem:
                     outcomes.append((match_id, problem.kind(problem.message, provider=PROVIDER, endpoint="matches_by_sequence")))
-            return SequencePage(outcomes, max(seqs, default=None), len(result.matches))
+            return SequencePage(outcomes, max(seqs, default=None), len(result.matches), seq_nums, unnamed)
 
         params = {"start_at_match_seq_num": start_at_match_seq_num, "matches_requested": max(1, min(count, MAX_PER_CALL))}
         return self.http.call("matches_by_sequence", BY_SEQUENCE, parse, params=params)

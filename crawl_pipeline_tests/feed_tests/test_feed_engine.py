@@ -244,3 +244,93 @@ def test_unreadable_matches_are_passed_and_counted_not_mistaken_for_the_live_end
     expected = truth(clean_simulator.world, R1.start, run.cursor_after)
     assert len(expected) == 1000 and set(stored(db, R1.start, R1.end)) < set(expected)
     assert _problems(db) == []
+
+
+class _Tamper:
+    """An httpx transport in front of the simulator that breaks one match of the sequence feed
+    (kills out of range) while ``broken`` is true, and adds an entry with no match_id to the first
+    page it sees (``nameless_seq``): what Valve's feed could send."""
+
+    def __init__(self):
+        import httpx
+
+        self.inner = httpx.HTTPTransport()
+        self.bad_match: int | None = None
+        self.nameless_seq: int | None = None
+        self.broken = True
+
+    def handle_request(self, request):
+        import json
+
+        import httpx
+
+        response = self.inner.handle_request(request)
+        response.read()
+        if "BySequenceNum" not in str(request.url):
+            return response
+        body = json.loads(response.content)
+        matches = body["result"]["matches"]
+        if self.bad_match is None:
+            self.bad_match = matches[3]["match_id"]
+            self.nameless_seq = matches[5]["match_seq_num"] + 1  # numbers step by 2: a free one
+            matches.insert(6, {"match_seq_num": self.nameless_seq, "players": []})
+        for match in matches:
+            if self.broken and match.get("match_id") == self.bad_match:
+                match["players"][0]["kills"] = 40000
+        return httpx.Response(200, json=body)
+
+    def close(self):
+        self.inner.close()
+
+
+def _state(db, match_id):
+    [row] = db.fetch_all(
+        "SELECT match_seq_num, has_details, fetch_error, retry_count, owner_batch FROM matches WHERE match_id = %s",
+        (match_id,),
+    )
+    return row
+
+
+def test_an_unreadable_match_is_kept_as_a_failed_fetch_and_read_again_by_id(db, clean_simulator):
+    """Nothing lost: a match the feed lists but cannot read gets a matches row with its error and
+    attempt count in the transaction that moves the cursor past it; the feed's next runs fetch it
+    again by id (one attempt per run), `crawl-pipeline retry` re-opens it once it used every attempt,
+    and it is stored when the provider answers well. An entry with no match_id is counted and named."""
+    from crawl_pipeline.db import retry as retry_db
+    from crawl_pipeline.db.item_states import MAX_ATTEMPTS
+    from crawl_pipeline.sources.registry import open_sources
+    from crawl_pipeline_tests.feed_tests.support import providers
+
+    tamper = _Tamper()
+    options = FeedOptions(max_calls=1, prefetch=False)
+    with open_sources(providers(clean_simulator.url).sources_config(), db, transport=tamper) as sources:
+        steam = sources.provider("steam")
+        first = read_range(db, steam, R1, options=options, run_id="run-1", log=log)
+        bad = tamper.bad_match
+        expected = truth(clean_simulator.world, R1.start, first.cursor_after)
+        assert bad in expected and first.cursor_after > expected[bad]  # the cursor moved past it
+        assert first.matches_malformed == 2 and first.unread_recorded == 1
+        assert any(s.startswith(f"{bad}: MalformedResponse") and "kills" in s for s in first.malformed_sample)
+        assert any(f"match_seq_num {tamper.nameless_seq}" in s for s in first.malformed_sample)
+        state = _state(db, bad)
+        assert state["match_seq_num"] == expected[bad] and state["has_details"] is False
+        assert state["fetch_error"].startswith("MalformedResponse") and "kills" in state["fetch_error"]
+        assert state["retry_count"] == 1
+        assert set(stored(db, R1.start, first.cursor_after)) == set(expected) - {bad}
+
+        for attempt in range(2, MAX_ATTEMPTS + 1):  # each later run fetches it again by id: one attempt each
+            again = read_range(db, steam, R1, options=options, run_id=f"run-{attempt}", log=log)
+            assert again.unread_retried == 1 and again.unread_recovered == 0
+            assert _state(db, bad)["retry_count"] == attempt
+        settled = read_range(db, steam, R1, options=options, run_id="run-settled", log=log)
+        assert settled.unread_retried == 0  # it used every attempt: settled until re-opened
+
+        tamper.broken = False  # the cause is fixed
+        with db.transaction() as conn:
+            assert retry_db.reopen_exhausted(conn, kinds=["matches"]).matches == 1  # crawl-pipeline retry --matches
+        recovered = read_range(db, steam, R1, options=options, run_id="run-after-retry", log=log)
+    assert recovered.unread_retried == 1 and recovered.unread_recovered == 1
+    state = _state(db, bad)
+    assert state["has_details"] is True and state["fetch_error"] is None
+    assert db.fetch_value("SELECT count(*) FROM match_players WHERE match_id = %s", (bad,)) == 10
+    assert _problems(db) == []
