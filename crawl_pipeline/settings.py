@@ -257,31 +257,47 @@ def _identities(env: Mapping[str, str]):
 _KEY_VARIABLES = {"OPENDOTA_API_URL": "OPENDOTA_API_KEY", "STEAM_API_URL": "STEAM_API_KEY", "STRATZ_API_URL": "STRATZ_TOKENS"}
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
+def _url(env: Mapping[str, str], name: str, default: str, *, show_default: bool = True) -> str:
+    """A provider base URL: http(s), a host, a valid port, and nothing that can carry a secret.
+
+    The value is never echoed (it may hold one): the message names the variable and what is wrong.
+    user:password@ would show in reprs and logs, and httpx would send it as Basic auth in place of
+    the provider's key; a query (``?api_key=...``) would be logged by httpx with every request; a
+    fragment is no part of an API's address. All three are refused with or without a scheme."""
     from urllib.parse import urlsplit
 
     value = (env.get(name) or default).strip().rstrip("/")
-    # user:password@ would show in reprs and logs, and httpx would send it as Basic auth in place
-    # of the provider's key: refused, and never echoed (the message names the variable only).
-    netloc = re.split(r"[/?#]", value.split("://", 1)[1], maxsplit=1)[0] if "://" in value else ""
+    like = f" (like {default})" if show_default else ""
+    key = _KEY_VARIABLES.get(name, "the key variable")
+    netloc = re.split(r"[/?#]", value.split("://", 1)[1] if "://" in value else value, maxsplit=1)[0]
     if "@" in netloc:
-        key = _KEY_VARIABLES.get(name, "the key variable")
         raise SettingsError(f"{name} must not contain credentials (user:password@host): put the key in {key}")
+    if "?" in value:
+        raise SettingsError(f"{name} must not have a query string (?...): give the base URL only, and the key in {key}")
+    if "#" in value:
+        raise SettingsError(f"{name} must not have a fragment (#...): give the base URL only")
     if not value.startswith(("http://", "https://")):
-        raise SettingsError(f"{name}={value!r} must start with http:// or https://")
+        raise SettingsError(f"{name} must start with http:// or https://{like}; its value is not shown")
     try:
-        host = urlsplit(value).hostname
-    except ValueError:
-        host = None
-    if not host:
-        raise SettingsError(f"{name}={value!r} has no host name")
+        parts = urlsplit(value)
+    except ValueError:  # a broken [IPv6] literal
+        raise SettingsError(f"{name} is not a valid URL (its host is a broken [IPv6] address)") from None
+    if not parts.hostname:
+        raise SettingsError(f"{name} has no host name{like}")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:
+        raise SettingsError(f"{name} has a port that is not a number from 1 to 65535 (or none, for the scheme's default)")
     return value
 
 
 def check_provider_url(name: str, value: str) -> str:
     """The rules of the *_API_URL variables for a URL from elsewhere (a resource field, the UI):
-    http(s), a host, and no user:password@ (never echoed). Returns it without a trailing slash."""
-    return _url({name: value}, name, value)
+    http(s), a host, a valid port, no user:password@, query or fragment (never echoed). Returns it
+    without a trailing slash."""
+    return _url({name: value}, name, value, show_default=False)  # its "default" is the value itself
 
 
 @dataclass(frozen=True)

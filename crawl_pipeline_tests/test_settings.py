@@ -55,7 +55,7 @@ def test_secrets_never_show_in_reprs():
     [
         ({"CRAWL_DB_POOL_SIZE": "many"}, "CRAWL_DB_POOL_SIZE='many' is not an integer"),
         ({"CRAWL_DB_POOL_SIZE": "0"}, "CRAWL_DB_POOL_SIZE=0 must be at least 1"),
-        ({"STEAM_API_URL": "api.steampowered.com"}, "STEAM_API_URL='api.steampowered.com' must start with http"),
+        ({"STEAM_API_URL": "api.steampowered.com"}, "STEAM_API_URL must start with http:// or https://"),
         ({"OPENDOTA_API_KEY": "my-opendota-key"}, "OPENDOTA_API_KEY is not a valid OpenDota key: keys are UUIDs"),
         ({"STRATZ_RATE_LIMIT": "20/sec"}, "STRATZ_RATE_LIMIT: '20/sec' is not a rate like 60/minute"),
         ({"OPENDOTA_TIER": "gold"}, "OPENDOTA_TIER='gold': choose one of auto, free, premium"),
@@ -73,3 +73,42 @@ def test_rate_tiers_and_switches_from_the_environment():
     assert settings.rate_limits == {"stratz": {"per_second": 10, "per_minute": 200, "per_day": 5000}}
     assert settings.opendota_tier == "free" and settings.steam_match_details
     assert Settings.from_env({}).rate_limits == {} and not Settings.from_env({}).steam_match_details
+
+
+SECRET_IN_URL = "hunter2secret"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "wrong"),
+    [
+        ("OPENDOTA_API_URL", f"me:{SECRET_IN_URL}@api.opendota.com", "must not contain credentials"),  # no scheme
+        ("OPENDOTA_API_URL", f"https://me:{SECRET_IN_URL}@api.opendota.com", "must not contain credentials"),
+        ("STEAM_API_URL", f"api.steampowered.com/?key={SECRET_IN_URL}", "must not have a query string"),  # no scheme
+        ("OPENDOTA_API_URL", f"http://127.0.0.1:18765/?api_key={SECRET_IN_URL}", "must not have a query string"),
+        ("STRATZ_API_URL", f"https://api.stratz.com/#{SECRET_IN_URL}", "must not have a fragment"),
+        ("STEAM_API_URL", f"api.steampowered.com/{SECRET_IN_URL}", "must start with http:// or https://"),
+        ("STEAM_API_URL", f"ftp://{SECRET_IN_URL}.example", "must start with http:// or https://"),
+        ("STEAM_API_URL", f"http://{SECRET_IN_URL}.example:99999", "port that is not a number from 1 to 65535"),
+        ("STEAM_API_URL", f"http://{SECRET_IN_URL}.example:0", "port that is not a number from 1 to 65535"),
+        ("STEAM_API_URL", f"http://{SECRET_IN_URL}.example:80a", "port that is not a number from 1 to 65535"),
+        ("STEAM_API_URL", f"http://[{SECRET_IN_URL}", "is not a valid URL"),
+    ],
+)
+def test_a_bad_provider_url_names_the_variable_and_what_is_wrong_never_its_value(variable, value, wrong):
+    """The value may hold a key (a query, user:password@): the message names the variable only. A
+    query or fragment is refused too: httpx would log it with every request."""
+    from crawl_pipeline.settings import check_provider_url
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: value})
+    message = str(refused.value)
+    assert message.startswith(f"{variable} ") and wrong in message
+    assert SECRET_IN_URL not in message and value not in message
+    with pytest.raises(SettingsError) as again:  # the rule for URLs from resources (ProviderConfig)
+        check_provider_url(variable.lower(), value)
+    assert wrong in str(again.value) and SECRET_IN_URL not in str(again.value)
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:8765", "https://api.opendota.com/", "http://[::1]:65535/sub/path"])
+def test_a_provider_url_with_a_port_and_path_is_kept(value):
+    assert Settings.from_env({"OPENDOTA_API_URL": value}).opendota_api_url == value.rstrip("/")
