@@ -322,9 +322,9 @@ class ProviderHTTP:
                     str(bad), provider=self.provider, endpoint=endpoint, status_code=bad.status_code
                 )
             except httpx.TimeoutException as exc:
-                status, result = TIMEOUT, RequestTimeout(_describe(exc), provider=self.provider, endpoint=endpoint)
+                status, result = TIMEOUT, RequestTimeout(self._where(exc), provider=self.provider, endpoint=endpoint)
             except httpx.TransportError as exc:
-                status, result = CONNECTION, ConnectionFailed(_describe(exc), provider=self.provider, endpoint=endpoint)
+                status, result = CONNECTION, ConnectionFailed(self._where(exc), provider=self.provider, endpoint=endpoint)
             self._accounting.record(self.provider, endpoint, status, time.monotonic() - started)
             if isinstance(result, TRANSIENT):
                 self._transient_streak += 1
@@ -519,6 +519,22 @@ class ProviderHTTP:
                     f"JSON of an unexpected shape ({type(exc).__name__}: {exc})", excerpt=_excerpt(response), **context
                 )
             )
+
+    def _where(self, exc: httpx.TransportError) -> str:
+        """A transport error with the address it concerns: "cannot connect to http://127.0.0.1:9
+        (STEAM_API_URL): ConnectError: ...". Scheme, host and port only (never a path or query)."""
+        url = self._client.base_url
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        address = f"{url.scheme}://{host}" + (f":{url.port}" if url.port is not None else "")
+        if self.url_variable:
+            address += f" ({self.url_variable})"
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            doing = f"cannot connect to {address}"
+        elif isinstance(exc, httpx.TimeoutException):
+            doing = f"timed out waiting for {address}"
+        else:
+            doing = f"connection to {address} failed"
+        return f"{doing}: {_describe(exc)}"
 
     def _redirect_message(self, response: httpx.Response) -> str:
         setting = self.url_variable or "the provider's base URL"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
+import httpx
 import pytest
 
 from crawl_pipeline.domain.records import DetailsRequest
+from crawl_pipeline.settings import Secret
 from crawl_pipeline.simulator.testing import start_simulator
+from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import (
     ConnectionFailed,
     DetailsNotReady,
@@ -17,9 +22,9 @@ from crawl_pipeline.sources.errors import (
     Unauthorized,
 )
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
-from crawl_pipeline.sources.registry import open_sources
+from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source, open_sources
 
-from .support import SEED, first_seq, sim_config, some_match_ids
+from .support import SEED, STEAM_KEY, first_seq, sim_config, some_match_ids
 
 NO_RETRY = RetryPolicy(max_retries=0, max_budget_wait=1.0)
 
@@ -98,6 +103,48 @@ def test_timeout():
             with pytest.raises(RequestTimeout):
                 sources.provider("stratz").match_details(some_match_ids(sim, 1)[0])
             assert sources.snapshot()["api_calls_by_status"] == {"timeout": 2}
+
+
+def _refused_port() -> int:
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_refused_connection_names_the_address_and_its_variable():
+    """A wrong STEAM_API_URL: the error says which address could not be reached and which
+    variable set it (never the key, which travels in the query)."""
+    port = _refused_port()
+    config = SourcesConfig(
+        opendota=ProviderConfig(f"http://127.0.0.1:{port}/api-prefix"),
+        steam=ProviderConfig(f"http://127.0.0.1:{port}/steam", (Secret(STEAM_KEY),)),
+        stratz=ProviderConfig(f"http://127.0.0.1:{port}"),
+        retry=NO_RETRY,
+    )
+    with open_sources(config, None) as sources:
+        with pytest.raises(ConnectionFailed) as info:
+            sources.provider("steam").match_page(SEED)
+        with pytest.raises(ConnectionFailed) as opendota:
+            sources.provider("opendota").player_profile(SEED)
+    assert str(info.value).startswith(
+        f"steam match_page: cannot connect to http://127.0.0.1:{port} (STEAM_API_URL): ConnectError: "
+    )
+    assert STEAM_KEY not in str(info.value) and "/steam" not in str(info.value)
+    assert f"cannot connect to http://127.0.0.1:{port} (OPENDOTA_API_URL)" in str(opendota.value)
+
+
+def test_a_timeout_names_the_address_and_its_variable():
+    def hang(request):
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    url = "https://stratz.example:8443"
+    config = SourcesConfig(opendota=ProviderConfig(url), steam=ProviderConfig(url),
+                           stratz=ProviderConfig(url, (Secret("a-stratz-token-0001"),)), retry=NO_RETRY)
+    source = build_source("stratz", config, limiter=None, accounting=RequestAccounting(None),
+                          transport=httpx.MockTransport(hang))
+    with pytest.raises(RequestTimeout) as info:
+        source.player_profile(SEED)
+    assert info.value.message == "timed out waiting for https://stratz.example:8443 (STRATZ_API_URL): ReadTimeout: timed out"
 
 
 def test_dropped_connection():
