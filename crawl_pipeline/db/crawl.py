@@ -384,3 +384,12 @@ def unsettled_details(db: Database, batch_key: str) -> tuple[int, int]:
         (batch_key,),
     )[0]
     return row["unsettled"], row["pending"]
+
+
+def tracked_gave_up(conn: psycopg.Connection, phase: str) -> set[int]:
+    """Tracked accounts whose ``phase`` failed on every attempt (or gave up at once: a 404): the
+    tracked-accounts job leaves them alone, as a batch run does, until ``crawl-pipeline retry``
+    re-opens them."""
+    from crawl_pipeline.db.item_states import phase_gave_up
+
+    return {r[0] for r in conn.execute(f"SELECT account_id FROM accounts WHERE is_tracked AND {phase_gave_up(phase)}")}

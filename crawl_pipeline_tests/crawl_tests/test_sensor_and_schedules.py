@@ -276,3 +276,60 @@ def test_one_run_spends_one_attempt_even_when_its_step_is_retried(db, database_u
     assert retried, "the step was not retried within the run"
     attempts = db.fetch_all("SELECT profile_attempts, profile_error FROM accounts WHERE account_id = %s", (SEED,))[0]
     assert attempts["profile_attempts"] == 1 and "MalformedResponse" in attempts["profile_error"]
+
+
+def _tracked_state(db, account_id):
+    [row] = db.fetch_all(
+        "SELECT profile_fetched_at, profile_error, profile_attempts, matches_synced_at, matches_error, matches_attempts "
+        "FROM accounts WHERE account_id = %s",
+        (account_id,),
+    )
+    return row
+
+
+def test_tracked_account_failures_are_recorded_on_the_account_and_settle(db, database_url, dagster_instance, clean_simulator):
+    """A tracked account the provider does not know gets its error and attempts on the account, as in a
+    batch, and is not asked for again every minute until `crawl-pipeline retry` re-opens it; a failure
+    with attempts left spends one attempt per run, for the profile and the history alike."""
+    from crawl_pipeline.db import retry as retry_db
+    from crawl_pipeline.db.item_states import MAX_ATTEMPTS
+
+    gone = 12345  # not in the simulated world: the profile is a 404
+    with db.transaction() as conn:
+        set_tracked(conn, [gone])
+    healthy = job = crawl_definitions(
+        database_url, clean_simulator.url, profiles="opendota", match_history="opendota"
+    ).resolve_job_def("tracked_accounts_job")
+
+    def run():
+        result = job.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
+        return {k: v.value for k, v in result.asset_materializations_for_node("tracked_matches")[0].metadata.items()}
+
+    first = run()
+    assert first["failures_by_kind"] == {"player_profiles:NotFound": 1}
+    state = _tracked_state(db, gone)
+    assert state["profile_fetched_at"] is None and state["profile_error"].startswith("NotFound")
+    assert state["profile_attempts"] == MAX_ATTEMPTS  # a 404 gives up at once
+    second = run()
+    assert second["failures_by_kind"] == {} and second["player_profiles_gave_up_skipped"] == 1  # not asked again
+    with db.transaction() as conn:
+        assert retry_db.reopen_exhausted(conn, kinds=["accounts"]).account_phases["player_profiles"] == 1
+    assert run()["failures_by_kind"] == {"player_profiles:NotFound": 1}  # re-opened: asked once more
+
+    with db.transaction() as conn:
+        set_tracked(conn, [gone], tracked=False)
+        set_tracked(conn, [SEED])
+    with start_simulator(fault_rate=1.0, fault_mix={"malformed": 1}, rate_limits={"enabled": False}) as broken:
+        job = crawl_definitions(
+            database_url, broken.url, profiles="opendota", match_history="opendota"
+        ).resolve_job_def("tracked_accounts_job")
+        for attempt in (1, 2):
+            assert run()["failures_by_kind"] == {"player_profiles:MalformedResponse": 1, "match_stubs:MalformedResponse": 1}
+            state = _tracked_state(db, SEED)
+            assert state["profile_error"].startswith("MalformedResponse") and state["profile_attempts"] == attempt
+            assert state["matches_error"].startswith("MalformedResponse") and state["matches_attempts"] == attempt
+    job = healthy
+    run()  # the provider answers again: done, errors cleared
+    state = _tracked_state(db, SEED)
+    assert state["profile_fetched_at"] and state["profile_error"] is None
+    assert state["matches_synced_at"] and state["matches_error"] is None

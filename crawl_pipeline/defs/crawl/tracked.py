@@ -1,4 +1,9 @@
-"""Tracked accounts: new matches fetched every minute, participants discovered, ranks snapshotted."""
+"""Tracked accounts: new matches fetched every minute, participants discovered, ranks snapshotted.
+
+A profile or history that fails is recorded on the account as the batch phases record it
+(``crawl_db.record_account_failures``: the error, one attempt per run); an account whose phase
+used every attempt (or gave up at once: the provider does not know it) is left alone until
+``crawl-pipeline retry`` re-opens it."""
 
 from collections import Counter
 
@@ -15,9 +20,10 @@ from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.domain.failures import describe
-from crawl_pipeline.sources.errors import APIError, RateLimited
+from crawl_pipeline.sources.errors import APIError, RateLimited, outcome_of
 
 JOB_NAME = "tracked_accounts_job"
+ACCOUNT_PHASES = ("player_profiles", "match_stubs")  # the batch phases whose columns this job fills
 
 
 def _rate_limit_in(errors: list[str]) -> str | None:
@@ -42,50 +48,70 @@ def tracked_matches(
     with db.transaction() as conn:
         job_runs_db.start_run(conn, context.run_id, JOB_NAME)
         accounts = crawl_db.tracked_accounts(conn)
+        gave_up = {phase: crawl_db.tracked_gave_up(conn, phase) for phase in ACCOUNT_PHASES}
     result = phases.PhaseResult()
     result.counts["tracked_accounts"] = len(accounts)
     failures: Counter[str] = Counter()
     usages: list = []
     rate_limited: str | None = None
+    to_record: dict[str, list[tuple[int, str, str]]] = {phase: [] for phase in ACCOUNT_PHASES}
 
     def failed(phase: str, account_id: int, error: APIError) -> None:
         nonlocal rate_limited
         result.failed(account_id, error, phase)
         failures[f"{phase}:{type(error).__name__}"] += 1
+        to_record[phase].append((account_id, describe(error), outcome_of(error)))
         if isinstance(error, RateLimited) and rate_limited is None:
             rate_limited = f"{phase} of {account_id}: {describe(error)}"
+
+    def due(phase: str) -> list[crawl_db.AccountTodo]:
+        result.counts[f"{phase}_gave_up_skipped"] = len(gave_up[phase])
+        return [a for a in accounts if a.account_id not in gave_up[phase]]
+
+    def record(phase: str) -> None:
+        """The phase's failures on their accounts, in one statement (one attempt per run)."""
+        if to_record[phase]:
+            with db.transaction() as conn:
+                crawl_db.record_account_failures(conn, phase, to_record[phase], run_id=context.run_id)
+            to_record[phase] = []
 
     try:
         with provider_call(context, providers, postgres, "profiles") as (profiles_source, profile_usage):
             usages.append(profile_usage)
-            for account in accounts:
-                if rate_limited:
-                    break
-                try:
-                    profile = profiles_source.player_profile(account.account_id)
-                except APIError as error:
-                    failed("player_profiles", account.account_id, error)
-                    continue
-                with db.transaction() as conn:
-                    result.counts["rank_snapshots"] += crawl_db.store_profiles(conn, [profile])[1]
-                result.counts["profiles_fetched"] += 1
+            try:
+                for account in due("player_profiles"):
+                    if rate_limited:
+                        break
+                    try:
+                        profile = profiles_source.player_profile(account.account_id)
+                    except APIError as error:
+                        failed("player_profiles", account.account_id, error)
+                        continue
+                    with db.transaction() as conn:
+                        result.counts["rank_snapshots"] += crawl_db.store_profiles(conn, [profile])[1]
+                    result.counts["profiles_fetched"] += 1
+            finally:
+                record("player_profiles")
         new_match_ids: list[tuple[int, int]] = []
         with provider_call(context, providers, postgres, "match_history") as (history_source, history_usage):
             usages.append(history_usage)
-            for account in accounts:
-                if rate_limited:
-                    break
-                try:
-                    history = phases.read_history(
-                        history_source, account, max_matches=crawl.max_matches_per_account,
-                        page_size=crawl.page_size, incremental=True,
-                    )
-                except APIError as error:
-                    failed("match_stubs", account.account_id, error)
-                    continue
-                result.counts["stubs_new"] += phases.store_history(db, history, owner_batch=account.batch_key)
-                result.counts["histories_read"] += 1
-                new_match_ids += [(s.match_id, account.depth) for s in history.stubs]
+            try:
+                for account in due("match_stubs"):
+                    if rate_limited:
+                        break
+                    try:
+                        history = phases.read_history(
+                            history_source, account, max_matches=crawl.max_matches_per_account,
+                            page_size=crawl.page_size, incremental=True,
+                        )
+                    except APIError as error:
+                        failed("match_stubs", account.account_id, error)
+                        continue
+                    result.counts["stubs_new"] += phases.store_history(db, history, owner_batch=account.batch_key)
+                    result.counts["histories_read"] += 1
+                    new_match_ids += [(s.match_id, account.depth) for s in history.stubs]
+            finally:
+                record("match_stubs")
         with provider_call(context, providers, postgres, "match_details") as (details_source, usage):
             usages.append(usage)
             with db.transaction() as conn:
@@ -96,7 +122,7 @@ def tracked_matches(
                 ids = sorted(m for m, d in new_match_ids if d == depth and m in pending)
                 details = phases.fetch_details(
                     db, details_source, ids, discovery_depth=depth + 1, chunk_size=crawl.details_chunk_size,
-                    max_workers=crawl.max_workers, log=context.log, label="tracked accounts",
+                    max_workers=crawl.max_workers, log=context.log, label="tracked accounts", run_id=context.run_id,
                 )
                 result.counts.update(details.counts)
                 result.errors += details.errors
