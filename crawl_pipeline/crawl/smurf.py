@@ -31,6 +31,7 @@ from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, S
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
+from crawl_pipeline.sources.opendota import RATINGS_SOURCE as RANK_HISTORY_SOURCE
 
 RANKED_LOBBY = 7
 MAX_SKIPPED_PAGES = 50  # empty filtered pages skipped in a row before giving up
@@ -87,8 +88,11 @@ def fetch_ranked_histories(
     db: Database, history_source: BaseSource, details_source: BaseSource, batch_keys: Sequence[str], *,
     matches_per_call: int = 10, target: int = 20, max_accounts: int = 200, refetch_exhausted_days: float = 7.0,
     max_matches: int = 500, page_size: int = 100, details_chunk_size: int = 25, max_workers: int = 8,
-    log: logging.Logger,
+    log: logging.Logger, ratings_source: BaseSource | None = None, max_rank_histories: int = 500,
 ) -> Ledger:
+    """Read ranked histories, fetch their details, then (``ratings_source``, OpenDota) the medal
+    history of each account now scorable that has none: a match's own rank is today's, so the
+    medal at each match comes from there."""
     ledger = Ledger()
     with db.transaction() as conn:
         candidates = smurf_db.history_candidates(
@@ -151,7 +155,41 @@ def fetch_ranked_histories(
                 ledger.rate_limited = limited[0]
                 log.warning("smurf history phase ends in details: %s", limited[0])
                 return ledger
+    if ratings_source is not None:
+        fetch_rank_histories(db, ratings_source, batch_keys, min_matches=target, limit=max_rank_histories,
+                             max_workers=max_workers, ledger=ledger, log=log)
     return ledger
+
+
+def fetch_rank_histories(
+    db: Database, source: BaseSource, batch_keys: Sequence[str], *, min_matches: int, limit: int, max_workers: int,
+    ledger: Ledger, log: logging.Logger,
+) -> None:
+    """One call per account the scorer will score that has no medal history yet; stored as
+    ``rank_snapshots`` rows as each answer comes. A rate limit ends it (the rest wait for the next
+    run); another error skips that account, which is asked again next run."""
+    with db.transaction() as conn:
+        wanted = smurf_db.accounts_wanting_rank_history(
+            conn, batch_keys, min_matches=min_matches, source=RANK_HISTORY_SOURCE, limit=limit
+        )
+    ledger.counts["rank_histories_wanted"] = len(wanted)
+    results = fetch_concurrently(source.rank_history, wanted, max_workers=max_workers)
+    try:
+        for account_id, outcome in results:
+            if isinstance(outcome, RateLimited):
+                ledger.rate_limited = describe(outcome)
+                ledger.error(account_id, outcome)
+                log.warning("smurf rank histories end: %s", ledger.rate_limited)
+                break
+            if isinstance(outcome, APIError):
+                ledger.counts["rank_histories_failed"] += 1
+                ledger.error(account_id, outcome)
+                continue
+            with db.transaction() as conn:
+                ledger.counts["rank_changes_stored"] += smurf_db.store_rank_histories(conn, [outcome])
+            ledger.counts["rank_histories_read"] += 1
+    finally:
+        results.close()
 
 
 def _wanted(candidate: smurf_db.HistoryCandidate, matches_per_call: int, max_matches: int) -> int:

@@ -16,6 +16,7 @@ import psycopg
 
 from crawl_pipeline.db.item_states import stub_unsettled
 from crawl_pipeline.db.pool import Database
+from crawl_pipeline.domain.records import RankHistory
 from crawl_pipeline.domain.smurf import (
     EXCLUDED_GAME_MODES,
     SIGNALS,
@@ -105,6 +106,37 @@ def pending_stubs_of(conn: psycopg.Connection, account_ids: Sequence[int]) -> li
             ORDER BY m.match_id""",
         (list(account_ids),),
     ).fetchall()]
+
+
+def accounts_wanting_rank_history(
+    conn: psycopg.Connection, batch_keys: Sequence[str], *, min_matches: int, source: str, limit: int
+) -> list[int]:
+    """Ranked accounts of ``batch_keys`` the scorer will score (at least ``min_matches`` detailed
+    significant matches) with no rank row from ``source`` yet: the medal history is read once per
+    account, later changes come with its profile refreshes (``store_profiles``). An account
+    without a medal (uncalibrated) has no history to read."""
+    return [r[0] for r in conn.execute(
+        f"""SELECT mp.account_id FROM match_players mp JOIN matches m USING (match_id)
+            JOIN accounts a ON a.account_id = mp.account_id
+            WHERE a.batch_key = ANY(%(batches)s) AND a.is_private IS NOT TRUE AND a.rank_tier > 0 AND {SIGNIFICANT_SQL}
+              AND NOT EXISTS (SELECT 1 FROM rank_snapshots s WHERE s.account_id = mp.account_id AND s.source = %(source)s)
+            GROUP BY 1 HAVING count(*) >= %(min)s ORDER BY 1 LIMIT %(limit)s""",
+        {"batches": list(batch_keys), "min": min_matches, "source": source, "limit": limit},
+    ).fetchall()]
+
+
+def store_rank_histories(conn: psycopg.Connection, histories: Sequence[RankHistory]) -> int:
+    """Each medal change as a ``rank_snapshots`` row observed when the provider saw it; a row already
+    there (same account and time) is kept. Returns the rows added."""
+    rows = [(h.account_id, c.observed_at, c.rank_tier, h.source) for h in histories for c in h.changes]
+    if not rows:
+        return 0
+    return len(conn.execute(
+        """INSERT INTO rank_snapshots (account_id, observed_at, rank_tier, source)
+           SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::text[]) ORDER BY 1, 2
+           ON CONFLICT DO NOTHING RETURNING 1""",
+        [list(c) for c in zip(*rows, strict=True)],
+    ).fetchall())
 
 
 # ------------------------------------------------------------------ phase 2: load and score

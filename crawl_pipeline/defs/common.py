@@ -36,12 +36,14 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence]) -> str:
 
 @contextmanager
 def provider_call(
-    context: dg.AssetExecutionContext, providers: ProvidersResource, postgres: PostgresResource, call: str
+    context: dg.AssetExecutionContext, providers: ProvidersResource, postgres: PostgresResource, call: str,
+    *, provider: str | None = None,
 ) -> Iterator[tuple]:
-    """The source serving ``call`` and a function returning metadata of the API usage so far."""
+    """The source serving ``call`` (or, for a call one provider alone has, that ``provider``'s
+    client) and a function returning metadata of the API usage so far."""
     started = time.monotonic()
     with providers.open_sources(postgres.db) as sources:
-        source = sources.for_call(call)
+        source = sources.provider(provider) if provider else sources.for_call(call)
 
         def usage() -> dict[str, dg.MetadataValue]:
             metadata = usage_metadata(sources.snapshot())

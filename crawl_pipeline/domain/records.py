@@ -53,6 +53,20 @@ class PlayerProfile(_Record):
     is_private: bool | None = None  # the provider says the match history is not shared (None: not said)
 
 
+class RankChange(_Record):
+    observed_at: datetime
+    rank_tier: int = Field(ge=0, le=80)
+
+
+class RankHistory(_Record):
+    """An account's medal over time as a provider recorded it: a row each time it saw the medal
+    change (OpenDota's ``/players/{id}/ratings``), oldest first."""
+
+    account_id: AccountId
+    source: str
+    changes: list[RankChange]
+
+
 class HeroStat(_Record):
     hero_id: Small
     matches: Int

@@ -75,9 +75,11 @@ def epoch_seconds(value: int | float | datetime | None) -> float | None:
 class MatchRow:
     """One detailed match of the account: ``match_players`` joined to ``matches``.
 
-    ``start_time`` is unix seconds or a datetime; ``rank_tier`` is the player's medal at that
-    match when the provider sent it (None or 0: unknown); ``lane_role`` is OpenDota's lane
-    (1 safe, 2 mid, 3 off, 4 jungle; None when unparsed).
+    ``start_time`` is unix seconds or a datetime; ``rank_tier`` is the medal the provider sent
+    with the match (None or 0: unknown), which for OpenDota is the player's medal when the match
+    was fetched, not at the match: the medal at the match comes from the account's rank history
+    (``AccountHistory.rank_snapshots``) where it covers the match; ``lane_role`` is OpenDota's
+    lane (1 safe, 2 mid, 3 off, 4 jungle; None when unparsed).
     """
 
     match_id: int
@@ -295,6 +297,17 @@ class MatchFeatures:
         return int(self.win.shape[0])
 
 
+def medals_at(snapshots: Sequence[RankSnapshot], times: NDArray[np.float64]) -> list[int | None]:
+    """The medal at each of ``times``: that of the latest snapshot at or before it (the history
+    says the medal changed then), None before the first known one or where none is known."""
+    known = sorted((t, snap.rank_tier) for snap in snapshots
+                   if snap.rank_tier and (t := epoch_seconds(snap.observed_at)) is not None)
+    if not known:
+        return [None] * len(times)
+    at = np.searchsorted(np.array([t for t, _ in known]), times, side="right") - 1
+    return [known[i][1] if i >= 0 else None for i in at.tolist()]
+
+
 def match_features(history: AccountHistory, model: SmurfModel = DEFAULT_MODEL) -> MatchFeatures:
     """The newest ``model.max_matches`` significant matches as arrays, oldest first."""
     rows = [m for m in history.matches if significant(m)]
@@ -304,13 +317,11 @@ def match_features(history: AccountHistory, model: SmurfModel = DEFAULT_MODEL) -
     start = np.array([epoch_seconds(m.start_time) or 0.0 for m in rows], dtype=np.float64)
     win = np.array([bool(m.win) for m in rows], dtype=np.bool_)
     role = np.array([infer_role(m.lane_role, m.last_hits, m.duration) for m in rows], dtype=np.int64)
+    at_start = medals_at(history.rank_snapshots, start)
     fallback = history.rank_tier
-    tiers = [m.rank_tier if m.rank_tier else fallback for m in rows]
+    tiers = [medal or m.rank_tier or fallback for medal, m in zip(at_start, rows, strict=True)]
     bracket = np.array([bracket_of(t) for t in tiers], dtype=np.int64)
-    ridx = np.array(
-        [np.nan if (r := rank_index(m.rank_tier if m.rank_tier else None)) is None else r for m in rows],
-        dtype=np.float64,
-    )
+    ridx = np.array([np.nan if (r := rank_index(medal)) is None else r for medal in at_start], dtype=np.float64)
     raw = np.array(
         [(m.kills, m.deaths, m.assists, m.gold_per_min, m.xp_per_min, m.duration) for m in rows],
         dtype=np.float64,

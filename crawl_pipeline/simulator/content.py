@@ -397,7 +397,7 @@ class MatchRows:
     values are exactly those of the batch.
     """
 
-    __slots__ = ("_items", "_people", "_profiles", "_rows", "batch", "world")
+    __slots__ = ("_items", "_people", "_profiles", "_rows", "_tiers_now", "batch", "world")
 
     def __init__(self, world: World, batch: MatchBatch, profiles: LRU[tuple[str, str | None]] | None = None) -> None:
         self.world = world
@@ -406,6 +406,7 @@ class MatchRows:
         self._items: tuple[list[list[list[int]]], list[int]] | None = None
         self._people: tuple[list[list[str]], list[list[str | None]]] | None = None
         self._rows: tuple[dict[str, list[Any]], dict[str, list[Any]]] | None = None
+        self._tiers_now: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -418,6 +419,12 @@ class MatchRows:
                                            np.arange(6)[None, None, :])].tolist()  # fmt: skip
             self._items = (items, b.average_rank().tolist())
         return self._items
+
+    def tiers_now(self, r: int) -> list[int]:
+        """The ten players' medals today (0 uncalibrated), which OpenDota sends with a match."""
+        if self._tiers_now is None:
+            self._tiers_now = self.world.rank_tiers_now()[self.batch.players].tolist()
+        return self._tiers_now[r]
 
     def people(self, r: int) -> tuple[list[str], list[str | None]]:
         """``personaname`` and ``last_login`` of the ten players of row ``r``."""

@@ -460,7 +460,8 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
 
     Valve's GetMatchDetails fields pass through, OpenDota adds ``patch``, ``region`` (from the
     cluster) and per player the derived fields (``isRadiant``, ``win``, ``kda``, ...) and
-    ``personaname, name, last_login, rank_tier, computed_mmr, is_subscriber`` (buildMatch.ts).
+    ``personaname, name, last_login, rank_tier, computed_mmr, is_subscriber`` (buildMatch.ts's
+    getPlayerDetails joins them per account at request time: ``rank_tier`` is the medal today).
     """
     m = rows.row(r)
     names, logins = rows.people(r)
@@ -481,7 +482,7 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     columns = zip(
         range(10), m["account_id"], m["hero_id"], m["items"], kills, deaths, assists, m["gold_per_min"], m["xp_per_min"],
         m["last_hits"], m["denies"], m["net_worth"], m["hero_damage"], m["tower_damage"], m["hero_healing"], m["level"],
-        m["leaver_status"], m["lane_role"], m["rank_tier"], names, logins, strict=True,
+        m["leaver_status"], m["lane_role"], rows.tiers_now(r), names, logins, strict=True,
     )  # fmt: skip
     for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, lane, tier, name, login in columns:
         anonymous = account < 0

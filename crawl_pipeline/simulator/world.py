@@ -121,6 +121,7 @@ class World:
         self._sorted_index = order.astype(np.uint32)
         self.known_hero_ids = np.array(sorted(heroes()), dtype=np.int64)
         self._board: NDArray[np.float64] | None = None  # Immortal MMRs, best first (lazy)
+        self._tiers_now: NDArray[np.int64] | None = None  # every account's medal today, 0 uncalibrated (lazy)
 
     # ------------------------------------------------------------------ generation
     @classmethod
@@ -157,6 +158,14 @@ class World:
             return None
         r = self.num_rounds - 1 if rnd is None else rnd
         return int(rank_tier_from_mmr(self.mmr_at(np.array([index]), np.array([r])))[0])
+
+    def rank_tiers_now(self) -> NDArray[np.int64]:
+        """Every account's medal today (``rank_tier`` of each, 0 for the uncalibrated), made once."""
+        if self._tiers_now is None:
+            n = self.num_accounts
+            tiers = rank_tier_from_mmr(self.mmr_at(np.arange(n), np.full(n, self.num_rounds - 1)))
+            self._tiers_now = np.where(self.accounts.calibrated, tiers, 0)
+        return self._tiers_now
 
     def rank_history(self, index: int) -> list[tuple[int, int]]:
         """(unix time, rank tier) at the start of the window and at every tier change."""

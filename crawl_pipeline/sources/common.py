@@ -19,6 +19,7 @@ from crawl_pipeline.domain.records import (
     MatchPage,
     MatchPlayer,
     PlayerProfile,
+    RankHistory,
 )
 from crawl_pipeline.sources.errors import APIError, MalformedResponse, UnsupportedOperation
 from crawl_pipeline.sources.http import Problem, ProviderHTTP
@@ -159,6 +160,10 @@ class BaseSource:
 
     def match_details(self, match_id: int) -> MatchDetails:
         self._unsupported("match_details")
+
+    def rank_history(self, account_id: int) -> RankHistory:
+        """The account's medal changes over time (what a match's rank at its start is read from)."""
+        self._unsupported("rank_history")
 
     def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
         """How ``requests`` are split into calls: ``batch_size("match_details")`` matches per call."""

@@ -24,6 +24,8 @@ from crawl_pipeline.domain.records import (
     MatchPlayer,
     MatchStub,
     PlayerProfile,
+    RankChange,
+    RankHistory,
 )
 from crawl_pipeline.settings import DEFAULT_OPENDOTA_API_URL, check_opendota_key
 from crawl_pipeline.sources.common import (
@@ -42,6 +44,7 @@ from crawl_pipeline.sources.spec import ProviderSpec
 
 PROVIDER = "opendota"
 RATE_GROUP = "api"  # one limit for every endpoint
+RATINGS_SOURCE = "opendota_ratings"  # rank_snapshots.source of the medal history's rows
 # svc/web.ts: a key not shaped like a UUID is "Invalid API key format"; a well-formed key the
 # database does not know is "API key invalid. Please check the API dashboard ...". Both are 400s.
 INVALID_KEY_MESSAGES = (b"Invalid API key format", b"API key invalid")
@@ -116,7 +119,13 @@ class _Match(Wire):
     region: int | None = None
 
 
+class _Rating(Wire):
+    time: datetime  # a timestamptz, which node-postgres writes as an ISO string (the spec says integer)
+    rank_tier: int | None = None
+
+
 _HERO_ROWS = TypeAdapter(list[_HeroRow])
+_RATINGS = TypeAdapter(list[_Rating])
 _MATCH_ROWS = TypeAdapter(list[_MatchRow])
 
 
@@ -207,6 +216,18 @@ class OpenDotaSource(BaseSource):
 
     def match_details(self, match_id: int) -> MatchDetails:
         return self.http.call("match_details", f"/api/matches/{match_id}", _match_details)
+
+    def rank_history(self, account_id: int) -> RankHistory:
+        """``/players/{id}/ratings``: the medal each time OpenDota saw it change. A match's own
+        ``rank_tier`` is the player's medal today (buildMatch.ts joins the current ``rank_tier``),
+        so this is where the medal at a match's start comes from. ``[]`` for a private profile."""
+
+        def parse(payload: Any) -> RankHistory:
+            rows = sorted(_RATINGS.validate_python(payload), key=lambda r: r.time)
+            changes = [RankChange(observed_at=r.time, rank_tier=r.rank_tier) for r in rows if r.rank_tier]
+            return RankHistory(account_id=account_id, source=RATINGS_SOURCE, changes=changes)
+
+        return self.http.call("rank_history", f"/api/players/{account_id}/ratings", parse)
 
 
 def _match_details(payload: Any) -> MatchDetails:

@@ -158,21 +158,32 @@ def _asdict(m: MatchRow) -> dict:
     return {name: getattr(m, name) for name in MatchRow.__slots__}
 
 
-def test_rank_progression_from_match_tiers_and_snapshots():
-    def acc(tiers, snaps=()):
-        return AccountHistory(1, [mrow(i, tier=t) for i, t in enumerate(tiers)], rank_snapshots=list(snaps))
+def test_rank_progression_from_the_rank_history():
+    """The climb is read from the medal history; a match's own tier is the medal when it was fetched
+    (OpenDota's is the player's today), so tiers that differ from match to match alone show none."""
+    def acc(changes, tiers=None):
+        rows = [mrow(i, tier=None if tiers is None else tiers[i]) for i in range(30)]
+        return AccountHistory(1, rows, rank_snapshots=[RankSnapshot(T0 + day * DAY, t) for day, t in changes])
 
     prog = lambda h: smurf.rank_progression_signal(h, match_features(h))
-    assert prog(acc([22] * 30)) == 0.0
-    assert prog(acc([None] * 30)) == 0.0  # missing rank: no evidence, no crash
-    slow = acc([22] * 15 + [23] * 15)
-    fast = acc([11] * 5 + [12] * 5 + [13] * 5 + [14] * 5 + [15] * 5 + [21] * 5)
+    assert prog(acc([(0, 22)])) == 0.0
+    assert prog(acc([])) == 0.0  # missing rank: no evidence, no crash
+    slow = acc([(0, 22), (15, 23)])
+    fast = acc([(0, 11), (5, 12), (10, 13), (15, 14), (20, 15), (25, 21)])
     assert 0.0 < prog(slow) < prog(fast) == 1.0
-    falling = acc([35] * 15 + [31] * 15)
-    assert prog(falling) == 0.0
-    # snapshots alone (no per-match tiers) also show a climb
-    snaps = [RankSnapshot(T0, 12), RankSnapshot(T0 + 29 * DAY, 24)]
-    assert prog(acc([None] * 30, snaps)) == 1.0
+    assert prog(acc([(0, 35), (15, 31)])) == 0.0  # falling
+    assert prog(acc([], tiers=[11] * 5 + [12] * 5 + [13] * 5 + [14] * 5 + [15] * 5 + [21] * 5)) == 0.0
+
+
+def test_the_medal_at_a_match_comes_from_the_history_then_the_match_then_the_profile():
+    rows = [mrow(i, tier=45) for i in range(4)]
+    history = AccountHistory(1, rows, rank_tier=55, rank_snapshots=[RankSnapshot(T0 + DAY, 13), RankSnapshot(T0 + 3 * DAY, 21)])
+    feats = match_features(history)
+    # match 0 came before the history: the tier sent with it; 1-2 Herald 3; 3 Guardian 1
+    assert feats.bracket.tolist() == [smurf.bracket_of(45), smurf.bracket_of(13), smurf.bracket_of(13), smurf.bracket_of(21)]
+    assert np.isnan(feats.rank_index[0]) and feats.rank_index[1:].tolist() == [smurf.rank_index(13)] * 2 + [smurf.rank_index(21)]
+    bare = match_features(AccountHistory(1, [mrow(0, tier=None)], rank_tier=55))
+    assert bare.bracket.tolist() == [smurf.bracket_of(55)]
 
 
 def test_trends_compare_newer_and_older_halves(baselines):

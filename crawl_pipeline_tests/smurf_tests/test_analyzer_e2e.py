@@ -83,6 +83,16 @@ def test_three_phases_fetch_score_and_check_bans(crawled, simulator, dagster_ins
     assert scores["players_analyzed"] == scores["scored"] == len(scorable) > 0
     stored = {r["account_id"]: r for r in db.fetch_all("SELECT * FROM smurf_scores")}
     assert set(stored) == scorable
+    # the medal history of every scored account with a medal, read once: the second run asked only
+    # for those that became scorable since the first
+    histories = phase_metadata(last, "smurf_match_history")
+    with_history = {r["account_id"] for r in db.fetch_all(
+        "SELECT DISTINCT account_id FROM rank_snapshots WHERE source = 'opendota_ratings'")}
+    ranked = {r["account_id"] for r in db.fetch_all(
+        "SELECT account_id FROM accounts WHERE rank_tier > 0 AND is_private IS NOT TRUE")}
+    assert scorable & ranked == with_history
+    assert 0 < histories["rank_histories_read"] == histories["rank_histories_wanted"] < len(with_history)
+    assert histories["rank_history_api"]["api_calls"] == histories["rank_histories_wanted"]
     row = next(iter(stored.values()))
     assert row["model_version"] == "smurf-v1" and row["batch_key"] in keys and row["matches_used"] >= 20
     assert set(row["weights"]) == {"win_rate", "kda", "account_level", "rank_discrepancy", "rank_progression",

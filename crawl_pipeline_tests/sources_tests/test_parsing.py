@@ -122,6 +122,31 @@ def test_private_history(sources, shared_sim):
     assert sources.provider("opendota").player_profile(SEED).is_private is False
 
 
+def test_rank_history_is_the_medal_at_each_change(sources, shared_sim):
+    world = shared_sim.world
+    climbed = next(i for i in range(world.num_accounts)
+                   if not world.accounts.private[i] and len(world.rank_history(i)) >= 3)
+    account_id = int(world.accounts.account_id[climbed])
+    history = sources.provider("opendota").rank_history(account_id)
+    assert history.account_id == account_id and history.source == "opendota_ratings"
+    assert [(c.observed_at.timestamp(), c.rank_tier) for c in history.changes] == world.rank_history(climbed)
+    assert all(c.observed_at.tzinfo is not None for c in history.changes)
+    private = int(world.accounts.account_id[int(np.flatnonzero(world.accounts.private)[0])])
+    assert sources.provider("opendota").rank_history(private).changes == []
+    with pytest.raises(UnsupportedOperation, match="route this call"):
+        sources.provider("stratz").rank_history(account_id)
+
+
+def test_rank_history_takes_epoch_seconds_too_and_names_a_bad_row():
+    """The spec calls ``time`` an integer while the server sends ISO strings: both are read; a
+    row without a time is the provider's fault, named."""
+    rows = [{"time": 1_700_000_000, "rank_tier": 35}, {"time": "2023-11-15T00:00:00.000Z", "rank_tier": None}]
+    history = _client("opendota", rows).rank_history(5)
+    assert [(c.observed_at.timestamp(), c.rank_tier) for c in history.changes] == [(1_700_000_000, 35)]
+    with pytest.raises(MalformedResponse, match="time"):
+        _client("opendota", [{"rank_tier": 35}]).rank_history(5)
+
+
 def test_bans_in_chunks_of_100_with_not_found(sources, shared_sim):
     ids = [int(a) for a in shared_sim.world.accounts.account_id[:150]] + [5, 6]
     result = sources.provider("steam").player_bans(ids)

@@ -39,6 +39,10 @@ class SmurfHistoryConfig(dg.Config):
     target_matches: int = Field(default=20, description="Accounts below this many detailed significant matches get more.")
     max_accounts: int = Field(default=200, description="Accounts read per run (closest to the target first).")
     refetch_exhausted_days: float = Field(default=7.0, description="Re-read an account whose ranked history ran out after this many days.")
+    max_rank_histories: int = Field(
+        default=500,
+        description="OpenDota medal histories read per run (one call each), for scorable accounts that have none yet.",
+    )
 
 
 class SmurfScoreConfig(dg.Config):
@@ -98,8 +102,9 @@ def _tag_run(context: dg.AssetExecutionContext, values: dict[str, int]) -> None:
     deps=[dg.AssetKey("match_details")],
     description=(
         "Smurf phase 1: newest ranked matches (lobby 7) of active, non-tracked accounts of the batches with fewer "
-        "than the target of detailed significant matches; stubs and details stored the crawl's way. "
-        "A rate limit ends the phase; an API error skips that player."
+        "than the target of detailed significant matches; stubs and details stored the crawl's way; then "
+        "OpenDota's medal history (/players/{id}/ratings) of each account now scorable that has none, "
+        "since a match's own rank is the player's today. A rate limit ends the phase; an API error skips that player."
     ),
 )
 def smurf_match_history(
@@ -109,19 +114,22 @@ def smurf_match_history(
     keys = list(context.partition_keys)
     started = _run_started(postgres)
     with provider_call(context, providers, postgres, "match_history") as (history, history_usage), \
-            provider_call(context, providers, postgres, "match_details") as (details, details_usage):
+            provider_call(context, providers, postgres, "match_details") as (details, details_usage), \
+            provider_call(context, providers, postgres, "rank_history", provider="opendota") as (ratings, ratings_usage):
         ledger = smurf_engine.fetch_ranked_histories(
             postgres.db, history, details, keys, matches_per_call=config.matches_per_call,
             target=config.target_matches, max_accounts=config.max_accounts,
             refetch_exhausted_days=config.refetch_exhausted_days, page_size=100,
             details_chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=context.log,
+            ratings_source=ratings, max_rank_histories=config.max_rank_histories,
         )
-        h, d = history_usage(), details_usage()
-    api_requests = int(h["api_calls"].value) + int(d["api_calls"].value) if "api_calls" in h else 0
+        h, d, r = history_usage(), details_usage(), ratings_usage()
+    api_requests = sum(int(u["api_calls"].value) for u in (h, d, r) if "api_calls" in u)
     metadata = _ledger_metadata(ledger)
     metadata["run_api_requests"] = dg.MetadataValue.int(api_requests)
     metadata["run_history_api"] = dg.MetadataValue.json({k: v.value for k, v in h.items()})
     metadata["run_details_api"] = dg.MetadataValue.json({k: v.value for k, v in d.items()})
+    metadata["run_rank_history_api"] = dg.MetadataValue.json({k: v.value for k, v in r.items()})
     metadata["run_batches"] = dg.MetadataValue.int(len(keys))
     with postgres.db.transaction() as conn:
         totals = smurf_db.history_totals_by_batch(conn, keys, started)
