@@ -74,3 +74,33 @@ def test_unreachable_database_is_one_clear_line_without_password(tmp_path, url, 
     assert len(lines) == 1, proc.stderr
     assert expected in lines[0] and "hunter2" not in proc.stderr + proc.stdout
     assert not (tmp_path / "pg").exists()  # nothing embedded is started when DATABASE_URL is set
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ({"connect_timeout": "abc"}, "bad value for connect_timeout: 'abc'"),
+        ({"sslmode": "bogus"}, 'invalid sslmode value: "bogus"'),
+    ],
+)
+def test_a_bad_database_url_option_is_one_line_naming_it_without_password(tmp_path, database_url, option, expected):
+    """A reachable server with an option libpq cannot use: one line naming DATABASE_URL and the option,
+    exit 2, no traceback; the check used to override connect_timeout, and the migrations' connection
+    then raised psycopg.ProgrammingError."""
+    from psycopg.conninfo import make_conninfo
+
+    from crawl_pipeline.db import migrate
+    from crawl_pipeline.db.connection import DatabaseUnavailable
+
+    url = make_conninfo(database_url, password="hunter2", **option)  # the test server trusts: no password needed
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "CRAWL_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawl_pipeline.cli", "status"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "DATABASE_URL" in lines[0] and expected in lines[0]
+    assert "hunter2" not in proc.stderr + proc.stdout
+    with pytest.raises(DatabaseUnavailable, match="connection option"):  # a later connection says the same
+        migrate.upgrade(url)

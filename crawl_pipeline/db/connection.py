@@ -14,7 +14,11 @@ from crawl_pipeline.settings import Settings
 CRAWL_DATABASE = "crawl"
 DAGSTER_DATABASE = "dagster"
 CONNECT_TIMEOUT_SECONDS = 5
-_LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server (at|on) .*? failed: )?')
+_LIBPQ_PREFIX = re.compile(r'^(connection (failed|is bad): )?(connection to server (at|on) .*? failed: )?')
+# what psycopg and libpq say of an option they cannot use (a name or a value), before any network
+_BAD_OPTION = re.compile(
+    r'^(bad value for \S+:|invalid connection option |invalid integer value .* for connection option |invalid \S+ value)'
+)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -27,17 +31,34 @@ def _reason(exc: Exception) -> str:
     return _LIBPQ_PREFIX.sub("", first).strip()
 
 
-def check_connection(url: str, variable: str = "DATABASE_URL") -> None:
+def connect_failure(url: str, exc: psycopg.Error, variable: str = "DATABASE_URL") -> DatabaseUnavailable:
+    """The one-line error for a failed ``psycopg.connect(url)``: an option psycopg or libpq cannot use
+    is named as ``variable``'s, anything else names the server and database; never the password."""
     try:
-        password = urls.validate(url, variable).get("password")
+        password = urls.parse(url).get("password")
+    except urls.InvalidDatabaseURL:
+        password = None
+    reason = _reason(exc)
+    if password:
+        reason = reason.replace(password, "***")
+    if isinstance(exc, psycopg.ProgrammingError) or _BAD_OPTION.match(reason):
+        return DatabaseUnavailable(f"{variable} has a connection option PostgreSQL cannot use: {reason}")
+    return DatabaseUnavailable(f"cannot connect to PostgreSQL at {urls.describe(url)}: {reason}")
+
+
+def check_connection(url: str, variable: str = "DATABASE_URL") -> None:
+    """Connect once as every later connection will: the URL's own ``connect_timeout`` when it sets one
+    (an override would hide a bad value until the first real connection), else a short default."""
+    try:
+        options = urls.validate(url, variable)
     except urls.InvalidDatabaseURL as exc:
         raise DatabaseUnavailable(str(exc)) from None
+    timeout = {} if "connect_timeout" in options else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     try:
-        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        with psycopg.connect(url, **timeout) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        reason = _reason(exc).replace(password or "\0", "***")
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {urls.describe(url)}: {reason}") from None
+        raise connect_failure(url, exc, variable) from None
 
 
 def ensure_database(server_url: str, dbname: str) -> str:

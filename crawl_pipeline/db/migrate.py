@@ -14,6 +14,8 @@ from importlib import resources
 
 import psycopg
 
+from crawl_pipeline.db.connection import connect_failure
+
 MIGRATION_LOCK_ID = 0x63726177  # "craw": one advisory lock id for all migration runs
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -46,10 +48,18 @@ def available_migrations() -> list[Migration]:
     return found
 
 
+def _connect(url: str, **options) -> psycopg.Connection:
+    """``psycopg.connect``; a URL it cannot use is a ``DatabaseUnavailable`` line, never a traceback."""
+    try:
+        return psycopg.connect(url, **options)
+    except psycopg.Error as exc:
+        raise connect_failure(url, exc) from None
+
+
 def upgrade(url: str) -> list[Migration]:
     """Apply pending migrations; return those applied by this call."""
     applied_now: list[Migration] = []
-    with psycopg.connect(url, autocommit=True) as conn:
+    with _connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         try:
             conn.execute(
@@ -81,7 +91,7 @@ def upgrade(url: str) -> list[Migration]:
 
 
 def current_version(url: str) -> int | None:
-    with psycopg.connect(url) as conn:
+    with _connect(url) as conn:
         exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
         if not exists:
             return None
