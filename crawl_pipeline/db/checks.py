@@ -21,8 +21,13 @@ def crawl_is_empty(conn: psycopg.Connection) -> bool:
 
 
 def orphan_stubs(db: Database) -> int:
-    """Matches still waiting for details that no batch owns."""
-    return db.fetch_value("SELECT count(*) FROM matches WHERE owner_batch IS NULL AND has_details IS NOT TRUE")
+    """Matches still waiting for details that nothing will fetch: no batch owns them, and they are
+    not matches the feed listed but could not read (a sequence number and an error: the feed's own
+    runs fetch those again, ``feed.unread_to_retry``)."""
+    return db.fetch_value(
+        "SELECT count(*) FROM matches WHERE owner_batch IS NULL AND has_details IS NOT TRUE "
+        "AND (match_seq_num IS NULL OR fetch_error IS NULL)"
+    )
 
 
 NO_BATCH = "(no batch)"  # matches no batch owns (the feed's, tracked accounts'), in a failing-batches list

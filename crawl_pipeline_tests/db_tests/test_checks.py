@@ -4,6 +4,7 @@ the crawl, and a failure found in one batch stays red until that batch is fixed.
 import dagster as dg
 
 from crawl_pipeline.db import checks
+from crawl_pipeline.db import feed as feed_db
 from crawl_pipeline.db.item_states import MAX_ATTEMPTS
 
 FIRST, SECOND = "d00-000000", "d00-000001"
@@ -107,3 +108,14 @@ def test_a_check_that_raises_is_reported_failed_and_the_others_still_run(db, dat
     broken_one = evaluations["pending_stubs_have_owner"]
     assert not broken_one.passed and broken_one.metadata["error"].value == "RuntimeError: statement timeout"
     assert not evaluations["no_details_waiting_on_errors"].passed  # match 4, evaluated after the broken one
+
+
+def test_matches_the_feed_could_not_read_are_not_orphans(db):
+    """The feed keeps a match it could not read (sequence number, error) and fetches it again
+    itself: no batch owns it, yet something will fetch it. A stub nothing will fetch is an orphan."""
+    with db.transaction() as conn:
+        feed_db.record_unread(conn, [feed_db.UnreadMatch(11, 9011, "MalformedResponse: kills", "retry")], run_id=None)
+    assert checks.orphan_stubs(db) == 0
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO matches (match_id, match_seq_num) VALUES (12, 9012), (13, NULL)")
+    assert checks.orphan_stubs(db) == 2

@@ -99,7 +99,7 @@ CRAWL_CHECKS: tuple[CrawlCheck, ...] = (
     CrawlCheck(
         dg.AssetCheckSpec(
             "pending_stubs_have_owner", asset=match_stubs,
-            description="Every match still waiting for details has an owner batch.",
+            description="Every match still waiting for details has an owner batch, or is one the match feed could not read (it fetches those again).",
         ),
         pending_stubs_have_owner,
     ),
