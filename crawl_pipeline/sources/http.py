@@ -239,10 +239,13 @@ class ProviderHTTP:
         self._auth = auth
         self._error_hook = error_hook
         # A provider is down when its last ``outage_streak`` requests (one full retry cycle, across
-        # all threads) failed transiently (5xx, timeout, connection) and none succeeded for
-        # OUTAGE_QUIET seconds: its errors are then outages, not the item's fault. A success that
-        # recent means the provider answers, and an item failing alone spends its attempt.
+        # all threads) failed transiently (5xx, timeout, connection), they were for more than one
+        # item (distinct requests), and none succeeded for OUTAGE_QUIET seconds: its errors are then
+        # outages, not the item's fault. A success that recent means the provider answers, and an
+        # item failing alone spends its attempt, even with no success to compare (a re-run that
+        # fetches only the item that keeps failing: its own retries are no sign of an outage).
         self._transient_streak = 0
+        self._streak_requests: set[int] = set()  # the distinct requests (items) in the streak
         self._last_success = float("-inf")
         self.outage_streak = retry.max_retries + 1
         limits = httpx.Limits(max_connections=http.max_connections, max_keepalive_connections=http.max_connections)
@@ -328,8 +331,10 @@ class ProviderHTTP:
             self._accounting.record(self.provider, endpoint, status, time.monotonic() - started)
             if isinstance(result, TRANSIENT):
                 self._transient_streak += 1
+                self._streak_requests.add(_request_key(method, path, params, json_body))
             elif not isinstance(result, RateLimited):
                 self._transient_streak = 0
+                self._streak_requests = set()
                 self._last_success = time.monotonic()
             if not isinstance(result, APIError):
                 return result
@@ -353,6 +358,7 @@ class ProviderHTTP:
                 error.outage = (
                     isinstance(error, TRANSIENT)
                     and self._transient_streak >= self.outage_streak
+                    and len(self._streak_requests) > 1
                     and time.monotonic() - self._last_success > OUTAGE_QUIET
                 )
                 raise error
@@ -653,6 +659,11 @@ def validation_message(exc: pydantic.ValidationError) -> str:
     if not where:  # a rule over the whole record (ten players in ten slots, wins within matches)
         return f"the record's fields disagree: {first['msg'].removeprefix('Value error, ')}"
     return f"field {where!r}: {first['msg']}"
+
+
+def _request_key(method: str, path: str, params: Mapping[str, Any] | None, json_body: Any) -> int:
+    """Which request (and so which item or group of items) a call is, for the outage rule."""
+    return hash((method, path, repr(params), repr(json_body)))
 
 
 def _display_url(base: httpx.URL, location: str) -> str:

@@ -17,7 +17,7 @@ from crawl_pipeline.crawl import phases
 from crawl_pipeline.db import crawl as crawl_db
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
-from crawl_pipeline.sources.errors import ServerError
+from crawl_pipeline.sources.errors import RETRY, ServerError, outcome_of
 from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source, open_sources
@@ -100,6 +100,60 @@ def test_a_match_that_alone_fails_spends_an_attempt():
     assert outages[-1] and outages.count(True) >= 3
 
 
+class _OneMatchAnswers500(httpx.BaseTransport):
+    """The simulator, but OpenDota answers 500 for one match, every time (a match its parser chokes on)."""
+
+    def __init__(self, match_id: int) -> None:
+        self.inner, self.path, self.sent = httpx.HTTPTransport(), f"/api/matches/{match_id}", 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self.path:
+            self.sent += 1
+            return httpx.Response(500, json={"error": "Internal Server Error"})
+        return self.inner.handle_request(request)
+
+
+def test_a_fresh_client_whose_only_item_keeps_failing_is_not_down():
+    """No success yet to compare with, but one item's own retries are no sign of an outage."""
+    config = SourcesConfig(
+        opendota=ProviderConfig("http://od"), steam=ProviderConfig("http://st"), stratz=ProviderConfig("http://sz"),
+        retry=RetryPolicy(max_retries=4, base_delay=0.0, max_delay=0.0),
+    )
+    source = build_source("opendota", config, limiter=None, accounting=RequestAccounting(None),
+                          transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "boom"})))
+    try:
+        source.match_details(13)
+    except ServerError as error:
+        assert not error.outage and outcome_of(error) == RETRY
+    else:
+        raise AssertionError("a 500 on every try must raise")
+
+
+def test_a_match_that_keeps_failing_is_given_up_when_re_run_alone(db):
+    """The re-runs of a red partition fetch only the match still failing: each run spends one of its
+    attempts, and the third gives it up (recorded with its error), so the partition ends green.
+    Before, every re-run saw a fresh client fail its whole retry cycle with no success, called the
+    provider down, and left the match pending with its count unchanged: red forever."""
+    with start_simulator(rate_limits={"enabled": False}) as sim:
+        ids = some_match_ids(sim, 5)
+        poison = ids[0]
+        _stubs(db, ids)
+        config = sim_config(sim, routes={"match_details": "opendota"})
+        seen = []
+        for run in range(1, 5):
+            transport = _OneMatchAnswers500(poison)
+            with open_sources(config, db, transport=transport) as sources:
+                result = phases.fetch_batch_details(
+                    db, sources.for_call("match_details"), BATCH, depth=0, chunk_size=10, max_workers=2, log=LOG,
+                    run_id=f"run-{run}",
+                )
+            [state] = _states(db, [poison])
+            seen.append((transport.sent, state["retry_count"], result.unsettled))
+    assert seen == [(5, 1, 1), (5, 2, 1), (5, 3, 0), (0, 3, 0)]  # the 4th run has nothing left to fetch
+    assert "ServerError" in state["fetch_error"] and state["has_details"] is not True
+    assert sum(s["has_details"] is True for s in _states(db, ids)) == 4
+
+
 def test_a_spent_budget_is_not_an_attempt(db):
     with start_simulator(rate_limits={"enabled": False}) as sim:
         ids = some_match_ids(sim, 6)
@@ -122,16 +176,16 @@ def test_a_spent_budget_is_not_an_attempt(db):
 
 
 def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
-    """The planner: OpenDota's matches are complete (ranks at match time), so it serves details
-    while its day lasts (5 calls here); then Stratz takes the rest, 10 matches a request. Steam
-    cannot serve stubs without a sequence number."""
+    """The planner: Stratz serves details 10 matches a request while its day lasts (2 requests
+    here); then OpenDota takes the rest, one a request. Neither sends the medal at the match, so
+    neither is preferred for it. Steam cannot serve stubs without a sequence number."""
     with start_simulator(rate_limits={"enabled": False}) as sim:
         ids = some_match_ids(sim, 25)
         _stubs(db, ids)
         base = sim_config(sim)
         config = SourcesConfig(
-            opendota=ProviderConfig(sim.url, base.opendota.keys, RateTier.of("tiny", per_day=5)),
-            steam=base.steam, stratz=base.stratz,
+            opendota=base.opendota, steam=base.steam,
+            stratz=ProviderConfig(sim.url, base.stratz.keys[:1], RateTier.of("tiny", per_day=2)),
             retry=RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.05, max_budget_wait=0.5),
             routes={"match_details": "auto"},
         )
@@ -141,11 +195,11 @@ def test_a_spent_day_moves_the_crawl_to_the_next_provider(db):
             )
             snapshot = sources.snapshot()
     assert result.counts["details_stored"] == len(ids) and result.unsettled == 0
-    assert snapshot["plan_items"] == {"match_details/opendota": 5, "match_details/stratz": 20}
-    assert snapshot["api_calls_by_provider"] == {"opendota": 5, "stratz": 3}  # 5 left of one group, then 10, 10
+    assert snapshot["plan_items"] == {"match_details/stratz": 20, "match_details/opendota": 5}
+    assert snapshot["api_calls_by_provider"] == {"stratz": 2, "opendota": 5}
     with db.transaction() as conn:
-        status = conn.execute("SELECT reason FROM rate_limit_backoff WHERE bucket LIKE 'opendota:%'").fetchone()
-    assert status and "budget spent (5/day)" in status[0]  # what `status` shows as the active backoff
+        status = conn.execute("SELECT reason FROM rate_limit_backoff WHERE bucket LIKE 'stratz:%'").fetchone()
+    assert status and "budget spent (2/day)" in status[0]  # what `status` shows as the active backoff
 
 
 def test_one_run_spends_one_attempt_however_often_its_step_retries(db):
