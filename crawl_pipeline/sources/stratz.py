@@ -292,8 +292,8 @@ def _details(m: _FullMatch) -> MatchDetails:
             net_worth=p.networth,
             hero_damage=p.heroDamage,
             lane_role=LANES.get(p.lane or ""),
-            # steamAccount.seasonRank is the player's rank today, not at the match: the smurf
-            # model reads a climb from ranks at match time, so none is better than a wrong one
+            # no medal sent with the match (OpenDota's is the player's today, not at the match
+            # either): the medal at a match is read from the rank history (rank_snapshots)
             rank_tier=None,
         )
         for p in m.players
@@ -347,12 +347,12 @@ def _by_id(items: list[Any] | None, key: str) -> dict[int, dict[str, Any]]:
 
 
 class StratzSource(BaseSource):
-    """One token's GraphQL client. Its matches give each player's rank today, not at the match
-    (stored as unknown), so the planner prefers OpenDota's for details while it has budget. ``players(steamAccountIds:)`` and ``matches(ids:)`` answer many
-    accounts or matches per request (``BATCH_IDS`` of them), which is where its budget goes furthest."""
+    """One token's GraphQL client. ``players(steamAccountIds:)`` and ``matches(ids:)`` answer many
+    accounts or matches per request (``BATCH_IDS`` of them), which is where its budget goes furthest.
+    Its matches carry no medal per player, and lose nothing by it: OpenDota's is the player's today,
+    not at the match, so the medal at a match comes from the rank history either way."""
 
     provider = PROVIDER
-    partial_calls = frozenset({"match_details"})
     batch_sizes: ClassVar[dict[str, int]] = {"profiles": BATCH_IDS, "hero_stats": BATCH_IDS, "match_history": BATCH_IDS, "match_details": BATCH_IDS}
 
     def _query(self, endpoint: str, query: str, variables: dict[str, Any], parse: Any) -> Any:
