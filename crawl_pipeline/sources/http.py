@@ -225,8 +225,8 @@ class ProviderHTTP:
         url_variable: str | None = None,
     ) -> None:
         self.provider = provider
-        # the setting an operator changes when the base URL is wrong (named in redirect errors)
-        self.url_variable = url_variable or _url_variable(provider)
+        # the setting an operator changes when the base URL is wrong (named in errors; the registry passes it)
+        self.url_variable = url_variable
         self._redirected: Redirected | None = None  # a 3xx seen: nothing more is sent
         self.credentials = credentials
         self.tier = tier
@@ -677,14 +677,6 @@ def _display_url(base: httpx.URL, location: str) -> str:
     port = f":{url.port}" if url.port is not None else ""
     hidden = "?…" if url.query or url.fragment else ""
     return f"{url.scheme}://{url.host}{port}{url.path[:200]}{hidden}"
-
-
-def _url_variable(provider: str) -> str | None:
-    """The environment variable of ``provider``'s base URL, from its ``ProviderSpec``."""
-    from crawl_pipeline.sources.registry import SPECS  # the registry builds these clients: read at run time
-
-    spec = SPECS.get(provider)
-    return spec.url_variable if spec is not None else None
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -146,6 +146,7 @@ def build_source(
         error_hook=spec.error_hook,
         transport=transport,
         user_agent=spec.user_agent,
+        url_variable=spec.url_variable,
     )
     return spec.client(http, **spec.client_options(config))
 

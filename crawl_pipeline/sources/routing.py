@@ -25,11 +25,11 @@ from typing import Any
 
 from crawl_pipeline.domain.records import DetailsRequest
 from crawl_pipeline.sources.common import BaseSource, ItemOutcome, only_outcome
-from crawl_pipeline.sources.errors import APIError, RateLimited, Unauthorized, UnsupportedOperation
+from crawl_pipeline.sources.errors import APIError, RateLimited, Redirected, Unauthorized, UnsupportedOperation
 
 READY_WITHIN = 1.0  # seconds: a provider whose budget frees up this soon counts as ready
 # errors that say "not here, not now" rather than anything about the item: try the next provider
-HAND_ON = (RateLimited, Unauthorized, UnsupportedOperation)
+HAND_ON = (RateLimited, Unauthorized, UnsupportedOperation, Redirected)  # this provider cannot serve now
 
 
 class RoutedSource(BaseSource):

@@ -16,6 +16,9 @@ from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.errors import PENDING, Redirected, outcome_of
 from crawl_pipeline.sources.http import RetryPolicy
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source, open_sources
+from crawl_pipeline.sources.routing import RoutedSource
+
+from .support import SEED, sim_config
 
 LOG = logging.getLogger("test")
 BATCH = "d00-000000"
@@ -91,3 +94,17 @@ def test_a_redirecting_base_url_spends_no_attempt_however_often_the_batch_runs(d
     rows = db.fetch_all("SELECT profile_fetched_at, profile_error, profile_attempts FROM accounts")
     assert len(rows) == len(ids) and all(r["profile_attempts"] == 0 and r["profile_fetched_at"] is None for r in rows)
     assert all("set OPENDOTA_API_URL to the new address" in r["profile_error"] for r in rows)
+
+
+def test_a_redirecting_provider_hands_its_items_to_the_next(shared_sim):
+    """Planned (route auto), the items of a provider whose URL redirects go to the next one that
+    can serve them, as for a bad key: Stratz, first for profiles (10 a request), redirects here."""
+    config = sim_config(shared_sim)
+    stratz = build_source("stratz", config, limiter=None, accounting=RequestAccounting(None), transport=MovedToHttps())
+    opendota = build_source("opendota", config, limiter=None, accounting=RequestAccounting(None))
+    try:
+        outcomes = dict(RoutedSource("profiles", [stratz, opendota]).profiles_many([SEED]))
+    finally:
+        stratz.close()
+        opendota.close()
+    assert outcomes[SEED].source == "opendota" and outcomes[SEED].account_id == SEED
