@@ -167,8 +167,8 @@ class PlayerMatches:
                 keep &= batch.leaver_status[rows, slots] == value
             elif key == "party_size":
                 keep &= batch.party_size[rows, slots] == value
-            elif key == "lane_role":
-                keep &= batch.lane_role[rows, slots] == value
+            elif key == "lane_role":  # the simulated matches are unparsed: no lane to match
+                keep &= False
             elif key == "region":
                 keep &= batch.region == value
             elif key == "date":
@@ -321,7 +321,7 @@ class OpenDotaDialect:
             "party_size": lambda r, s: int(b.party_size[r, s]),
             "hero_variant": lambda r, s: 1,
             "cluster": lambda r, s: int(b.cluster[r]),
-            "lane_role": lambda r, s: int(b.lane_role[r, s]),
+            "lane_role": lambda r, s: None,  # unparsed (see match_object)
             "level": lambda r, s: int(b.level[r, s]),
             "kda": lambda r, s: round((int(b.kills[r, s]) + int(b.assists[r, s])) / (int(b.deaths[r, s]) + 1), 2),
             "last_hits": lambda r, s: int(b.last_hits[r, s]),
@@ -456,7 +456,9 @@ class OpenDotaDialect:
 
 
 def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
-    """One match as ``GET /api/matches/{id}`` returns it (unparsed match, no replay data).
+    """One match as ``GET /api/matches/{id}`` returns it (unparsed match, no replay data: no
+    ``lane_role``, which computeMatchData derives from the parsed ``lane_pos`` only; OpenDota parses
+    on its own only matches with a tracked player or of a league, insert.ts ``queueParse``).
 
     Valve's GetMatchDetails fields pass through, OpenDota adds ``patch``, ``region`` (from the
     cluster) and per player the derived fields (``isRadiant``, ``win``, ``kda``, ...) and
@@ -482,9 +484,9 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     columns = zip(
         range(10), m["account_id"], m["hero_id"], m["items"], kills, deaths, assists, m["gold_per_min"], m["xp_per_min"],
         m["last_hits"], m["denies"], m["net_worth"], m["hero_damage"], m["tower_damage"], m["hero_healing"], m["level"],
-        m["leaver_status"], m["lane_role"], rows.tiers_now(r), names, logins, strict=True,
+        m["leaver_status"], rows.tiers_now(r), names, logins, strict=True,
     )  # fmt: skip
-    for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, lane, tier, name, login in columns:
+    for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, tier, name, login in columns:
         anonymous = account < 0
         win = (s < 5) == radiant_win
         players.append(
@@ -517,7 +519,6 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
                 "hero_healing": hh,
                 "level": level,
                 "leaver_status": leaver,
-                "lane_role": lane,
                 "isRadiant": s < 5,
                 "win": int(win),
                 "lose": int(not win),

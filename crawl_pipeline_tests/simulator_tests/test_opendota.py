@@ -24,7 +24,7 @@ MATCH_LIST_FIELDS = {
 MATCH_PLAYER_FIELDS = {
     "player_slot": int, "hero_id": int, "kills": int, "deaths": int, "assists": int, "gold_per_min": int,
     "xp_per_min": int, "last_hits": int, "denies": int, "net_worth": int, "hero_damage": int,
-    "lane_role": int, "isRadiant": bool, "win": int,
+    "isRadiant": bool, "win": int,
 }  # fmt: skip
 
 
@@ -134,6 +134,7 @@ def test_match_details_shape(client: httpx.Client) -> None:
         assert p["account_id"] is None or isinstance(p["account_id"], int)
         assert p["rank_tier"] is None or isinstance(p["rank_tier"], int)
         assert p["isRadiant"] == (p["player_slot"] < 128)
+        assert "lane_role" not in p  # an unparsed match: computeMatchData derives it from lane_pos only
     assert SEED_ACCOUNT in {p["account_id"] for p in body["players"]}
     assert client.get("/api/matches/1").status_code == 404
 
