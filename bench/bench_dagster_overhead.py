@@ -143,7 +143,7 @@ def direct(url: str, sim_url: str, seeds: list[int], matches: int) -> Pass:
     config = SourcesConfig(
         opendota=ProviderConfig(sim_url, (Secret("00000000-0000-4000-8000-00000000da7a"),), RateTier.of("bench", **UNLIMITED_OPENDOTA)),
         steam=ProviderConfig(sim_url, (Secret("sim-steam-key"),)),
-        stratz=ProviderConfig(sim_url, (Secret("sim-stratz-token-1"),)),
+        stratz=ProviderConfig(sim_url, (Secret("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ"),)),
         max_concurrency=crawl.max_workers,
     )
     with Database(url, max_size=POOL_SIZE) as db, WorkClock().timing() as clock:
@@ -190,7 +190,7 @@ def bench_definitions(url: str, sim_url: str, seeds: list[int], matches: int):
 
     providers = ProvidersResource(
         opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url, opendota_api_key="00000000-0000-4000-8000-00000000da7a",
-        steam_api_key="sim-steam-key", stratz_tokens="sim-stratz-token-1", rate_limits=RATE,
+        steam_api_key="sim-steam-key", stratz_tokens="eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", rate_limits=RATE,
     )
     return build_definitions(
         Settings.from_env({}), postgres=PostgresResource(database_url=url, pool_max_size=POOL_SIZE), providers=providers,

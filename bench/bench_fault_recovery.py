@@ -51,7 +51,7 @@ def measure(args: argparse.Namespace, database_url: str) -> None:
         config = SourcesConfig(
             opendota=ProviderConfig(sim.url, (Secret("00000000-0000-4000-8000-00000000da7a"),)),
             steam=ProviderConfig(sim.url, (Secret("sim-steam-key"),), RateTier.of("steam-bench", per_second=50)),
-            stratz=ProviderConfig(sim.url, (Secret("sim-stratz-token-1"), Secret("sim-stratz-token-2"))),
+            stratz=ProviderConfig(sim.url, (Secret("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ"), Secret("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg"))),
             retry=RetryPolicy(max_retries=4, base_delay=0.05, max_delay=1.0),
             http=HTTPSettings(timeout=2.0),
             max_concurrency=16,

@@ -35,7 +35,7 @@ class DemoOptions:
     fault_kinds: tuple[tuple[str, float], ...] = ()  # weighted fault mix, e.g. (("http_500", 2.0),); () = default
 
 
-SIMULATED_KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1,sim-stratz-token-2"}
+SIMULATED_KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ,eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg"}
 
 
 def simulator_config(options: DemoOptions):

@@ -77,6 +77,9 @@ class SettingsError(ValueError):
 
 # OpenDota keys are UUIDs: svc/web.ts answers any other key with 400 "Invalid API key format".
 OPENDOTA_KEY_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
+# Stratz tokens are JWTs: three base64url parts joined by dots. Its gateway answers a token of any
+# other shape with HTTP 500 "An unexpected error occurred", which reads as an outage, not a bad token.
+STRATZ_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 RATE_WINDOWS = {"second": "per_second", "s": "per_second", "minute": "per_minute", "min": "per_minute",
                 "m": "per_minute", "hour": "per_hour", "h": "per_hour", "day": "per_day", "d": "per_day"}  # fmt: skip
 
@@ -87,6 +90,15 @@ def check_opendota_key(value: str, where: str = "OPENDOTA_API_KEY") -> None:
         raise SettingsError(
             f"{where} is not a valid OpenDota key: keys are UUIDs like xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx "
             "(OpenDota answers any other key with 400 'Invalid API key format'); unset it for the free tier"
+        )
+
+
+def check_stratz_token(value: str, where: str = "STRATZ_TOKENS") -> None:
+    """Raise SettingsError unless ``value`` is shaped like a Stratz token (a JWT); never shows it."""
+    if value and not STRATZ_TOKEN_PATTERN.match(value):
+        raise SettingsError(
+            f"{where} holds a token that is not a Stratz token: tokens are JWTs, three base64url parts "
+            "joined by dots (copy it whole from stratz.com/api); Stratz answers any other with HTTP 500"
         )
 
 
@@ -338,6 +350,8 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("CRAWL_DATA_DIR") or "data").expanduser().absolute()
         tokens = tuple(Secret(t.strip()) for t in (env.get("STRATZ_TOKENS") or "").split(",") if t.strip())
+        for token in tokens:
+            check_stratz_token(token.reveal())
         opendota_key = (env.get("OPENDOTA_API_KEY") or "").strip()
         check_opendota_key(opendota_key)
         return cls(

@@ -62,7 +62,7 @@ def providers_for(url: str, **fields) -> ProvidersResource:
     return ProvidersResource(
         opendota_api_url=url, steam_api_url=url, stratz_api_url=url,
         opendota_api_key=SIM_OPENDOTA_KEY, steam_api_key="sim-steam-key",
-        stratz_tokens="sim-stratz-token-1,sim-stratz-token-2",
+        stratz_tokens="eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ,eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg",
         rate_limits={"opendota": {"per_second": 500}}, **fields,
     )
 
@@ -80,7 +80,7 @@ def sim_providers(url: str, rate_limits: dict | None = None, **fields) -> Provid
     return ProvidersResource(
         opendota_api_url=url, steam_api_url=url, stratz_api_url=url,
         opendota_api_key=SIM_OPENDOTA_KEY, steam_api_key="sim-steam-key",
-        stratz_tokens="sim-stratz-token-1,sim-stratz-token-2",
+        stratz_tokens="eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ,eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg",
         rate_limits=rate_limits or {"opendota": {"per_second": 500}}, **fields,
     )
 

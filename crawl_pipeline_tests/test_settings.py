@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.settings import DEFAULT_OPENDOTA_API_URL, Secret, Settings, SettingsError
 
 
@@ -23,14 +24,14 @@ def test_environment_overrides(tmp_path):
             "DATABASE_URL": "postgresql://u:pw@db.example:5433/crawl",
             "CRAWL_DATA_DIR": str(tmp_path),
             "OPENDOTA_API_URL": "http://127.0.0.1:8765/",
-            "STRATZ_TOKENS": " a-token , ,b-token",
+            "STRATZ_TOKENS": " a.jwt.token , ,b.jwt.token",
             "CRAWL_DB_POOL_SIZE": "3",
         }
     )
     assert not settings.embedded
     assert settings.duckdb_path == tmp_path / "analytics.duckdb"
     assert settings.opendota_api_url == "http://127.0.0.1:8765"
-    assert [t.reveal() for t in settings.stratz_tokens] == ["a-token", "b-token"]
+    assert [t.reveal() for t in settings.stratz_tokens] == ["a.jwt.token", "b.jwt.token"]
     assert settings.db_pool_max_size == 3
 
 
@@ -40,11 +41,11 @@ def test_secrets_never_show_in_reprs():
             "DATABASE_URL": "postgresql://u:hunter2@db/crawl",
             "STEAM_API_KEY": "STEAMKEY123456789",
             "OPENDOTA_API_KEY": "0d0d0d0d-abcd-4bcd-9bcd-0123456789ab",
-            "STRATZ_TOKENS": "stratz-token-xyz",
+            "STRATZ_TOKENS": "stratz.token.xyz",
         }
     )
     text = repr(settings) + str(settings)
-    for secret in ("hunter2", "STEAMKEY123456789", "0d0d0d0d-abcd-4bcd-9bcd-0123456789ab", "stratz-token-xyz"):
+    for secret in ("hunter2", "STEAMKEY123456789", "0d0d0d0d-abcd-4bcd-9bcd-0123456789ab", "stratz.token.xyz"):
         assert secret not in text
     assert settings.steam_api_key.reveal() == "STEAMKEY123456789"
     assert repr(Secret("x")) == "Secret('***')"
@@ -57,6 +58,8 @@ def test_secrets_never_show_in_reprs():
         ({"CRAWL_DB_POOL_SIZE": "0"}, "CRAWL_DB_POOL_SIZE=0 must be at least 1"),
         ({"STEAM_API_URL": "api.steampowered.com"}, "STEAM_API_URL must start with http:// or https://"),
         ({"OPENDOTA_API_KEY": "my-opendota-key"}, "OPENDOTA_API_KEY is not a valid OpenDota key: keys are UUIDs"),
+        # a token cut short in copying: Stratz would answer 500, which reads as an outage
+        ({"STRATZ_TOKENS": "eyJhbGciOiJIUzI1NiJ9.c2lt, a.b.c"}, "STRATZ_TOKENS holds a token that is not a Stratz token: tokens are JWTs"),
         ({"STRATZ_RATE_LIMIT": "20/sec"}, "STRATZ_RATE_LIMIT: '20/sec' is not a rate like 60/minute"),
         ({"OPENDOTA_TIER": "gold"}, "OPENDOTA_TIER='gold': choose one of auto, free, premium"),
     ],
@@ -64,6 +67,14 @@ def test_secrets_never_show_in_reprs():
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Settings.from_env(env)
+
+
+def test_a_bad_stratz_token_is_not_shown():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"STRATZ_TOKENS": "a.b.c,eyJhbGciOiJIUzI1NiJ9-secretpart"})
+    assert "secretpart" not in str(info.value)
+    with pytest.raises(SettingsError, match=r"ProvidersResource\.stratz_tokens holds a token"):
+        ProvidersResource(stratz_tokens="not-a-jwt").sources_config()
 
 
 def test_rate_tiers_and_switches_from_the_environment():

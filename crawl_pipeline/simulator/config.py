@@ -16,7 +16,7 @@ SEED_ACCOUNT_ID = 293053907  # the crawl's default seed; exists in every world
 DEFAULT_STEAM_KEYS: tuple[str, ...] = ("sim-steam-key",)
 # OpenDota keys are UUIDs (svc/web.ts rejects anything else with "Invalid API key format").
 DEFAULT_OPENDOTA_KEYS: tuple[str, ...] = ("00000000-0000-4000-8000-00000000da7a",)
-DEFAULT_STRATZ_TOKENS: tuple[str, ...] = ("sim-stratz-token-1", "sim-stratz-token-2")
+DEFAULT_STRATZ_TOKENS: tuple[str, ...] = ("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", "eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg")
 
 FAULT_KINDS: tuple[str, ...] = (
     "http_500",

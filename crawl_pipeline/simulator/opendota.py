@@ -92,6 +92,10 @@ def _balanced(name: str) -> frozenset[int]:
     return frozenset(int(k) for k, v in data.items() if v.get("balanced"))
 
 
+# per-player fields an anonymous player's entry lacks in /matches/{id}
+ANONYMOUS_ABSENT = ("account_id", "personaname", "last_login", "rank_tier", "name", "computed_mmr")
+
+
 def iso_time(epoch: int) -> str:
     """A timestamptz the way OpenDota's JSON carries one (node-postgres Date: ``2024-05-01T12:34:56.000Z``)."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -489,51 +493,53 @@ def match_object(world: World, rows: MatchRows, r: int) -> dict[str, Any]:
     for s, account, hero, items, k, d, a, gpm, xpm, lh, dn, nw, hd, td, hh, level, leaver, tier, name, login in columns:
         anonymous = account < 0
         win = (s < 5) == radiant_win
-        players.append(
-            {
-                **common,
-                "player_slot": s if s < 5 else 128 + s - 5,
-                "account_id": None if anonymous else account,
-                "hero_id": hero,
-                "hero_variant": 1,
-                "item_0": items[0],
-                "item_1": items[1],
-                "item_2": items[2],
-                "item_3": items[3],
-                "item_4": items[4],
-                "item_5": items[5],
-                "backpack_0": 0,
-                "backpack_1": 0,
-                "backpack_2": 0,
-                "item_neutral": 0,
-                "kills": k,
-                "deaths": d,
-                "assists": a,
-                "gold_per_min": gpm,
-                "xp_per_min": xpm,
-                "last_hits": lh,
-                "denies": dn,
-                "net_worth": nw,
-                "hero_damage": hd,
-                "tower_damage": td,
-                "hero_healing": hh,
-                "level": level,
-                "leaver_status": leaver,
-                "isRadiant": s < 5,
-                "win": int(win),
-                "lose": int(not win),
-                "total_gold": gpm * duration // 60,
-                "total_xp": xpm * duration // 60,
-                "kda": round((k + a) / (d + 1), 2),
-                "abandons": int(leaver >= 2),
-                "personaname": None if anonymous else name,
-                "name": None,
-                "last_login": None if anonymous else login,
-                "rank_tier": None if anonymous or tier == 0 else tier,
-                "computed_mmr": None,
-                "is_subscriber": False,
-            }
-        )
+        player = {
+            **common,
+            "player_slot": s if s < 5 else 128 + s - 5,
+            "account_id": account,
+            "hero_id": hero,
+            "hero_variant": 1,
+            "item_0": items[0],
+            "item_1": items[1],
+            "item_2": items[2],
+            "item_3": items[3],
+            "item_4": items[4],
+            "item_5": items[5],
+            "backpack_0": 0,
+            "backpack_1": 0,
+            "backpack_2": 0,
+            "item_neutral": 0,
+            "kills": k,
+            "deaths": d,
+            "assists": a,
+            "gold_per_min": gpm,
+            "xp_per_min": xpm,
+            "last_hits": lh,
+            "denies": dn,
+            "net_worth": nw,
+            "hero_damage": hd,
+            "tower_damage": td,
+            "hero_healing": hh,
+            "level": level,
+            "leaver_status": leaver,
+            "isRadiant": s < 5,
+            "win": int(win),
+            "lose": int(not win),
+            "total_gold": gpm * duration // 60,
+            "total_xp": xpm * duration // 60,
+            "kda": round((k + a) / (d + 1), 2),
+            "abandons": int(leaver >= 2),
+            "personaname": name,
+            "name": None,
+            "last_login": login,
+            "rank_tier": tier or None,
+            "computed_mmr": None,
+            "is_subscriber": False,
+        }
+        if anonymous:  # transformMatch deletes the id; getPlayerDetails then finds no row: undefined, not sent
+            for field in ANONYMOUS_ABSENT:
+                del player[field]
+        players.append(player)
     return {
         **common,
         "match_seq_num": m["match_seq_num"],

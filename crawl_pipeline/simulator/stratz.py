@@ -13,8 +13,9 @@ LeaverStatusEnum, ...) use Stratz's names, so a client's typed query documents v
 here as they do there. Errors follow GraphQL: ``{"data": ..., "errors": [{"message",
 "locations", "path"}]}`` with status 200.
 Gatekeeping, in order: a User-Agent without ``STRATZ_API`` is refused with 403 (Stratz asks
-API clients to send it; ``stratz_require_user_agent``), a missing or unknown bearer token
-is a 401, limits are per token (20/s, 250/min, 2,000/h, 10,000/day); a request with more
+API clients to send it; ``stratz_require_user_agent``), a missing token or a JWT that does not
+verify is a 403 JSON with ``WWW-Authenticate: Key realm="kong"``, a token that is not a JWT at
+all a 500 JSON "An unexpected error occurred" (as probed live), limits are per token (20/s, 250/min, 2,000/h, 10,000/day); a request with more
 than ``stratz_max_aliases`` (10) aliased fields is "too complex" (no data), and
 ``players``/``matches`` take at most ``stratz_max_ids`` (100) ids per call.
 ``smurfFlag`` is a weak heuristic like Stratz's own (a minority of smurfs, a few false
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, partial
@@ -235,6 +237,9 @@ LEAVER_ENUM = {0: "NONE", 1: "DISCONNECTED", 2: "DISCONNECTED_TOO_LONG", 3: "ABA
 FORBIDDEN = 403
 
 
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")  # what a Stratz token looks like
+
+
 def _error(message: str, status: int = 200) -> JSONResponse:
     return JSONResponse({"data": None, "errors": [{"message": message}]}, status_code=status)
 
@@ -288,8 +293,11 @@ class StratzDialect:
             return proxy_error_page(FORBIDDEN)  # refused in front of the API, before the token
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if token not in config.stratz_tokens:
-            return _error("Unauthorized: a valid STRATZ API token is required.", 401)
+        if token and not _JWT.match(token):  # the gateway fails to parse it: a 500, not a refusal
+            return JSONResponse({"message": "An unexpected error occurred"}, status_code=500)
+        if token not in config.stratz_tokens:  # missing, or a JWT that does not verify
+            return JSONResponse({"message": "Unauthorized"}, status_code=403,
+                                headers={"WWW-Authenticate": 'Key realm="kong"'})
         return Principal(identity=token, label=redact(token), tier="token")
 
     def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:

@@ -31,7 +31,7 @@ from crawl_pipeline.domain.records import (
     MatchStub,
     PlayerProfile,
 )
-from crawl_pipeline.settings import DEFAULT_STRATZ_API_URL
+from crawl_pipeline.settings import DEFAULT_STRATZ_API_URL, check_stratz_token
 from crawl_pipeline.sources.common import (
     MAX_EPOCH_SECONDS,
     BaseSource,
@@ -498,6 +498,7 @@ SPEC = ProviderSpec(
     credential_variable="STRATZ_TOKENS",
     credential_kind="token",
     several_credentials=True,
+    check_credential=check_stratz_token,
     auth="bearer",
     rate_group=RATE_GROUP,
     # Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.

@@ -48,7 +48,7 @@ def test_429_storm_is_waited_out(db, database_url, dagster_instance, clean_simul
     with start_simulator(rate_limits=limits) as sim:
         providers = ProvidersResource(
             opendota_api_url=sim.url, steam_api_url=sim.url, stratz_api_url=sim.url,
-            stratz_tokens="sim-stratz-token-1", steam_api_key="sim-steam-key",
+            stratz_tokens="eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", steam_api_key="sim-steam-key",
             profiles="stratz", hero_stats="stratz", match_history="stratz", match_details="stratz",
             rate_limits={"stratz": {"per_second": 1000, "per_minute": 10**6, "per_hour": 10**7}},  # wrongly high
         )

@@ -29,7 +29,7 @@ from crawl_pipeline.sources.http import Problem, RetryPolicy
 from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig, build_source
 
 SEED = 293053907
-KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "sim-stratz-token-1"}
+KEYS = {"opendota": "00000000-0000-4000-8000-00000000da7a", "steam": "sim-steam-key", "stratz": "eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ"}
 CALLS = {  # (provider, method, argument)
     "opendota.player_profile": ("opendota", "player_profile", SEED),
     "opendota.hero_stats": ("opendota", "hero_stats", SEED),

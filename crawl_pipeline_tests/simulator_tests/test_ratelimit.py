@@ -91,7 +91,7 @@ def test_stratz_limits_per_token_with_retry_after() -> None:
         assert codes == [200, 200, 429]
         limited = c.post("/graphql", json=query, headers=STRATZ_AUTH)
         assert 1 <= int(limited.headers["Retry-After"]) <= 60 and limited.json()["errors"]
-        other = c.post("/graphql", json=query, headers={"Authorization": "Bearer sim-stratz-token-2", **STRATZ_USER_AGENT})
+        other = c.post("/graphql", json=query, headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg", **STRATZ_USER_AGENT})
         assert other.status_code == 200  # limits are per token
 
 

@@ -36,7 +36,7 @@ SEED = 1
 SEED_ACCOUNT = 293053907
 STEAM_KEY = "sim-steam-key"
 OPENDOTA_KEY = DEFAULT_OPENDOTA_KEYS[0]
-STRATZ_HEADERS = {"Authorization": "Bearer sim-stratz-token-1", "User-Agent": "crawl_pipeline/0.1 (STRATZ_API)"}
+STRATZ_HEADERS = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", "User-Agent": "crawl_pipeline/0.1 (STRATZ_API)"}
 FROZEN_CLOCK = 1_750_000_030.25  # mid-minute, mid-second: windows never roll over during the test
 
 Spec = tuple[str, str, str, dict[str, Any]]  # name, method, path, httpx keyword arguments

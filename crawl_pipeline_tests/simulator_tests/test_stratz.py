@@ -71,7 +71,13 @@ def test_errors_follow_graphql(client: httpx.Client) -> None:
 
 
 def test_token_required(client: httpx.Client) -> None:
+    """As probed live: no token, or a JWT that does not verify, is Kong's 403 JSON; a token that is
+    not a JWT at all breaks the gateway: 500 JSON "An unexpected error occurred"."""
     query = {"query": "{ player(steamAccountId: 1) { steamAccountId } }"}
-    assert client.post("/graphql", json=query, headers=STRATZ_USER_AGENT).status_code == 401
+    missing = client.post("/graphql", json=query, headers=STRATZ_USER_AGENT)
+    assert missing.status_code == 403 and missing.headers["www-authenticate"] == 'Key realm="kong"'
+    unknown = client.post("/graphql", json=query,
+                          headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.dW5rbm93bg.bm9wZQ", **STRATZ_USER_AGENT})
+    assert unknown.status_code == 403 and unknown.json() == {"message": "Unauthorized"}
     bad = client.post("/graphql", json=query, headers={"Authorization": "Bearer nope", **STRATZ_USER_AGENT})
-    assert bad.status_code == 401 and bad.json()["errors"]
+    assert bad.status_code == 500 and bad.json() == {"message": "An unexpected error occurred"}

@@ -13,7 +13,7 @@ from crawl_pipeline.sources.registry import ProviderConfig, SourcesConfig
 SEED = 293053907
 STEAM_KEY = "sim-steam-key"
 OPENDOTA_KEY = "00000000-0000-4000-8000-00000000da7a"
-STRATZ_TOKENS = ("sim-stratz-token-1", "sim-stratz-token-2")
+STRATZ_TOKENS = ("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", "eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg")
 FAST_RETRY = RetryPolicy(max_retries=4, base_delay=0.01, max_delay=0.05, max_budget_wait=5.0)
 
 

@@ -52,7 +52,7 @@ def test_unsupported_call_is_a_user_mistake(env):
 
 def test_check_key(env, monkeypatch):
     ok = CliRunner().invoke(check_key, ["--source", "stratz"])
-    assert ok.exit_code == 0 and ok.output.startswith("stratz: valid (token#1 (…en-1), token#2 (…en-2))")
+    assert ok.exit_code == 0 and ok.output.startswith("stratz: valid (token#1 (…VkMQ), token#2 (…VkMg))")
     monkeypatch.setenv("STEAM_API_KEY", "not-the-right-key-77")
     bad = CliRunner().invoke(check_key, ["--source", "steam"])
     assert bad.exit_code == 1 and "steam: invalid" in bad.output and "key#1 (…y-77)" in bad.output

@@ -46,7 +46,7 @@ def test_not_found(sim):
 
 @pytest.mark.parametrize("provider", ["opendota", "steam", "stratz"])
 def test_bad_key_is_disabled_and_reported(sim, provider):
-    config = sim_config(sim, steam_key="wrong-steam-key-123", opendota_key="wrong-opendota-key", stratz_tokens=("wrong-stratz-token-9",))
+    config = sim_config(sim, steam_key="wrong-steam-key-123", opendota_key="wrong-opendota-key", stratz_tokens=("eyJhbGciOiJIUzI1NiJ9.d3Jvbmc.wrong-stratz-token-9",))
     with open_sources(config, None) as sources:
         client = sources.provider(provider)
         with pytest.raises(Unauthorized, match=r"no usable key or token \((key|token)#1 \(…"):
@@ -77,7 +77,7 @@ def test_429_with_retry_after_is_retried(sim):
     """Stratz answers 429 with Retry-After: the call waits that long and then succeeds."""
     sim.configure(rate_limits={"stratz_per_second": 1})
     retry = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.02, max_budget_wait=5.0)
-    with open_sources(sim_config(sim, stratz_tokens=("sim-stratz-token-1",), retry=retry), None) as sources:
+    with open_sources(sim_config(sim, stratz_tokens=("eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ",), retry=retry), None) as sources:
         client = sources.provider("stratz")
         client.player_profile(SEED)
         assert client.player_profile(SEED).account_id == SEED

@@ -51,7 +51,7 @@ def test_environment_reaches_every_client_through_the_spec():
     env = {
         "OPENDOTA_API_URL": "http://od.example", "OPENDOTA_API_KEY": "00000000-0000-4000-8000-000000000001",
         "STEAM_API_URL": "http://steam.example", "STEAM_API_KEY": "k",
-        "STRATZ_API_URL": "http://stratz.example", "STRATZ_TOKENS": "t1, t2",
+        "STRATZ_API_URL": "http://stratz.example", "STRATZ_TOKENS": "t1.jwt.x, t2.jwt.y",
     }  # fmt: skip
     config = SourcesConfig.from_settings(Settings.from_env(env))
     for name, spec in SPECS.items():

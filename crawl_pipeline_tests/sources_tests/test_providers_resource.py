@@ -13,7 +13,7 @@ from .support import OPENDOTA_KEY, SEED, STEAM_KEY, STRATZ_TOKENS
 
 
 def test_from_settings_uses_env_var_names_for_keys():
-    settings = Settings.from_env({"STEAM_API_KEY": "k1", "STRATZ_TOKENS": "a,b", "OPENDOTA_API_URL": "http://sim:1"})
+    settings = Settings.from_env({"STEAM_API_KEY": "k1", "STRATZ_TOKENS": "a.jwt.x,b.jwt.y", "OPENDOTA_API_URL": "http://sim:1"})
     resource = ProvidersResource.from_settings(settings)
     assert isinstance(resource.steam_api_key, dg.EnvVar) and resource.steam_api_key == "STEAM_API_KEY"
     assert resource.stratz_tokens == "STRATZ_TOKENS" and resource.opendota_api_key is None

@@ -357,7 +357,7 @@ def test_processes_share_one_budget_and_the_server_never_says_429(database_url, 
     with start_simulator(rate_limits={"stratz_per_second": per_second, "stratz_per_minute": 100_000}) as sim:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(3) as pool:
-            args = (database_url, sim.url, "sim-stratz-token-1", per_second, seconds, 4)
+            args = (database_url, sim.url, "eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0x.c2ltdWxhdGVkMQ", per_second, seconds, 4)
             results = pool.starmap(hammer_stratz, [args] * 3)
         stats = sim.stats()
     assert stats["rate_limited_total"] == 0

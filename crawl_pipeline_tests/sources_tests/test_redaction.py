@@ -17,9 +17,11 @@ from .support import SEED, sim_config, some_match_ids
 
 STEAM = "steam-secret-KEY-0001"
 OPENDOTA = "0d0d0d0d-5ec2-4e7a-8b1d-000000000002"  # OpenDota keys are UUIDs
-TOKENS = ("stratz-secret-TOKEN-0003", "stratz-secret-TOKEN-0004")
+TOKENS = ("eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LTAwMDM.stratz-secret-TOKEN-0003",  # Stratz tokens are JWTs
+          "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LTAwMDQ.stratz-secret-TOKEN-0004")
 WRONG = "wrong-secret-KEY-0005"
-SECRETS = (STEAM, OPENDOTA, *TOKENS, WRONG)
+WRONG_TOKEN = "eyJhbGciOiJIUzI1NiJ9.d3Jvbmc.wrong-secret-TOKEN-0006"
+SECRETS = (STEAM, OPENDOTA, *TOKENS, WRONG, WRONG_TOKEN)
 
 
 def test_no_secret_anywhere(caplog: pytest.LogCaptureFixture, db):
@@ -41,7 +43,7 @@ def test_no_secret_anywhere(caplog: pytest.LogCaptureFixture, db):
                     except APIError as exc:
                         seen += [str(exc), repr(exc), getattr(exc, "excerpt", "")]
             seen.append(json.dumps(sources.snapshot()))
-        wrong = sim_config(sim, steam_key=WRONG, opendota_key=WRONG, stratz_tokens=(WRONG,))
+        wrong = sim_config(sim, steam_key=WRONG, opendota_key=WRONG, stratz_tokens=(WRONG_TOKEN,))
         with open_sources(wrong, db) as sources:
             for name in ("opendota", "steam", "stratz"):
                 with pytest.raises(APIError) as info:

@@ -22,14 +22,14 @@ def test_round_robin_uses_every_token(sim):
 
 
 def test_rejected_token_is_disabled_and_the_others_carry_on(sim):
-    tokens = ("revoked-token-abcd", *STRATZ_TOKENS)
+    tokens = ("eyJhbGciOiJIUzI1NiJ9.cmV2b2tlZA.abcd", *STRATZ_TOKENS)  # a JWT Stratz does not accept
     with open_sources(sim_config(sim, stratz_tokens=tokens), None) as sources:
         client = sources.provider("stratz")
         for _ in range(5):
             assert client.player_profile(SEED).account_id == SEED
-        assert sources.disabled_credentials() == ["stratz token#1 (…abcd): HTTP 401"]
-        assert sources.snapshot()["disabled_credentials"] == ["stratz token#1 (…abcd): HTTP 401"]
-    assert sim.stats()["responses_by_status"]["401"] == 1  # asked once, never again
+        assert sources.disabled_credentials() == ["stratz token#1 (…abcd): HTTP 403"]
+        assert sources.snapshot()["disabled_credentials"] == ["stratz token#1 (…abcd): HTTP 403"]
+    assert sim.stats()["responses_by_status"]["403"] == 1  # asked once, never again
 
 
 def test_all_tokens_rejected_says_which():
