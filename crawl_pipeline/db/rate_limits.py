@@ -47,14 +47,16 @@ def lock_windows(
     capacities: Sequence[int], used_floors: Sequence[int],
 ) -> dict[int, int]:
     """Upsert and lock the bucket's current windows (in window order, so concurrent leases never
-    deadlock); ``used`` is raised to ``used_floors`` (the server's own count). Returns free permits."""
+    deadlock); ``used`` is raised to ``used_floors`` (the server's own count) and ``capacity`` kept
+    at the least any process leased with (one may have heard a lower limit from the server).
+    Returns free permits."""
     rows = conn.execute(
         """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity)
            SELECT %s, s, to_timestamp(t), u, c
            FROM unnest(%s::int[], %s::float8[], %s::int[], %s::int[]) AS x(s, t, c, u)
            ORDER BY s
            ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE
-               SET capacity = EXCLUDED.capacity, used = greatest(w.used, EXCLUDED.used)
+               SET capacity = least(w.capacity, EXCLUDED.capacity), used = greatest(w.used, EXCLUDED.used)
            RETURNING w.window_seconds, w.capacity - w.used""",
         (bucket, list(seconds), list(starts), list(capacities), list(used_floors)),
     ).fetchall()

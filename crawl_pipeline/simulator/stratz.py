@@ -309,7 +309,19 @@ class StratzDialect:
         ], False
 
     def headers(self, principal: Principal, decision: Decision) -> dict[str, str]:
-        return {}
+        """Kong's rate-limiting headers, as probed live: every window's limit and what is left of it,
+        and ``RateLimit-*`` for the most imminent one (the second)."""
+        windows, _ = self.windows(principal, self._config().rate_limits)
+        headers = {}
+        for w in windows:
+            name = w.name.capitalize()
+            headers[f"X-RateLimit-Limit-{name}"] = str(w.limit)
+            headers[f"X-RateLimit-Remaining-{name}"] = str(max(0, decision.remaining.get(w.name, w.limit)))
+        second = windows[0]
+        headers["RateLimit-Limit"] = str(second.limit)
+        headers["RateLimit-Remaining"] = headers[f"X-RateLimit-Remaining-{second.name.capitalize()}"]
+        headers["RateLimit-Reset"] = "1"
+        return headers
 
     def limited(self, principal: Principal, decision: Decision) -> Response:
         return JSONResponse(

@@ -550,17 +550,17 @@ class ProviderHTTP:
         return f"redirected to {_display_url(response.request.url, location)}: set {setting} to the new address"
 
     def _pause_if_exhausted(self, response: httpx.Response, credential: Credential) -> None:
-        """Follow the server's count: a success that says 'remaining 0' pauses the bucket until
-        that window resets; any remaining count lower than ours is what the next lease trusts."""
+        """Follow the server's count: any remaining count lower than ours, and any window limit it
+        advertises below the tier's (Stratz), is what the next lease trusts; a success that says
+        'remaining 0' pauses the bucket until that window resets."""
         if self._limiter is None:
-            return
-        wait = exhausted_wait(response.headers)
-        if wait:
-            self._limiter.record_backoff(self.bucket(credential), wait, "provider reported 0 calls remaining")
             return
         remaining = remaining_counts(response.headers)
         if remaining:
-            self._limiter.observe_remaining(self.bucket(credential), self.tier, remaining)
+            self._limiter.observe_remaining(self.bucket(credential), self.tier, remaining, limit_counts(response.headers))
+        wait = exhausted_wait(response.headers)
+        if wait:
+            self._limiter.record_backoff(self.bucket(credential), wait, "provider reported 0 calls remaining")
 
 
 class _BodyTooLarge(Exception):
@@ -584,18 +584,20 @@ class _Malformed:
     error: MalformedResponse
 
 
-# OpenDota spells them X-Rate-Limit-Remaining-*, Stratz X-RateLimit-Remaining-* (docs/providers.md).
+# OpenDota spells them X-Rate-Limit-Remaining-*, Stratz X-RateLimit-Remaining-* (docs/providers.md);
+# Stratz (Kong) also sends each window's limit, X-RateLimit-Limit-*.
+_WINDOWS = (("day", 86_400), ("hour", 3600), ("minute", 60), ("second", 1))
 _REMAINING_HEADERS = tuple(
-    (f"{prefix}-{name}", seconds)
-    for name, seconds in (("day", 86_400), ("hour", 3600), ("minute", 60), ("second", 1))
-    for prefix in ("x-rate-limit-remaining", "x-ratelimit-remaining")
+    (f"{prefix}-{name}", seconds) for name, seconds in _WINDOWS for prefix in ("x-rate-limit-remaining", "x-ratelimit-remaining")
+)
+_LIMIT_HEADERS = tuple(
+    (f"{prefix}-{name}", seconds) for name, seconds in _WINDOWS for prefix in ("x-rate-limit-limit", "x-ratelimit-limit")
 )
 
 
-def remaining_counts(headers: httpx.Headers) -> dict[int, int]:
-    """``{window seconds: calls remaining}`` from the ``X-Rate-Limit-Remaining-*`` headers."""
+def _window_counts(headers: httpx.Headers, names: tuple[tuple[str, int], ...]) -> dict[int, int]:
     counts: dict[int, int] = {}
-    for name, seconds in _REMAINING_HEADERS:
+    for name, seconds in names:
         raw = headers.get(name)
         if raw is not None:
             try:
@@ -603,6 +605,16 @@ def remaining_counts(headers: httpx.Headers) -> dict[int, int]:
             except ValueError:
                 continue
     return counts
+
+
+def remaining_counts(headers: httpx.Headers) -> dict[int, int]:
+    """``{window seconds: calls remaining}`` from the ``X-Rate-Limit-Remaining-*`` headers."""
+    return _window_counts(headers, _REMAINING_HEADERS)
+
+
+def limit_counts(headers: httpx.Headers) -> dict[int, int]:
+    """``{window seconds: the server's limit}`` from the ``X-RateLimit-Limit-*`` headers."""
+    return _window_counts(headers, _LIMIT_HEADERS)
 
 
 def exhausted_wait(headers: httpx.Headers, now: float | None = None) -> float | None:

@@ -19,7 +19,9 @@ provably atomic, so it is written here in ~200 lines:
 * A 429 writes ``rate_limit_backoff``; every lease reads it, so other processes pause too.
 * The server's own count wins when it is lower: ``X-Rate-Limit-Remaining-*`` headers are kept
   per window and the next lease raises the window's ``used`` to ``limit - remaining`` (another
-  client on the same key or address, or a limit lower than the tier we were told).
+  client on the same key or address, or a limit lower than the tier we were told); a limit the
+  server announces (Stratz's ``X-RateLimit-Limit-*``) below the tier's becomes the window's
+  capacity, and a window row keeps the least capacity any process leased it with.
 
 All windows use this host's wall clock; processes on several hosts need NTP.
 """
@@ -144,6 +146,7 @@ class _BucketState:
     exhausted_until: float = 0.0  # the database said no: do not ask again before this
     paused_until: float = 0.0  # a backoff (ours or another process's)
     observed: dict[int, tuple[int, int]] = field(default_factory=dict)  # window s -> (start, server's remaining)
+    advertised: dict[int, int] = field(default_factory=dict)  # window s -> the limit the server last announced
     slow_lease_warned: float = float("-inf")  # when a lease outliving its window was last logged
 
 
@@ -267,12 +270,19 @@ class SharedRateLimiter:
         self._say_spent(bucket, spent, until)
         return until - now
 
-    def observe_remaining(self, bucket: str, tier: RateTier, remaining: dict[int, int]) -> None:
-        """The server's ``{window seconds: calls remaining}``: kept for the next lease, and
-        permits held beyond what the server still allows are dropped."""
+    def observe_remaining(
+        self, bucket: str, tier: RateTier, remaining: dict[int, int], limits: dict[int, int] | None = None
+    ) -> None:
+        """The server's ``{window seconds: calls remaining}`` (and, where it says them, its limits):
+        kept for the next lease, and permits held beyond what the server still allows are dropped.
+        A limit below the tier's caps the window from the next lease on, in every process (the
+        window rows keep the least capacity any process leased with)."""
         state = self._state(bucket)
         with state.lock:
             now = self._clock()
+            for seconds, limit in (limits or {}).items():
+                if limit > 0:
+                    state.advertised[seconds] = limit
             for window in tier.windows:
                 left = remaining.get(window.seconds)
                 if left is None:
@@ -283,12 +293,16 @@ class SharedRateLimiter:
                     state.observed[window.seconds] = (start, left)
                 state.permits = min(state.permits, max(0, left))
 
-    def _used_floor(self, tier: RateTier, state: _BucketState) -> list[int]:
+    def _capacities(self, tier: RateTier, state: _BucketState) -> list[int]:
+        """Per window, the tier's limit, or the server's where it announced a lower one."""
+        return [min(w.limit, state.advertised.get(w.seconds, w.limit)) for w in tier.windows]
+
+    def _used_floor(self, tier: RateTier, state: _BucketState, capacities: list[int]) -> list[int]:
         """Per window, the least ``used`` the server's remaining counts allow (0 without one)."""
         floors = []
-        for window, start in zip(tier.windows, state.starts, strict=True):
+        for window, start, capacity in zip(tier.windows, state.starts, capacities, strict=True):
             seen = state.observed.get(window.seconds)
-            floors.append(max(0, window.limit - seen[1]) if seen and seen[0] == start else 0)
+            floors.append(max(0, capacity - seen[1]) if seen and seen[0] == start else 0)
         return floors
 
     def _roll(self, bucket: str, tier: RateTier, state: _BucketState, starts: tuple[int, ...]) -> None:
@@ -302,8 +316,9 @@ class SharedRateLimiter:
 
     def _lease(self, bucket: str, tier: RateTier, state: _BucketState, now: float) -> float:
         """Lease a slice for ``state.starts`` from the database; return 0.0 or the wait."""
-        shortest = min(tier.windows, key=lambda w: w.seconds)
-        want = max(1, min(self._max_lease, math.ceil(shortest.limit * self._lease_fraction)))
+        capacities = self._capacities(tier, state)
+        shortest = min(range(len(tier.windows)), key=lambda i: tier.windows[i].seconds)
+        want = max(1, min(self._max_lease, math.ceil(capacities[shortest] * self._lease_fraction)))
         self.leases += 1
         seconds = [w.seconds for w in tier.windows]
         with self._db.transaction() as conn:
@@ -312,7 +327,7 @@ class SharedRateLimiter:
                 state.paused_until = paused
                 return max(0.001, state.paused_until - self._clock())
             free = rate_db.lock_windows(
-                conn, bucket, seconds, state.starts, [w.limit for w in tier.windows], self._used_floor(tier, state)
+                conn, bucket, seconds, state.starts, capacities, self._used_floor(tier, state, capacities)
             )
             grant = max(0, min(want, *free.values()))
             if grant:

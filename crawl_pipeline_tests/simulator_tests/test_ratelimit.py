@@ -87,8 +87,14 @@ def test_stratz_limits_per_token_with_retry_after() -> None:
     limits = {"stratz_per_second": 1000, "stratz_per_minute": 2, "stratz_per_hour": 100}
     query = {"query": f"{{ player(steamAccountId: {SEED_ACCOUNT}) {{ steamAccountId }} }}"}
     with start_simulator(rate_limits=limits) as sim, httpx.Client(base_url=sim.url) as c:
-        codes = [c.post("/graphql", json=query, headers=STRATZ_AUTH).status_code for _ in range(3)]
-        assert codes == [200, 200, 429]
+        answers = [c.post("/graphql", json=query, headers=STRATZ_AUTH) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        # Kong's headers, as probed live: every window's limit and what is left; RateLimit-* the second's
+        first = answers[0].headers
+        assert (first["X-RateLimit-Limit-Minute"], first["X-RateLimit-Remaining-Minute"]) == ("2", "1")
+        assert (first["X-RateLimit-Limit-Second"], first["X-RateLimit-Remaining-Hour"]) == ("1000", "99")
+        assert first["RateLimit-Limit"] == "1000" and first["RateLimit-Remaining"] == "999"
+        assert answers[1].headers["X-RateLimit-Remaining-Minute"] == "0"
         limited = c.post("/graphql", json=query, headers=STRATZ_AUTH)
         assert 1 <= int(limited.headers["Retry-After"]) <= 60 and limited.json()["errors"]
         other = c.post("/graphql", json=query, headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.c2ltLXN0cmF0ei0y.c2ltdWxhdGVkMg", **STRATZ_USER_AGENT})

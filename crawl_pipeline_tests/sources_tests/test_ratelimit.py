@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -15,8 +16,10 @@ from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
 from crawl_pipeline.sources.http import ProviderHTTP, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, WaitLine
+from crawl_pipeline.sources.registry import open_sources
 from crawl_pipeline.sources.tokens import Credential, CredentialPool
 
+from .support import SEED, STRATZ_TOKENS, sim_config
 from .workers import hammer_stratz
 
 
@@ -368,3 +371,30 @@ def test_processes_share_one_budget_and_the_server_never_says_429(database_url, 
     assert rows and all(r["used"] <= r["capacity"] for r in rows)
     assert sum(r["used"] for r in rows) >= served  # every call went through a leased permit
     assert sum(r["leases"] for r in results) < served  # ... leased in slices
+
+
+def test_a_token_whose_live_limit_is_below_the_tier_is_held_to_it_by_the_headers(db):
+    """The probe's token saw 8/s where Stratz documents 20/s: the client, on the documented tier,
+    reads Kong's X-RateLimit-Remaining-* and sends no call the server would refuse."""
+    with start_simulator(rate_limits={"stratz_per_second": 8, "stratz_per_minute": 100_000}) as sim:
+        config = sim_config(sim, stratz_tokens=STRATZ_TOKENS[:1])
+        with open_sources(config, db) as sources:
+            stratz = sources.provider("stratz")
+            assert stratz.http.tier.windows[0].limit == 20  # the documented per-second quota
+            with ThreadPoolExecutor(4) as pool:
+                profiles = list(pool.map(lambda _: stratz.player_profile(SEED), range(40)))
+        stats = sim.stats()
+    assert [p.account_id for p in profiles] == [SEED] * 40
+    assert stats["rate_limited_total"] == 0 and stats["responses_by_status"]["200"] == 40
+
+
+def test_a_limit_one_process_heard_from_the_server_caps_every_process(db):
+    """Process A hears 8/s from the server; B, fresh, still has the tier's 20/s: in the window A
+    leased for, B gets only what is left of 8."""
+    clock = FakeClock(1_800_000_000.2)
+    tier = RateTier.of("t", per_second=20)
+    a, b = SharedRateLimiter(db, clock=clock), SharedRateLimiter(db, clock=clock, lease_fraction=1.0)
+    a.observe_remaining("b", tier, {1: 8}, {1: 8})
+    granted_a = sum(a.try_acquire("b", tier) == 0.0 for _ in range(5))  # leases of 2 (a quarter of 8): 6 taken
+    granted_b = sum(b.try_acquire("b", tier) == 0.0 for _ in range(20))
+    assert (granted_a, granted_b) == (5, 2)  # B alone would have leased 14 of its 20
