@@ -70,7 +70,7 @@ def worker(database_url: str, url: str, token: str, start_at: float, stop_at: fl
 
 
 def run(processes: int, duration: int, database_url: str) -> dict[str, float]:
-    token = f"bench-token-{uuid.uuid4().hex}"  # a fresh bucket per phase
+    token = f"eyJhbGciOiJIUzI1NiJ9.{uuid.uuid4().hex}.YmVuY2g"  # a fresh bucket per phase, shaped like a Stratz JWT
     limits = {"stratz_per_second": PER_SECOND, "stratz_per_minute": 10**7, "stratz_per_hour": 10**8}
     with start_simulator(rate_limits=limits, stratz_tokens=(token,), latency_ms=LATENCY_MS) as sim:
         start_at = math.ceil(time.time()) + 4.0  # spawned interpreters import first; start on a second
