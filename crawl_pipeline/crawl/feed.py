@@ -213,14 +213,18 @@ def _malformed(run: FeedRun, what: str) -> None:
 
 def _unread(page: SequencePage, run: FeedRun, cursor: int, range_end: int) -> list[feed_db.UnreadMatch]:
     """The page's unreadable matches from ``cursor`` up to the range's end (those beyond it are the
-    next range's, which reads them again), counted and sampled; those with a usable match_id are
-    returned to be kept as failed detail fetches."""
+    next range's, which reads them again), counted and sampled; those with a usable match_id and
+    sequence number are returned to be kept as failed detail fetches (the feed fetches them again by
+    sequence number: one without it could never be, and would wait as an orphan stub forever)."""
     unread: list[feed_db.UnreadMatch] = []
     for match_id, outcome in page.outcomes:
         if not isinstance(outcome, APIError):
             continue
         seq = page.seq_nums.get(match_id)
         if seq is not None and not cursor <= seq < range_end:
+            continue
+        if seq is None:
+            _malformed(run, f"{match_id}: {describe(outcome)}; no usable match_seq_num: it cannot be fetched again")
             continue
         _malformed(run, f"{match_id}: {describe(outcome)}")
         if 0 < match_id <= MAX_ID:

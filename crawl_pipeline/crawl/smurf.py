@@ -31,7 +31,6 @@ from crawl_pipeline.domain.smurf import AccountHistory, Baselines, SmurfModel, S
 from crawl_pipeline.sources.common import BaseSource
 from crawl_pipeline.sources.concurrency import fetch_concurrently
 from crawl_pipeline.sources.errors import APIError, RateLimited
-from crawl_pipeline.sources.opendota import RATINGS_SOURCE as RANK_HISTORY_SOURCE
 
 RANKED_LOBBY = 7
 MAX_SKIPPED_PAGES = 50  # empty filtered pages skipped in a row before giving up
@@ -89,6 +88,7 @@ def fetch_ranked_histories(
     matches_per_call: int = 10, target: int = 20, max_accounts: int = 200, refetch_exhausted_days: float = 7.0,
     max_matches: int = 500, page_size: int = 100, details_chunk_size: int = 25, max_workers: int = 8,
     log: logging.Logger, ratings_source: BaseSource | None = None, max_rank_histories: int = 500,
+    rank_history_refetch_days: float = 30.0,
 ) -> Ledger:
     """Read ranked histories, fetch their details, then (``ratings_source``, OpenDota) the medal
     history of each account now scorable that has none: a match's own rank is today's, so the
@@ -157,20 +157,21 @@ def fetch_ranked_histories(
                 return ledger
     if ratings_source is not None:
         fetch_rank_histories(db, ratings_source, batch_keys, min_matches=target, limit=max_rank_histories,
-                             max_workers=max_workers, ledger=ledger, log=log)
+                             refetch_days=rank_history_refetch_days, max_workers=max_workers, ledger=ledger, log=log)
     return ledger
 
 
 def fetch_rank_histories(
-    db: Database, source: BaseSource, batch_keys: Sequence[str], *, min_matches: int, limit: int, max_workers: int,
-    ledger: Ledger, log: logging.Logger,
+    db: Database, source: BaseSource, batch_keys: Sequence[str], *, min_matches: int, limit: int,
+    refetch_days: float, max_workers: int, ledger: Ledger, log: logging.Logger,
 ) -> None:
-    """One call per account the scorer will score that has no medal history yet; stored as
-    ``rank_snapshots`` rows as each answer comes. A rate limit ends it (the rest wait for the next
-    run); another error skips that account, which is asked again next run."""
+    """One call per account the scorer will score whose medal history was not read (or not for
+    ``refetch_days``); stored as ``rank_snapshots`` rows as each answer comes, the read in
+    ``rank_history_fetches``. A rate limit ends it (the rest wait for the next run); another error
+    skips that account, which is asked again next run."""
     with db.transaction() as conn:
         wanted = smurf_db.accounts_wanting_rank_history(
-            conn, batch_keys, min_matches=min_matches, source=RANK_HISTORY_SOURCE, limit=limit
+            conn, batch_keys, min_matches=min_matches, limit=limit, refetch_days=refetch_days
         )
     ledger.counts["rank_histories_wanted"] = len(wanted)
     results = fetch_concurrently(source.rank_history, wanted, max_workers=max_workers)

@@ -53,6 +53,7 @@ BACKOFFS_SQL = """SELECT bucket, extract(epoch FROM until - now())::float8 AS se
                   FROM rate_limit_backoff WHERE until > now() ORDER BY bucket"""
 
 # Windows in force now: the budget the limiter is leasing from.
-WINDOWS_SQL = """SELECT bucket, window_seconds, used, capacity FROM rate_limit_windows
+WINDOWS_SQL = """SELECT bucket, window_seconds, used, least(capacity, coalesce(announced, capacity)) AS capacity
+                 FROM rate_limit_windows
                  WHERE window_start <= now() AND now() < window_start + window_seconds * interval '1 second'
                  ORDER BY bucket, window_seconds"""

@@ -34,7 +34,8 @@ def paused_until_db(db: Database, bucket: str, now: float) -> float | None:
 def free_in_windows(db: Database, bucket: str, seconds: Sequence[int], starts: Sequence[float]) -> dict[int, int]:
     """Permits still free per window length, for the windows that have a row (the others are untouched)."""
     rows = db.fetch_all(
-        """SELECT w.window_seconds, w.capacity - w.used AS free FROM rate_limit_windows w
+        """SELECT w.window_seconds, least(w.capacity, coalesce(w.announced, w.capacity)) - w.used AS free
+           FROM rate_limit_windows w
            JOIN unnest(%s::int[], %s::float8[]) AS x(s, t) ON w.window_seconds = x.s AND w.window_start = to_timestamp(x.t)
            WHERE w.bucket = %s""",
         (list(seconds), list(starts), bucket),
@@ -44,21 +45,23 @@ def free_in_windows(db: Database, bucket: str, seconds: Sequence[int], starts: S
 
 def lock_windows(
     conn: psycopg.Connection, bucket: str, seconds: Sequence[int], starts: Sequence[float],
-    capacities: Sequence[int], used_floors: Sequence[int],
+    capacities: Sequence[int], used_floors: Sequence[int], announced: Sequence[int | None] | None = None,
 ) -> dict[int, int]:
     """Upsert and lock the bucket's current windows (in window order, so concurrent leases never
-    deadlock); ``used`` is raised to ``used_floors`` (the server's own count) and ``capacity`` kept
-    at the least any process leased with (one may have heard a lower limit from the server).
-    Returns free permits."""
+    deadlock); ``used`` is raised to ``used_floors`` (the server's own count), ``capacity`` is the
+    configured one, and ``announced`` keeps the least limit any process heard from the server for
+    the window (None: none heard), which caps it for every process. Returns free permits."""
     rows = conn.execute(
-        """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity)
-           SELECT %s, s, to_timestamp(t), u, c
-           FROM unnest(%s::int[], %s::float8[], %s::int[], %s::int[]) AS x(s, t, c, u)
+        """INSERT INTO rate_limit_windows AS w (bucket, window_seconds, window_start, used, capacity, announced)
+           SELECT %s, s, to_timestamp(t), u, c, a
+           FROM unnest(%s::int[], %s::float8[], %s::int[], %s::int[], %s::int[]) AS x(s, t, c, u, a)
            ORDER BY s
            ON CONFLICT (bucket, window_seconds, window_start) DO UPDATE
-               SET capacity = least(w.capacity, EXCLUDED.capacity), used = greatest(w.used, EXCLUDED.used)
-           RETURNING w.window_seconds, w.capacity - w.used""",
-        (bucket, list(seconds), list(starts), list(capacities), list(used_floors)),
+               SET capacity = EXCLUDED.capacity, used = greatest(w.used, EXCLUDED.used),
+                   announced = least(w.announced, EXCLUDED.announced)
+           RETURNING w.window_seconds, least(w.capacity, coalesce(w.announced, w.capacity)) - w.used""",
+        (bucket, list(seconds), list(starts), list(capacities), list(used_floors),
+         list(announced) if announced is not None else [None] * len(seconds)),
     ).fetchall()
     return dict(rows)
 
@@ -74,12 +77,18 @@ def add_used(conn: psycopg.Connection, bucket: str, permits: int, seconds: Seque
 
 
 def give_back(conn: psycopg.Connection, bucket: str, permits: int, seconds: Sequence[int], starts: Sequence[float]) -> None:
-    """Return unused permits to windows that are still current."""
+    """Return unused permits to windows that are still current. The rows are locked in window order
+    first, the order ``lock_windows`` takes them in, so a lease and a return never deadlock."""
     conn.execute(
-        """UPDATE rate_limit_windows SET used = greatest(0, used - %s)
-           WHERE bucket = %s AND (window_seconds, window_start) IN
-                 (SELECT s, to_timestamp(t) FROM unnest(%s::int[], %s::float8[]) AS x(s, t))""",
-        (permits, bucket, list(seconds), list(starts)),
+        """WITH locked AS (
+               SELECT window_seconds, window_start FROM rate_limit_windows
+               WHERE bucket = %(bucket)s AND (window_seconds, window_start) IN
+                     (SELECT s, to_timestamp(t) FROM unnest(%(seconds)s::int[], %(starts)s::float8[]) AS x(s, t))
+               ORDER BY window_seconds FOR UPDATE)
+           UPDATE rate_limit_windows w SET used = greatest(0, w.used - %(permits)s)
+           FROM locked l
+           WHERE w.bucket = %(bucket)s AND w.window_seconds = l.window_seconds AND w.window_start = l.window_start""",
+        {"permits": permits, "bucket": bucket, "seconds": list(seconds), "starts": list(starts)},
     )
 
 

@@ -109,25 +109,36 @@ def pending_stubs_of(conn: psycopg.Connection, account_ids: Sequence[int]) -> li
 
 
 def accounts_wanting_rank_history(
-    conn: psycopg.Connection, batch_keys: Sequence[str], *, min_matches: int, source: str, limit: int
+    conn: psycopg.Connection, batch_keys: Sequence[str], *, min_matches: int, limit: int, refetch_days: float
 ) -> list[int]:
     """Ranked accounts of ``batch_keys`` the scorer will score (at least ``min_matches`` detailed
-    significant matches) with no rank row from ``source`` yet: the medal history is read once per
-    account, later changes come with its profile refreshes (``store_profiles``). An account
-    without a medal (uncalibrated) has no history to read."""
+    significant matches) whose medal history was never read, or not for ``refetch_days``: later
+    changes come with the profile refreshes (``store_profiles``). An account without a medal
+    (uncalibrated) has no history to read. Never read first."""
     return [r[0] for r in conn.execute(
         f"""SELECT mp.account_id FROM match_players mp JOIN matches m USING (match_id)
             JOIN accounts a ON a.account_id = mp.account_id
+            LEFT JOIN rank_history_fetches f ON f.account_id = mp.account_id
             WHERE a.batch_key = ANY(%(batches)s) AND a.is_private IS NOT TRUE AND a.rank_tier > 0 AND {SIGNIFICANT_SQL}
-              AND NOT EXISTS (SELECT 1 FROM rank_snapshots s WHERE s.account_id = mp.account_id AND s.source = %(source)s)
-            GROUP BY 1 HAVING count(*) >= %(min)s ORDER BY 1 LIMIT %(limit)s""",
-        {"batches": list(batch_keys), "min": min_matches, "source": source, "limit": limit},
+              AND (f.account_id IS NULL OR f.fetched_at < now() - make_interval(secs => %(refetch)s))
+            GROUP BY mp.account_id, f.fetched_at HAVING count(*) >= %(min)s
+            ORDER BY f.fetched_at NULLS FIRST, mp.account_id LIMIT %(limit)s""",
+        {"batches": list(batch_keys), "min": min_matches, "limit": limit, "refetch": refetch_days * 86_400.0},
     ).fetchall()]
 
 
 def store_rank_histories(conn: psycopg.Connection, histories: Sequence[RankHistory]) -> int:
-    """Each medal change as a ``rank_snapshots`` row observed when the provider saw it; a row already
-    there (same account and time) is kept. Returns the rows added."""
+    """Each medal change as a ``rank_snapshots`` row observed when the provider saw it (a row already
+    there, same account and time, is kept), and the read itself in ``rank_history_fetches``, so an
+    answer without rows is not asked again. Returns the rank rows added."""
+    if not histories:
+        return 0
+    conn.execute(
+        """INSERT INTO rank_history_fetches AS f (account_id, source, changes)
+           SELECT * FROM unnest(%s::bigint[], %s::text[], %s::integer[]) ORDER BY 1
+           ON CONFLICT (account_id) DO UPDATE SET source = EXCLUDED.source, fetched_at = now(), changes = EXCLUDED.changes""",
+        [[h.account_id for h in histories], [h.source for h in histories], [len(h.changes) for h in histories]],
+    )
     rows = [(h.account_id, c.observed_at, c.rank_tier, h.source) for h in histories for c in h.changes]
     if not rows:
         return 0

@@ -20,8 +20,8 @@ provably atomic, so it is written here in ~200 lines:
 * The server's own count wins when it is lower: ``X-Rate-Limit-Remaining-*`` headers are kept
   per window and the next lease raises the window's ``used`` to ``limit - remaining`` (another
   client on the same key or address, or a limit lower than the tier we were told); a limit the
-  server announces (Stratz's ``X-RateLimit-Limit-*``) below the tier's becomes the window's
-  capacity, and a window row keeps the least capacity any process leased it with.
+  server announces (Stratz's ``X-RateLimit-Limit-*``) below the tier's caps the window, and a
+  window row keeps the least limit any process heard (``announced``), which caps every process.
 
 All windows use this host's wall clock; processes on several hosts need NTP.
 """
@@ -276,7 +276,7 @@ class SharedRateLimiter:
         """The server's ``{window seconds: calls remaining}`` (and, where it says them, its limits):
         kept for the next lease, and permits held beyond what the server still allows are dropped.
         A limit below the tier's caps the window from the next lease on, in every process (the
-        window rows keep the least capacity any process leased with)."""
+        window rows keep the least limit any process heard, ``announced``)."""
         state = self._state(bucket)
         with state.lock:
             now = self._clock()
@@ -327,7 +327,8 @@ class SharedRateLimiter:
                 state.paused_until = paused
                 return max(0.001, state.paused_until - self._clock())
             free = rate_db.lock_windows(
-                conn, bucket, seconds, state.starts, capacities, self._used_floor(tier, state, capacities)
+                conn, bucket, seconds, state.starts, [w.limit for w in tier.windows],
+                self._used_floor(tier, state, capacities), [state.advertised.get(s) for s in seconds],
             )
             grant = max(0, min(want, *free.values()))
             if grant:

@@ -333,3 +333,19 @@ def test_tracked_account_failures_are_recorded_on_the_account_and_settle(db, dat
     state = _tracked_state(db, SEED)
     assert state["profile_fetched_at"] and state["profile_error"] is None
     assert state["matches_synced_at"] and state["matches_error"] is None
+
+
+def test_a_provider_outage_spends_no_attempt_of_a_tracked_account(db, database_url, dagster_instance):
+    """Every minute, one account a request: a 5xx cannot be told from the account's fault, so it
+    leaves the account pending with its error instead of giving it up after three minutes."""
+    with db.transaction() as conn:
+        set_tracked(conn, [SEED])
+    with start_simulator(fault_rate=1.0, fault_mix={"http_500": 1}, rate_limits={"enabled": False}) as down:
+        job = crawl_definitions(database_url, down.url, profiles="opendota", match_history="opendota"
+                                ).resolve_job_def("tracked_accounts_job")
+        result = job.execute_in_process(instance=dagster_instance, run_config=QUIET_LOGGING)
+    metadata = {k: v.value for k, v in result.asset_materializations_for_node("tracked_matches")[0].metadata.items()}
+    assert metadata["failures_by_kind"] == {"player_profiles:ServerError": 1, "match_stubs:ServerError": 1}
+    state = _tracked_state(db, SEED)
+    assert state["profile_error"].startswith("ServerError") and state["profile_attempts"] == 0
+    assert state["matches_error"].startswith("ServerError") and state["matches_attempts"] == 0

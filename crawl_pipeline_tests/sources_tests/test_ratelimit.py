@@ -398,3 +398,13 @@ def test_a_limit_one_process_heard_from_the_server_caps_every_process(db):
     granted_a = sum(a.try_acquire("b", tier) == 0.0 for _ in range(5))  # leases of 2 (a quarter of 8): 6 taken
     granted_b = sum(b.try_acquire("b", tier) == 0.0 for _ in range(20))
     assert (granted_a, granted_b) == (5, 2)  # B alone would have leased 14 of its 20
+
+
+def test_a_tier_raised_mid_window_takes_effect_at_the_next_lease(db):
+    """Only what the server announced is kept at its least: a configured capacity raised in the
+    middle of a day (OPENDOTA_TIER=premium, a custom rate) counts from the next lease."""
+    clock = FakeClock(1_800_000_000.2)
+    low, high = RateTier.of("t", per_day=10), RateTier.of("t", per_day=100)
+    before, after = (SharedRateLimiter(db, clock=clock, lease_fraction=1.0) for _ in range(2))
+    assert sum(before.try_acquire("b", low) == 0.0 for _ in range(10)) == 10  # (one more would mark the day spent)
+    assert sum(after.try_acquire("b", high) == 0.0 for _ in range(200)) == 90

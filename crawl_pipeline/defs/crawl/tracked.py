@@ -20,7 +20,8 @@ from crawl_pipeline.defs.pools import PROVIDER_POOL
 from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.defs.resources import PostgresResource
 from crawl_pipeline.domain.failures import describe
-from crawl_pipeline.sources.errors import APIError, RateLimited, outcome_of
+from crawl_pipeline.sources.errors import PENDING, APIError, RateLimited, outcome_of
+from crawl_pipeline.sources.http import TRANSIENT
 
 JOB_NAME = "tracked_accounts_job"
 ACCOUNT_PHASES = ("player_profiles", "match_stubs")  # the batch phases whose columns this job fills
@@ -60,7 +61,12 @@ def tracked_matches(
         nonlocal rate_limited
         result.failed(account_id, error, phase)
         failures[f"{phase}:{type(error).__name__}"] += 1
-        to_record[phase].append((account_id, describe(error), outcome_of(error)))
+        # The job runs every minute and asks one account a request, so a 5xx, timeout or lost
+        # connection of the provider cannot be told from the account's own fault: counted as an
+        # attempt, three minutes of an outage would give a tracked account up. Those leave it
+        # pending with its error; what the answer itself shows (a 404, a malformed body) counts.
+        outcome = PENDING if isinstance(error, TRANSIENT) else outcome_of(error)
+        to_record[phase].append((account_id, describe(error), outcome))
         if isinstance(error, RateLimited) and rate_limited is None:
             rate_limited = f"{phase} of {account_id}: {describe(error)}"
 

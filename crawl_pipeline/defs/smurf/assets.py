@@ -41,7 +41,10 @@ class SmurfHistoryConfig(dg.Config):
     refetch_exhausted_days: float = Field(default=7.0, description="Re-read an account whose ranked history ran out after this many days.")
     max_rank_histories: int = Field(
         default=500,
-        description="OpenDota medal histories read per run (one call each), for scorable accounts that have none yet.",
+        description="OpenDota medal histories read per run (one call each), for scorable accounts never read yet.",
+    )
+    rank_history_refetch_days: float = Field(
+        default=30.0, description="Read an account's medal history again after this many days (profiles add changes meanwhile).",
     )
 
 
@@ -122,6 +125,7 @@ def smurf_match_history(
             refetch_exhausted_days=config.refetch_exhausted_days, page_size=100,
             details_chunk_size=crawl.details_chunk_size, max_workers=crawl.max_workers, log=context.log,
             ratings_source=ratings, max_rank_histories=config.max_rank_histories,
+            rank_history_refetch_days=config.rank_history_refetch_days,
         )
         h, d, r = history_usage(), details_usage(), ratings_usage()
     api_requests = sum(int(u["api_calls"].value) for u in (h, d, r) if "api_calls" in u)
