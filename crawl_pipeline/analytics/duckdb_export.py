@@ -51,6 +51,7 @@ EXPORT_TABLES: tuple[str, ...] = (
     "player_match_type_stats",
     "smurf_scores",
     "smurf_history_fetches",
+    "rank_history_fetches",
     "ban_checks",
     "identity_match_roles",
     "tracked_identities",
