@@ -104,7 +104,7 @@ def _print_players(match: MatchDetails) -> None:
 @handles_user_errors
 @handles_api_errors
 def fetch_match(match_id: int, source: str, match_seq_num: int | None, as_json: bool) -> None:
-    """Match details: the match and its ten players.
+    """Match details: the match and its players.
 
     Steam serves details from its sequence feed (GetMatchDetails answers 500 since 2024), so it
     needs the match's sequence number: --seq, or the one a crawled history page stored.

@@ -295,8 +295,8 @@ _MOVE_PLAYERS = f"""
     FROM {_STAGED_PLAYERS} p JOIN {_CLAIMED} USING (match_id)
     ORDER BY p.match_id, p.player_slot
     ON CONFLICT DO NOTHING"""
-# The staged rows stand for what landed in match_players: a MatchDetails has ten players in ten
-# distinct slots (its validator), so no staged row is one ON CONFLICT DO NOTHING skipped.
+# The staged rows stand for what landed in match_players: a MatchDetails's players are each in a
+# slot of their own (its validator), so no staged row is one ON CONFLICT DO NOTHING skipped.
 _NEW_ACCOUNTS = f"""
     INSERT INTO accounts (account_id, depth, discovered_from)
     SELECT DISTINCT ON (p.account_id) p.account_id, %s, known.account_id

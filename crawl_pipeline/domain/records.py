@@ -7,7 +7,8 @@ Nothing a provider sends is trusted: every number is checked against the column 
 in (a kills count of 40000 does not fit a smallint; an account id of 2**70 is no account) and
 every string is clipped to ``MAX_TEXT`` characters, so a bad value is that item's
 ``MalformedResponse`` naming the field, never a database error that aborts a whole chunk. A
-match has exactly ten players in ten distinct slots.
+match has one to ten players, each in a slot of its own (five a side at most; 1v1 Solo Mid has two
+players and a practice lobby may have one, and OpenDota and Steam list those matches too).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class MatchPlayer(_Record):
     rank_tier: Small | None = None
 
 
-PLAYERS_PER_MATCH = 10
+MAX_PLAYERS_PER_MATCH = 10  # Dota's slots: positions 0-4 of either team
 
 
 class MatchDetails(_Record):
@@ -156,12 +157,12 @@ class MatchDetails(_Record):
     unknown_heroes: int = 0  # players whose hero id is not in the hero table (kept, counted)
 
     @model_validator(mode="after")
-    def _ten_players_in_ten_slots(self) -> MatchDetails:
+    def _players_in_slots_of_their_own(self) -> MatchDetails:
         slots = {p.player_slot for p in self.players}
-        if len(self.players) != PLAYERS_PER_MATCH or len(slots) != PLAYERS_PER_MATCH:
+        if not 1 <= len(self.players) <= MAX_PLAYERS_PER_MATCH or len(slots) != len(self.players):
             raise ValueError(
                 f"match {self.match_id} has {len(self.players)} players in {len(slots)} distinct slots; "
-                f"a match has {PLAYERS_PER_MATCH} in {PLAYERS_PER_MATCH}"
+                f"a match has 1 to {MAX_PLAYERS_PER_MATCH}, each in a slot of its own"
             )
         return self
 

@@ -668,7 +668,7 @@ def validation_message(exc: pydantic.ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     if first["type"] == "missing":
         return f"required field {where or 'body'!r} is missing"
-    if not where:  # a rule over the whole record (ten players in ten slots, wins within matches)
+    if not where:  # a rule over the whole record (players in slots of their own, wins within matches)
         return f"the record's fields disagree: {first['msg'].removeprefix('Value error, ')}"
     return f"field {where!r}: {first['msg']}"
 

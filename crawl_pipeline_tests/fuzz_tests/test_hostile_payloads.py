@@ -108,6 +108,24 @@ def test_a_match_of_the_wrong_shape_fails_with_the_reason(db, players, reason):
     assert db.fetch_value("SELECT count(*) FROM match_players WHERE match_id = 201") == 0
 
 
+def test_a_match_of_fewer_than_ten_players_is_stored_whole(db):
+    """OpenDota lists every game mode with significant=0: 1v1 Solo Mid (game mode 21) has two players
+    and a practice lobby may have one. Refused, each would spend its attempts and be given up."""
+    solo_mid = _match(211, game_mode=21, lobby_type=0, players=[_player(0, 501), _player(128, 502)])
+    practice = _match(212, game_mode=1, lobby_type=1, players=[_player(0, 503)])
+    _stubs(db, [211, 212])
+    result = phases.fetch_batch_details(db, _opendota_matches({211: solo_mid, 212: practice}), BATCH, depth=0,
+                                        chunk_size=25, max_workers=1, log=LOG)
+    states = _states(db, [211, 212])
+    assert all(states[m]["has_details"] is True and states[m]["fetch_error"] is None for m in (211, 212))
+    assert result.counts["details_stored"] == 2 and result.unsettled == 0
+    rows = db.fetch_all("SELECT match_id, player_slot, account_id, is_radiant FROM match_players "
+                        "WHERE match_id IN (211, 212) ORDER BY match_id, player_slot")
+    assert [(r["match_id"], r["player_slot"], r["account_id"], r["is_radiant"]) for r in rows] == [
+        (211, 0, 501, True), (211, 128, 502, False), (212, 0, 503, True)]
+    assert db.fetch_value("SELECT count(*) FROM accounts WHERE account_id IN (501, 502, 503)") == 3
+
+
 def test_an_answer_for_another_id_is_stored_under_neither(db):
     _stubs(db, [301, 302])
     source = _opendota_matches({301: _match(999), 302: _match(302)})  # 301 answered with match 999
@@ -237,6 +255,20 @@ def test_one_bad_match_in_a_sequence_page_fails_alone():
     ))
     assert isinstance(outcomes[12], MalformedResponse) and "deaths" in outcomes[12].message
     assert all(not isinstance(outcomes[m], Exception) for m in (10, 11, 13, 14))
+
+
+def test_a_sequence_page_keeps_its_solo_mid_match():
+    """The feed lists every public match; one of two players is a match like any other."""
+    page = [_match(10), _match(11, game_mode=21, players=[_player(0), _player(128)]), _match(12)]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"result": {"status": 1, "matches": page}})
+
+    outcomes = dict(_source("steam", serve).match_details_group(
+        [DetailsRequest(match_id=m, match_seq_num=m) for m in (10, 11, 12)]
+    ))
+    assert not any(isinstance(o, Exception) for o in outcomes.values())
+    assert [p.player_slot for p in outcomes[11].players] == [0, 128] and outcomes[11].game_mode == 21
 
 
 def test_a_sequence_page_that_does_not_move_past_its_start_ends_the_walk():
