@@ -81,6 +81,11 @@ class RateTier:
             raise ValueError(f"rate tier {name!r} needs at least one window with a positive limit")
         return cls(name, windows)
 
+    @property
+    def shortest(self) -> RateWindow:
+        """The window that rolls over first: leases are sized by it."""
+        return min(self.windows, key=lambda w: w.seconds)
+
     def starts(self, now: float) -> tuple[int, ...]:
         """The start of each window that ``now`` falls in (a bucket's state is kept for these)."""
         return tuple(w.start(now) for w in self.windows)
@@ -317,8 +322,8 @@ class SharedRateLimiter:
     def _lease(self, bucket: str, tier: RateTier, state: _BucketState, now: float) -> float:
         """Lease a slice for ``state.starts`` from the database; return 0.0 or the wait."""
         capacities = self._capacities(tier, state)
-        shortest = min(range(len(tier.windows)), key=lambda i: tier.windows[i].seconds)
-        want = max(1, min(self._max_lease, math.ceil(capacities[shortest] * self._lease_fraction)))
+        shortest = capacities[tier.windows.index(tier.shortest)]
+        want = max(1, min(self._max_lease, math.ceil(shortest * self._lease_fraction)))
         self.leases += 1
         seconds = [w.seconds for w in tier.windows]
         with self._db.transaction() as conn:
@@ -351,7 +356,7 @@ class SharedRateLimiter:
         if now - state.slow_lease_warned < SLOW_LEASE_WARN_EVERY_SECONDS:
             return
         state.slow_lease_warned = now
-        shortest = min(tier.windows, key=lambda w: w.seconds)
+        shortest = tier.shortest
         log.warning(
             "leasing permits of %s took %.2f s, past the end of its %s window: none spent, asking again; "
             "while the database is this slow, calls wait and may end in RateLimited",
