@@ -123,7 +123,8 @@ def parse_rate_limit(raw: str, where: str) -> dict[str, int]:
 
 def _rate_limits(env: Mapping[str, str]) -> dict[str, dict[str, int]]:
     limits = {}
-    for provider in ("opendota", "steam", "stratz"):
+    # the providers' tiers, and the paces of endpoints with one of their own (sources ProviderSpec.paces)
+    for provider in ("opendota", "steam", "stratz", "steam_sequence"):
         name = f"{provider.upper()}_RATE_LIMIT"
         raw = (env.get(name) or "").strip()
         if raw:

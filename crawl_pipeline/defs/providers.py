@@ -27,7 +27,15 @@ from crawl_pipeline.settings import (
 )
 from crawl_pipeline.sources.http import HTTPSettings, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier
-from crawl_pipeline.sources.registry import SPECS, ProviderConfig, Sources, SourcesConfig, open_sources, tier_of
+from crawl_pipeline.sources.registry import (
+    SPECS,
+    ProviderConfig,
+    Sources,
+    SourcesConfig,
+    open_sources,
+    paces_of,
+    tier_of,
+)
 
 _CALL_HELP = "Provider serving {}: auto (the cheapest with budget left), opendota, steam or stratz."
 
@@ -54,7 +62,8 @@ class ProvidersResource(ConfigurableResource):
         default_factory=dict,
         description=(
             'Per-provider limits replacing the documented ones, e.g. {"stratz": {"per_second": 10, "per_minute": 200}} '
-            "(OPENDOTA_RATE_LIMIT, STEAM_RATE_LIMIT, STRATZ_RATE_LIMIT as 60/minute,3000/day)."
+            "(OPENDOTA_RATE_LIMIT, STEAM_RATE_LIMIT, STRATZ_RATE_LIMIT as 60/minute,3000/day); "
+            '"steam_sequence" replaces the sequence feed\'s own pace of 1 call per 5 s (STEAM_SEQUENCE_RATE_LIMIT).'
         ),
     )
     steam_match_details: bool = Field(
@@ -93,7 +102,8 @@ class ProvidersResource(ConfigurableResource):
             field = spec.credential_field
             keys = spec.credentials(getattr(self, field), f"ProvidersResource.{field}")
             providers[name] = ProviderConfig(
-                getattr(self, spec.url_field).rstrip("/"), tuple(Secret(k) for k in keys), self._tier(name)
+                getattr(self, spec.url_field).rstrip("/"), tuple(Secret(k) for k in keys), self._tier(name),
+                paces_of(name, self.rate_limits),
             )
         return SourcesConfig(
             **providers,

@@ -46,7 +46,9 @@ class RateLimits:
 
     OpenDota (odota/core config.ts): 60/min (``NO_API_KEY_PER_MIN_LIMIT``) and 3000/day
     (``API_FREE_LIMIT``) per client address without a key, 300/min (``API_KEY_PER_MIN_LIMIT``)
-    per key with one (no daily cap). Steam: 100,000 calls/day per key.
+    per key with one (no daily cap). Steam: 100,000 calls/day per key, and GetMatchHistoryBySequenceNum
+    one call per 5 s ("limited to something like 1 request every 5 seconds", odota/core svc/scanner.ts;
+    0 turns that pace off).
     Stratz: 20/s, 250/min, 2,000/h and 10,000/day per token.
     All windows are fixed windows aligned to the epoch (the minute, the UTC day, ...),
     the way OpenDota's Redis counters expire at the start of the next minute and day.
@@ -57,6 +59,7 @@ class RateLimits:
     opendota_free_per_day: int = 3000
     opendota_premium_per_minute: int = 300
     steam_per_day: int = 100_000
+    steam_sequence_every_seconds: int = 5
     stratz_per_second: int = 20
     stratz_per_minute: int = 250
     stratz_per_hour: int = 2000

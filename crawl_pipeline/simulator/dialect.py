@@ -38,8 +38,8 @@ class Dialect(Protocol):
 
     def authenticate(self, request: Request, config: SimulatorConfig) -> Principal | Response: ...
 
-    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
-        """The windows to check and whether refused calls still count."""
+    def windows(self, principal: Principal, limits: RateLimits, endpoint: str = "") -> tuple[list[Window], bool]:
+        """The windows to check for a call of ``endpoint`` ("GET /path") and whether refused calls still count."""
         ...
 
     def limited(self, principal: Principal, decision: Decision) -> Response: ...

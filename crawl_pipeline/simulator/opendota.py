@@ -212,7 +212,7 @@ class OpenDotaDialect:
             return JSONResponse({"error": INVALID_KEY_ERROR}, status_code=400)
         return Principal(identity=key, label=redact(key), tier="premium")
 
-    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
+    def windows(self, principal: Principal, limits: RateLimits, endpoint: str = "") -> tuple[list[Window], bool]:
         if principal.tier == "premium":
             return [Window("minute", 60, limits.opendota_premium_per_minute)], True
         return [

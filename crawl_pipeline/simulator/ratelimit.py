@@ -32,12 +32,12 @@ class Decision:
 
 
 class FixedWindowLimiter:
-    """Counts hits per (identity, window length) in the current aligned window."""
+    """Counts hits per (identity, window name, window length) in the current aligned window."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, int], list[int]] = {}  # -> [window start, count]
+        self._counts: dict[tuple[str, str, int], list[int]] = {}  # -> [window start, count]
 
     def hit(self, identity: str, windows: Sequence[Window], count_rejected: bool) -> Decision:
         """Record one call by ``identity`` against ``windows`` and say whether to serve it."""
@@ -46,7 +46,7 @@ class FixedWindowLimiter:
             states = []
             for w in windows:
                 start = int(now // w.seconds) * w.seconds
-                state = self._counts.setdefault((identity, w.seconds), [start, 0])
+                state = self._counts.setdefault((identity, w.name, w.seconds), [start, 0])
                 if state[0] != start:
                     state[0], state[1] = start, 0
                 states.append(state)

@@ -263,7 +263,7 @@ class SimulatorApp(Starlette):
         rt.stats.request(dialect.name, endpoint, principal.label)
 
         if config.rate_limits.enabled:
-            windows, count_rejected = dialect.windows(principal, config.rate_limits)
+            windows, count_rejected = dialect.windows(principal, config.rate_limits, endpoint)
             decision = rt.limiter.hit(f"{dialect.name}:{principal.identity}", windows, count_rejected)
             extra_headers.update(dialect.headers(principal, decision))
             if not decision.allowed:

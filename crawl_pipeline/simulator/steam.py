@@ -91,8 +91,12 @@ class SteamDialect:
             return HTMLResponse(FORBIDDEN_PAGE, status_code=403)
         return Principal(identity=key, label=redact(key), tier="key")
 
-    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
-        return [Window("day", 86_400, limits.steam_per_day)], False
+    def windows(self, principal: Principal, limits: RateLimits, endpoint: str = "") -> tuple[list[Window], bool]:
+        windows = [Window("day", 86_400, limits.steam_per_day)]
+        if "/GetMatchHistoryBySequenceNum/" in endpoint and limits.steam_sequence_every_seconds:
+            # the sequence feed's own pace: one call per key in each aligned window of this length
+            windows.append(Window("sequence", limits.steam_sequence_every_seconds, 1))
+        return windows, False
 
     def headers(self, principal: Principal, decision: Decision) -> dict[str, str]:
         return {}

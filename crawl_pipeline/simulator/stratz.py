@@ -300,7 +300,7 @@ class StratzDialect:
                                 headers={"WWW-Authenticate": 'Key realm="kong"'})
         return Principal(identity=token, label=redact(token), tier="token")
 
-    def windows(self, principal: Principal, limits: RateLimits) -> tuple[list[Window], bool]:
+    def windows(self, principal: Principal, limits: RateLimits, endpoint: str = "") -> tuple[list[Window], bool]:
         return [
             Window("second", 1, limits.stratz_per_second),
             Window("minute", 60, limits.stratz_per_minute),

@@ -116,6 +116,10 @@ class BaseSource:
     def batch_size(self, call: str) -> int:
         return self.batch_sizes.get(call, 1)
 
+    def budget_wait(self, call: str) -> float:
+        """Seconds until the shared budget has a permit for ``call`` here (inf: no usable key)."""
+        return self.http.budget_wait()
+
     def same_provider(self, provider: str) -> BaseSource:
         """The client of ``provider`` behind this one (a routed source's candidate; else itself):
         later history pages go where the first came from, since cursors are the provider's own."""

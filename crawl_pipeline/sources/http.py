@@ -215,6 +215,7 @@ class ProviderHTTP:
         tier: RateTier,
         rate_group: str,
         limiter: SharedRateLimiter | None,
+        paces: Mapping[str, RateTier] | None = None,
         accounting: RequestAccounting,
         auth: str = "bearer",
         retry: RetryPolicy = RetryPolicy(),
@@ -231,6 +232,9 @@ class ProviderHTTP:
         self.credentials = credentials
         self.tier = tier
         self.rate_group = rate_group
+        # endpoint -> a pace of its own, kept in a bucket of its own, on top of ``tier`` (a call of
+        # such an endpoint takes a permit of both: Steam's sequence feed also counts in the key's day)
+        self.paces = dict(paces or {})
         self.retry = retry
         self._limiter = limiter
         self._wait_line = WaitLine()
@@ -266,17 +270,29 @@ class ProviderHTTP:
     def __repr__(self) -> str:
         return f"ProviderHTTP({self.provider}, {self._client.base_url}, {self.credentials!r})"
 
-    def budget_wait(self) -> float:
-        """Seconds until some healthy key of this provider has a permit (inf: no usable key)."""
+    def budget_wait(self, endpoint: str | None = None) -> float:
+        """Seconds until some healthy key of this provider has a permit, for ``endpoint`` when it
+        has a pace of its own (inf: no usable key)."""
         healthy = self.credentials.healthy()
         if not healthy:
             return float("inf")
-        if self._limiter is None:
+        limiter = self._limiter
+        if limiter is None:
             return 0.0
-        return min(self._limiter.peek(self.bucket(c), self.tier) for c in healthy)
+        pace = self.paces.get(endpoint) if endpoint else None
+
+        def wait(credential: Credential) -> float:
+            own = limiter.peek(self.bucket(credential), self.tier)
+            return max(own, limiter.peek(self.pace_bucket(endpoint, credential), pace)) if pace and endpoint else own
+
+        return min(wait(c) for c in healthy)
 
     def bucket(self, credential: Credential) -> str:
         return bucket_name(self.provider, self.rate_group, credential.fingerprint)
+
+    def pace_bucket(self, endpoint: str, credential: Credential) -> str:
+        """The bucket of an endpoint's own pace (``steam:matches_by_sequence:<fingerprint>``)."""
+        return bucket_name(self.provider, endpoint, credential.fingerprint)
 
     def close(self) -> None:
         self._client.close()
@@ -305,9 +321,14 @@ class ProviderHTTP:
         while True:
             credential, granted_at = self._acquire(endpoint)
             request = self._request(method, path, params, json_body, credential)
-            if self._limiter is not None and not self._limiter.still_in_window(self.tier, granted_at):
+            pace = self.paces.get(endpoint)
+            if self._limiter is not None and not all(
+                self._limiter.still_in_window(tier, granted_at) for tier in (self.tier, pace) if tier
+            ):
                 # descheduled past the permit's window: it would count in the next one
                 self._limiter.give_back(self.bucket(credential), self.tier, granted_at)
+                if pace:
+                    self._limiter.give_back(self.pace_bucket(endpoint, credential), pace, granted_at)
                 continue
             started = time.monotonic()
             status: int | str
@@ -350,8 +371,9 @@ class ProviderHTTP:
             if isinstance(error, RateLimited):
                 delay = max(delay, error.retry_after or 0.0)
                 error.retry_after = delay
-                if self._limiter is not None:
-                    self._limiter.record_backoff(self.bucket(credential), delay, f"HTTP 429 on {endpoint}")
+                if self._limiter is not None:  # an endpoint with a pace of its own: its pace was exceeded
+                    paced = self.pace_bucket(endpoint, credential) if endpoint in self.paces else self.bucket(credential)
+                    self._limiter.record_backoff(paced, delay, f"HTTP 429 on {endpoint}")
                 if delay > self.retry.max_budget_wait:  # a daily cap: say so instead of sleeping for hours
                     raise error
             if not error.retriable or retries_left <= 0:
@@ -406,11 +428,11 @@ class ProviderHTTP:
         with self._wait_line.turn(self.retry.max_budget_wait) as ahead:
             if ahead is not None:
                 raise RateLimited(
-                    f"shared rate budget ({self.tier.describe()}) had no permit within "
+                    f"shared rate budget ({self._describe_budget(endpoint)}) had no permit within "
                     f"{self.retry.max_budget_wait:.0f}s: {ahead} calls still ahead in line",
                     provider=self.provider,
                     endpoint=endpoint,
-                    retry_after=self.budget_wait(),
+                    retry_after=self.budget_wait(endpoint),
                 )
             while True:
                 got = self._try_permit(limiter, endpoint)
@@ -419,7 +441,7 @@ class ProviderHTTP:
                 wait = got
                 if time.monotonic() + wait > deadline:
                     raise RateLimited(
-                        f"shared rate budget ({self.tier.describe()}) has no permit for {wait:.1f}s",
+                        f"shared rate budget ({self._describe_budget(endpoint)}) has no permit for {wait:.1f}s",
                         provider=self.provider,
                         endpoint=endpoint,
                         retry_after=wait,
@@ -436,13 +458,25 @@ class ProviderHTTP:
         if not healthy:
             raise self._no_credential(endpoint, None)
         asked_at = limiter.now()
+        pace = self.paces.get(endpoint)
         waits = []
         for credential in healthy:
+            if pace is not None:  # the endpoint's own pace first: it is the scarcer of the two
+                wait = limiter.try_acquire(self.pace_bucket(endpoint, credential), pace)
+                if wait > 0.0:
+                    waits.append(wait)
+                    continue
             wait = limiter.try_acquire(self.bucket(credential), self.tier)
             if wait == 0.0:
                 return credential, asked_at
+            if pace is not None:  # the key's own budget has none: the pace's permit goes back unused
+                limiter.give_back(self.pace_bucket(endpoint, credential), pace, asked_at)
             waits.append(wait)
         return min(waits)
+
+    def _describe_budget(self, endpoint: str) -> str:
+        pace = self.paces.get(endpoint)
+        return self.tier.describe() + (f"; {endpoint} also {pace.describe()}" if pace else "")
 
     def _no_credential(self, endpoint: str, status: int | None) -> Unauthorized:
         reasons = "; ".join(self.credentials.disabled()) or "none configured"

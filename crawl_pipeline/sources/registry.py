@@ -44,11 +44,13 @@ DEFAULT_ROUTES: Mapping[str, str] = MappingProxyType(dict.fromkeys(CALLS, AUTO))
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Where a provider is and with which keys; ``tier`` None means its documented default."""
+    """Where a provider is and with which keys; ``tier`` None means its documented default, and
+    ``paces`` replace the documented paces of its endpoints (``ProviderSpec.paces``)."""
 
     base_url: str
     keys: tuple[Secret, ...] = ()
     tier: RateTier | None = None
+    paces: Mapping[str, RateTier] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # http(s), a host, no user:password@ (httpx would send it as Basic auth in place of the key)
@@ -93,6 +95,7 @@ class SourcesConfig:
             providers[name] = ProviderConfig(
                 getattr(settings, spec.url_field), keys if isinstance(keys, tuple) else (keys,),
                 tier_of(name, settings.rate_limits.get(name), named.get(name, "auto")),
+                paces_of(name, settings.rate_limits),
             )
         return cls(**providers, **{"steam_match_details": settings.steam_match_details, **overrides})
 
@@ -113,6 +116,19 @@ def tier_of(provider: str, limits: Mapping[str, int] | None, named: str = "auto"
             raise ValueError(f"{provider} tier must be auto or one of {', '.join(names)}, not {named!r}")
         return TIERS[f"{provider}-{named}"]
     return None
+
+
+def pace_key(pace: RateTier) -> str:
+    """The ``rate_limits`` key (and, upper case with ``_RATE_LIMIT``, the variable) of a pace."""
+    return pace.name.replace("-", "_")
+
+
+def paces_of(provider: str, limits: Mapping[str, Mapping[str, int]]) -> dict[str, RateTier]:
+    """The paces of ``provider``'s endpoints that ``limits`` replaces (keyed like ``steam_sequence``)."""
+    return {
+        endpoint: RateTier.of(f"{pace.name}-custom", **limits[pace_key(pace)])
+        for endpoint, pace in SPECS[provider].paces.items() if limits.get(pace_key(pace))
+    }
 
 
 def default_tier(provider: str, config: ProviderConfig) -> RateTier:
@@ -139,6 +155,7 @@ def build_source(
         tier=default_tier(provider, pconf),
         rate_group=spec.rate_group,
         limiter=limiter,
+        paces={**spec.paces, **pconf.paces},
         accounting=accounting,
         auth=spec.auth,
         retry=config.retry,

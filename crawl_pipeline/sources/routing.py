@@ -5,8 +5,8 @@ candidate provider (those that serve the call and have a usable key) two things:
 requests the group would cost there (Stratz answers 10 accounts or matches per request,
 Steam's sequence feed up to 100 matches whose sequence numbers are close, OpenDota one), whether
 it gives every field (Steam's matches lack lanes and per-player ranks: used when the others
-cannot serve), and whether its shared budget has a permit now (``ProviderHTTP.budget_wait``: every window of every
-healthy key, read from the shared budget in PostgreSQL). The group goes to the cheapest ready
+cannot serve), and whether its shared budget has a permit now (``BaseSource.budget_wait``: every window of every
+healthy key, read from the shared budget in PostgreSQL, and the endpoint's own pace: Steam's feed). The group goes to the cheapest ready
 provider; items it cannot serve now (rate limited, its day spent, no usable key, no such
 endpoint) go on to the next candidate, so a spent OpenDota day moves the crawl to Stratz and
 Steam. When no provider is ready the one whose budget frees up first takes the group and waits
@@ -68,7 +68,7 @@ class RoutedSource(BaseSource):
         then the cheapest; the rest by how soon their budget frees up."""
         ranked = []
         for candidate in self.candidates:
-            wait = candidate.http.budget_wait()
+            wait = candidate.budget_wait(self.call)
             if math.isinf(wait):
                 continue  # no usable key
             requests = cost(candidate)
@@ -130,7 +130,7 @@ class RoutedSource(BaseSource):
     def details_groups(self, requests: Sequence[DetailsRequest]) -> list[list[DetailsRequest]]:
         """Groups as the provider that needs the fewest requests would cut them: whoever serves a
         group cuts it again its own way, and hands on what it cannot serve as one group."""
-        usable = [c for c in self.candidates if not math.isinf(c.http.budget_wait())] or self.candidates
+        usable = [c for c in self.candidates if not math.isinf(c.budget_wait(self.call))] or self.candidates
         return min((c.details_groups(requests) for c in usable), key=len)
 
     def match_details_group(self, group: Sequence[DetailsRequest]) -> list[ItemOutcome]:

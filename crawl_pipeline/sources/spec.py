@@ -9,7 +9,7 @@ checks both against every spec, so a new provider cannot be half wired.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,9 @@ class ProviderSpec:
     check_credential: Callable[[str, str], None] | None = None  # (value, where) -> raises SettingsError
     keyed_tier: str | None = None  # the tier once a key is configured (else the first tier)
     user_agent: str = USER_AGENT
+    # endpoints with a pace of their own on top of the tier, each in a bucket of its own (Steam's
+    # sequence feed); the tier's name with "_" for "-" is its rate_limits key ("steam_sequence")
+    paces: Mapping[str, RateTier] = field(default_factory=dict)
     # keyword arguments of the client from the SourcesConfig (e.g. Steam's GetMatchDetails switch)
     client_options: Callable[[Any], dict[str, Any]] = field(default=lambda config: {})
 

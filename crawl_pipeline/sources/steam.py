@@ -55,7 +55,7 @@ from crawl_pipeline.sources.errors import (
     UnsupportedOperation,
 )
 from crawl_pipeline.sources.http import Problem, ProviderHTTP, validation_message
-from crawl_pipeline.sources.ratelimit import RateTier
+from crawl_pipeline.sources.ratelimit import RateTier, RateWindow
 from crawl_pipeline.sources.spec import ProviderSpec
 
 PROVIDER = "steam"
@@ -66,6 +66,8 @@ HISTORY = "/IDOTA2Match_570/GetMatchHistory/v1/"
 BY_SEQUENCE = "/IDOTA2Match_570/GetMatchHistoryBySequenceNum/v1/"
 DETAILS = "/IDOTA2Match_570/GetMatchDetails/v1/"
 BANS = "/ISteamUser/GetPlayerBans/v1/"
+SEQUENCE_ENDPOINT = "matches_by_sequence"  # the accounting's name of BY_SEQUENCE calls, and their pace's
+SEQUENCE_PACE_SECONDS = 5  # one call per this many seconds (SPEC.paces)
 
 
 class _HistoryMatch(Wire):
@@ -233,6 +235,12 @@ class SteamSource(BaseSource):
         super().__init__(http)
         self.use_match_details = use_match_details
 
+    def budget_wait(self, call: str) -> float:
+        """Details come from the sequence feed, whose own pace is far slower than the key's."""
+        if call == "match_details" and not self.use_match_details:
+            return self.http.budget_wait(SEQUENCE_ENDPOINT)
+        return self.http.budget_wait()
+
     def match_page(
         self,
         account_id: int,
@@ -307,13 +315,13 @@ class SteamSource(BaseSource):
                     outcomes.append((match_id, _to_details(_Details.model_validate(raw))))
                 except pydantic.ValidationError as exc:
                     message = f"match {match_id}: {validation_message(exc)}"
-                    outcomes.append((match_id, MalformedResponse(message, provider=PROVIDER, endpoint="matches_by_sequence")))
+                    outcomes.append((match_id, MalformedResponse(message, provider=PROVIDER, endpoint=SEQUENCE_ENDPOINT)))
                 except Problem as problem:
-                    outcomes.append((match_id, problem.kind(problem.message, provider=PROVIDER, endpoint="matches_by_sequence")))
+                    outcomes.append((match_id, problem.kind(problem.message, provider=PROVIDER, endpoint=SEQUENCE_ENDPOINT)))
             return SequencePage(outcomes, max(seqs, default=None), len(result.matches), seq_nums, unnamed)
 
         params = {"start_at_match_seq_num": start_at_match_seq_num, "matches_requested": max(1, min(count, MAX_PER_CALL))}
-        return self.http.call("matches_by_sequence", BY_SEQUENCE, parse, params=params)
+        return self.http.call(SEQUENCE_ENDPOINT, BY_SEQUENCE, parse, params=params)
 
     def matches_by_sequence(self, start_at_match_seq_num: int, count: int = MAX_PER_CALL) -> list[MatchDetails]:
         """The good matches of ``sequence_page`` (for a look by hand; the crawl keeps every outcome)."""
@@ -355,14 +363,14 @@ class SteamSource(BaseSource):
                     outcomes.append((request.match_id, MalformedResponse(
                         f"the sequence feed's answer from {first.match_seq_num} listed {page.listed} matches but no "
                         f"match_seq_num field at or past it (last {page.last_seq}): match {request.match_id} cannot be reached",
-                        provider=PROVIDER, endpoint="matches_by_sequence",
+                        provider=PROVIDER, endpoint=SEQUENCE_ENDPOINT,
                     )))
                 elif (request.match_seq_num or 0) > reached and page.listed:
                     later.append(request)  # the answer stopped short: ask again from here
                 else:
                     outcomes.append((request.match_id, NotFound(
                         f"match {request.match_id} is not in the sequence feed at {request.match_seq_num}",
-                        provider=PROVIDER, endpoint="matches_by_sequence",
+                        provider=PROVIDER, endpoint=SEQUENCE_ENDPOINT,
                     )))
             todo = later
         return outcomes
@@ -371,7 +379,7 @@ class SteamSource(BaseSource):
         return UnsupportedOperation(
             f"match {match_id} has no match_seq_num: Steam serves details from its sequence feed only; "
             "route match_history to steam or stratz (their pages carry it) or match_details to opendota or stratz",
-            provider=PROVIDER, endpoint="matches_by_sequence",
+            provider=PROVIDER, endpoint=SEQUENCE_ENDPOINT,
         )
 
     def match_details(self, match_id: int) -> MatchDetails:
@@ -425,6 +433,9 @@ SPEC = ProviderSpec(
     rate_group=RATE_GROUP,
     # Steam Web API terms of use: 100,000 calls/day per key; 5/s is our own gentleness.
     tiers=(RateTier.of("steam", per_second=5, per_day=100_000),),
+    # GetMatchHistoryBySequenceNum has a pace of its own, far below the key's: "limited to something
+    # like 1 request every 5 seconds" (odota/core svc/scanner.ts); 429 after ~7 calls/min (odota/core#1072)
+    paces={SEQUENCE_ENDPOINT: RateTier("steam-sequence", (RateWindow(SEQUENCE_PACE_SECONDS, 1),))},
     error_hook=error_hook,
     client_options=lambda config: {"use_match_details": config.steam_match_details},
 )

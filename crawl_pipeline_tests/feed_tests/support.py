@@ -22,10 +22,12 @@ SIM_STEAM_KEY = "sim-steam-key"
 # 10,000 sequence numbers hold 5,000 simulated matches (step 2); the base is a multiple of the width
 FIRST_RANGE_START = MATCH_SEQ_BASE
 FAST_STEAM = {"per_second": 10_000}  # the documented 5/s would make the tests slow, not different
+# ... and so would the sequence feed's own 1 call per 5 s (the shared simulators enforce no limits)
+FAST_FEED = {"steam": FAST_STEAM, "steam_sequence": FAST_STEAM}
 
 
 def providers(sim_url: str, **fields) -> ProvidersResource:
-    fields.setdefault("rate_limits", {"steam": FAST_STEAM})
+    fields.setdefault("rate_limits", FAST_FEED)
     return ProvidersResource(
         opendota_api_url=sim_url, steam_api_url=sim_url, stratz_api_url=sim_url, steam_api_key=SIM_STEAM_KEY, **fields
     )
@@ -34,7 +36,7 @@ def providers(sim_url: str, **fields) -> ProvidersResource:
 @contextmanager
 def steam_source(sim_url: str, db, **limits) -> Iterator:
     """The Steam client on the simulator and its Sources (for the accounting snapshot)."""
-    config = providers(sim_url, **({"rate_limits": {"steam": limits}} if limits else {})).sources_config()
+    config = providers(sim_url, **({"rate_limits": {**FAST_FEED, "steam": limits}} if limits else {})).sources_config()
     with open_sources(config, db) as sources:
         yield sources.provider("steam"), sources
 

@@ -31,7 +31,8 @@ from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.sources.registry import open_sources
 database_url, sim_url, *keys = sys.argv[1:]
 config = ProvidersResource(steam_api_url=sim_url, steam_api_key="sim-steam-key",
-                           rate_limits={"steam": {"per_second": 10000}}).sources_config()
+                           rate_limits={"steam": {"per_second": 10000},
+                                        "steam_sequence": {"per_second": 10000}}).sources_config()
 with Database(database_url) as db, open_sources(config, db) as sources:
     for key in keys:
         read_range(db, sources.provider("steam"), SeqRange.parse(key), options=FeedOptions(max_calls=1000))

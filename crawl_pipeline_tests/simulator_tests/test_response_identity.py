@@ -256,7 +256,8 @@ def limit_answers() -> dict[str, Any]:
     """Rate limits on a frozen clock: refusals, remaining counts and Retry-After per request."""
     out: dict[str, Any] = {}
     limits = {"opendota_free_per_minute": 3, "opendota_free_per_day": 4, "opendota_premium_per_minute": 2,
-              "stratz_per_second": 2, "steam_per_day": 2}  # fmt: skip
+              "stratz_per_second": 2, "steam_per_day": 2,
+              "steam_sequence_every_seconds": 0}  # the day's refusal, not the feed's own pace (test_steam.py)  # fmt: skip
     with start_simulator(seed=SEED, accounts=ACCOUNTS, rate_limits=limits) as sim, \
             httpx.Client(base_url=sim.url, timeout=30) as client:  # fmt: skip
         sim.runtime.limiter._clock = lambda: FROZEN_CLOCK

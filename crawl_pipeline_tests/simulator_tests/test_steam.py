@@ -103,6 +103,22 @@ def test_history_by_sequence_number(client: httpx.Client, world) -> None:
     assert len(result["matches"][0]["players"]) == 10
 
 
+def test_the_sequence_feed_answers_one_call_per_five_seconds_per_key() -> None:
+    """odota/core's scanner: "limited to something like 1 request every 5 seconds". The key's other
+    endpoints are not held to that pace."""
+    with start_simulator(accounts=200) as sim, httpx.Client(base_url=sim.url, timeout=30) as client:
+        now = [1_750_000_000.5]  # early in an aligned 5 s window
+        sim.runtime.limiter._clock = lambda: now[0]
+        seq = int(sim.world.match_seq_num(np.array([0]))[0])
+        page = {"key": STEAM_KEY, "start_at_match_seq_num": seq, "matches_requested": 2}
+        first, second = client.get(BY_SEQ, params=page), client.get(BY_SEQ, params=page)
+        bans = client.get(BANS, params={"key": STEAM_KEY, "steamids": str(to_steamid64(SEED_ACCOUNT))})
+        now[0] += 5.0  # the next window
+        third = client.get(BY_SEQ, params=page)
+    assert (first.status_code, second.status_code, bans.status_code, third.status_code) == (200, 429, 200, 200)
+    assert "Too Many Requests" in second.text
+
+
 def test_player_bans_shape_and_unknown_ids_omitted(client: httpx.Client, world) -> None:
     banned = int(world.accounts.account_id[(world.accounts.vac_bans > 0).argmax()])
     ids = f"{to_steamid64(SEED_ACCOUNT)},{to_steamid64(banned)},76561197960265729"

@@ -14,12 +14,13 @@ from crawl_pipeline.db import rate_limits
 from crawl_pipeline.db.rate_limits import smallest_active_backoff
 from crawl_pipeline.simulator.testing import start_simulator
 from crawl_pipeline.sources.accounting import RequestAccounting
+from crawl_pipeline.sources.errors import RateLimited
 from crawl_pipeline.sources.http import ProviderHTTP, RetryPolicy
 from crawl_pipeline.sources.ratelimit import RateTier, SharedRateLimiter, WaitLine
-from crawl_pipeline.sources.registry import open_sources
+from crawl_pipeline.sources.registry import SPECS, open_sources
 from crawl_pipeline.sources.tokens import Credential, CredentialPool
 
-from .support import SEED, STRATZ_TOKENS, sim_config
+from .support import SEED, STRATZ_TOKENS, first_seq, sim_config
 from .workers import hammer_stratz
 
 
@@ -408,3 +409,43 @@ def test_a_tier_raised_mid_window_takes_effect_at_the_next_lease(db):
     before, after = (SharedRateLimiter(db, clock=clock, lease_fraction=1.0) for _ in range(2))
     assert sum(before.try_acquire("b", low) == 0.0 for _ in range(10)) == 10  # (one more would mark the day spent)
     assert sum(after.try_acquire("b", high) == 0.0 for _ in range(200)) == 90
+
+
+def test_the_sequence_feed_keeps_its_own_pace_and_the_keys_other_calls_do_not_wait_for_it(db):
+    """GetMatchHistoryBySequenceNum answers about one call per 5 s (the simulator: 1 s here, to keep
+    the test short); the rest of the key's allowance is far larger. The client keeps the feed's pace
+    in a bucket of its own, so it draws no 429, each feed call also counts in the key's day, and the
+    planner sees Steam's details wait on that pace while its ban checks are ready."""
+    assert SPECS["steam"].paces["matches_by_sequence"].describe() == "1/5s"  # the default, as odota/core says
+    with start_simulator(accounts=200, rate_limits={"steam_sequence_every_seconds": 1}) as sim:
+        pace = {"matches_by_sequence": RateTier.of("steam-sequence-test", per_second=1)}
+        with open_sources(sim_config(sim, steam_paces=pace, retry=RetryPolicy(max_retries=0)), db) as sources:
+            steam = sources.provider("steam")
+            start = first_seq(sim)
+            pages = [steam.sequence_page(start + 10 * i, 2) for i in range(3)]
+            assert steam.budget_wait("match_details") > 0.0  # this second's feed call is spent
+            assert steam.budget_wait("bans") == 0.0
+            assert steam.player_bans([SEED]).source == "steam"
+        stats = sim.stats()
+    assert all(len(p.outcomes) == 2 for p in pages)
+    assert stats["rate_limited_total"] == 0 and stats["responses_by_status"]["200"] == 4
+    used = {r["bucket"].split(":")[1]: r["used"] for r in db.fetch_all(
+        "SELECT bucket, sum(used) AS used FROM rate_limit_windows WHERE bucket LIKE 'steam:%%' "
+        "AND window_seconds = 86400 GROUP BY bucket")}  # fmt: skip
+    assert used["webapi"] >= 4  # the three feed calls and the ban check, in the key's day
+
+
+def test_a_429_from_the_sequence_feed_pauses_the_feed_only(db):
+    """Without the pace (a client told the feed is fast), the simulator refuses the second call of
+    the window: the backoff is the feed's, not the key's."""
+    with start_simulator(accounts=200, rate_limits={"steam_sequence_every_seconds": 5}) as sim:
+        fast = {"matches_by_sequence": RateTier.of("steam-sequence-test", per_second=1000)}
+        with open_sources(sim_config(sim, steam_paces=fast, retry=RetryPolicy(max_retries=0)), db) as sources:
+            steam = sources.provider("steam")
+            steam.sequence_page(first_seq(sim), 2)
+            with pytest.raises(RateLimited):
+                steam.sequence_page(first_seq(sim), 2)
+            paused = {r["bucket"].split(":")[1] for r in db.fetch_all(
+                "SELECT bucket FROM rate_limit_backoff WHERE bucket LIKE 'steam:%%' AND until > now()")}  # fmt: skip
+            assert steam.player_bans([SEED]).source == "steam"
+    assert paused == {"matches_by_sequence"}
