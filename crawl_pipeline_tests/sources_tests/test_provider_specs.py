@@ -14,7 +14,17 @@ from crawl_pipeline.defs.providers import ProvidersResource
 from crawl_pipeline.settings import Settings, SettingsError
 from crawl_pipeline.sources import registry
 from crawl_pipeline.sources.common import BaseSource
-from crawl_pipeline.sources.registry import PROVIDERS, SPECS, SUPPORTED, TIERS, SourcesConfig, default_tier, tier_of
+from crawl_pipeline.sources.registry import (
+    PROVIDERS,
+    SPECS,
+    SUPPORTED,
+    TIERS,
+    SourcesConfig,
+    default_tier,
+    pace_key,
+    paces_of,
+    tier_of,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -45,6 +55,20 @@ def test_settings_resource_and_sources_config_have_every_provider(name):
     assert name in {f.name for f in dataclasses.fields(SourcesConfig)}
     documented = (DOCS / "configuration.md").read_text()
     assert spec.url_variable in documented and spec.credential_variable in documented
+
+
+@pytest.mark.parametrize(
+    ("name", "endpoint"), [(name, endpoint) for name in PROVIDERS for endpoint in SPECS[name].paces]
+)
+def test_every_endpoint_pace_has_its_variable(name, endpoint):
+    """Settings cannot import the specs (it is the layer below), so it names the paces' variables
+    itself: a pace added to a spec without its variable would be one an operator cannot change."""
+    key = pace_key(SPECS[name].paces[endpoint])
+    variable = f"{key.upper()}_RATE_LIMIT"
+    limits = Settings.from_env({variable: "12/minute"}).rate_limits
+    assert limits == {key: {"per_minute": 12}}
+    assert [w.limit for w in paces_of(name, limits)[endpoint].windows] == [12]
+    assert variable in (DOCS / "configuration.md").read_text()
 
 
 def test_environment_reaches_every_client_through_the_spec():
