@@ -8,6 +8,7 @@ same match sees exactly the same numbers without the world storing them.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -464,6 +465,9 @@ class MatchRows:
         return out
 
 
+_SEQUENTIAL_READERS = 4  # crawls reading the matches in order at once, each followed block by block
+
+
 class MatchStore:
     """Match content for the serving path, derived in aligned blocks of ``block`` matches.
 
@@ -471,9 +475,12 @@ class MatchStore:
     overhead dominates), and a crawl often asks for matches that are close together (the
     newest first, a sequence page). So a match is derived alone the first time its block is
     asked for, and the whole block when a second match of it comes while the block is still
-    among the ``recent`` last touched: sequential readers then get the rest of the block from
-    here, scattered readers pay no more than for one match. At most ``blocks`` blocks are
-    kept (LRU); ``blocks=0`` derives every match on its own (the uncached path).
+    among the ``recent`` last touched, or at once when a neighbouring block was among the last
+    few derived (a reader going through the matches in order gets each block whole from its
+    first match on; a neighbour merely kept is often a scattered reader's too):
+    sequential readers then get the rest of the block from here, scattered readers pay no more
+    than for one match. At most ``blocks`` blocks are kept (LRU); ``blocks=0`` derives every
+    match on its own (the uncached path).
     """
 
     def __init__(self, world: World, blocks: int = 256, block: int = 32, recent: int = 64) -> None:
@@ -486,6 +493,7 @@ class MatchStore:
         """Keep at most ``blocks`` blocks from now on (dropping what is kept)."""
         self._blocks: LRU[MatchRows] = LRU(blocks)
         self._touched: LRU[bool] = LRU(self._recent_size if blocks else 0)
+        self._derived: deque[int] = deque(maxlen=_SEQUENTIAL_READERS)  # starts of the blocks derived last
         # names and last logins of the players met lately (a player is in many matches)
         self._profiles: LRU[tuple[str, str | None]] | None = LRU(blocks * 256) if blocks else None
 
@@ -504,12 +512,16 @@ class MatchStore:
         start = index - index % self.block
         rows = self._blocks.get(start)
         if rows is None:
-            if self._touched.get(start) is None:  # no neighbour asked for lately: this match alone
+            # A reader that just went through a neighbouring block (the newest first, or a
+            # sequence page upwards) gets this whole block at once; anyone else, this match alone.
+            sequential = start + self.block in self._derived or start - self.block in self._derived
+            if not sequential and self._touched.get(start) is None:
                 self._touched.put(start, True)
                 return MatchRows(self.world, match_batch(self.world, np.array([index])), self._profiles), 0
             stop = min(self.world.num_matches, start + self.block)
             rows = MatchRows(self.world, match_batch(self.world, np.arange(start, stop)), self._profiles)
             self._blocks.put(start, rows)
+            self._derived.append(start)
         return rows, index - start
 
     def many(self, indexes: list[int]) -> list[tuple[MatchRows, int]]:

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from crawl_pipeline.domain.heroes import NORMAL_LOBBY_TYPE, RANKED_LOBBY_TYPE, heroes
 
 from .config import SEED_ACCOUNT_ID, SimulatorConfig
+from .hashing import choice_index, hash64_int
 
 KIND_NORMAL, KIND_SMURF, KIND_NEWBIE, KIND_CLIMBER = 0, 1, 2, 3
 KIND_NAMES = {KIND_NORMAL: "normal", KIND_SMURF: "smurf", KIND_NEWBIE: "newbie", KIND_CLIMBER: "climber"}
@@ -202,14 +203,10 @@ class World:
         return self.time_start + (np.asarray(match_index, dtype=np.int64) * self.time_span) // self.num_matches
 
     def match_id(self, match_index: NDArray[Any]) -> NDArray[np.int64]:
-        from .hashing import choice_index
-
         idx = np.asarray(match_index, dtype=np.int64)
         return MATCH_ID_BASE + idx * MATCH_ID_STEP + choice_index(self.seed, MATCH_ID_STEP, idx, 11)
 
     def match_seq_num(self, match_index: NDArray[Any]) -> NDArray[np.int64]:
-        from .hashing import choice_index
-
         idx = np.asarray(match_index, dtype=np.int64)
         return MATCH_SEQ_BASE + idx * MATCH_SEQ_STEP + choice_index(self.seed, MATCH_SEQ_STEP, idx, 12)
 
@@ -218,7 +215,8 @@ class World:
         idx, _ = divmod(match_id - MATCH_ID_BASE, MATCH_ID_STEP)
         if match_id < MATCH_ID_BASE or idx >= self.num_matches:
             return None
-        return idx if int(self.match_id(np.array([idx]))[0]) == match_id else None
+        # ``match_id`` of one index on plain integers (numpy's per-call overhead is most of the cost)
+        return idx if MATCH_ID_BASE + idx * MATCH_ID_STEP + hash64_int(self.seed, idx, 11) % MATCH_ID_STEP == match_id else None
 
     def first_match_at_seq(self, seq_num: int) -> int:
         """Index of the first match whose sequence number is >= ``seq_num``."""

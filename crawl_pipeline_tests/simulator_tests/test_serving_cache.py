@@ -51,6 +51,20 @@ def test_match_store_gives_the_same_rows_however_derived(world) -> None:
     assert len(blocked._blocks) <= 4  # bounded
 
 
+def test_match_store_derives_a_block_whole_when_the_reader_comes_from_its_neighbour(world) -> None:
+    store = MatchStore(world, blocks=8, block=8)
+    rows, _ = store.locate(45)  # a first ask, nothing near it derived: this match alone
+    assert len(rows) == 1 and len(store.blocks) == 0
+    rows, _ = store.locate(44)  # a second match of the block: the whole block
+    assert len(rows) == 8 and len(store.blocks) == 1
+    rows, r = store.locate(39)  # the newest first: the next block down comes whole on its first match
+    assert (len(rows), r, len(store.blocks)) == (8, 7, 2)
+    rows, r = store.locate(48)  # and so does the one above (a sequence page read upwards)
+    assert (len(rows), r, len(store.blocks)) == (8, 0, 3)
+    assert len(store.locate(200)[0]) == 1  # far from the blocks derived last: alone again
+    assert rows.row(r) == MatchStore(world, blocks=0).locate(48)[0].row(0)  # the same values either way
+
+
 def test_kept_answers_still_meet_faults_limits_and_counters() -> None:
     with start_simulator(rate_limits={"opendota_premium_per_minute": 3}) as sim, httpx.Client(base_url=sim.url) as http:
         match_id = int(sim.world.match_id(np.array([10]))[0])
