@@ -396,6 +396,10 @@ class MatchRows:
     (inventories, average ranks; names and last logins for OpenDota, kept per account in
     ``profiles`` when given) are hashed for the whole batch at once, on first use too. The
     values are exactly those of the batch.
+
+    Per-slot values are kept as one flat list per field and sliced per read: a kept block then
+    holds a few dozen lists instead of a thousand, which the garbage collector would walk
+    again and again (it cost a fifth of serving a match).
     """
 
     __slots__ = ("_items", "_people", "_profiles", "_rows", "_tiers_now", "batch", "world")
@@ -404,36 +408,39 @@ class MatchRows:
         self.world = world
         self.batch = batch
         self._profiles = profiles  # account index -> (personaname, last_login), if kept
-        self._items: tuple[list[list[list[int]]], list[int]] | None = None
-        self._people: tuple[list[list[str]], list[list[str | None]]] | None = None
+        self._items: tuple[list[int], list[int]] | None = None
+        self._people: tuple[list[str], list[str | None]] | None = None
         self._rows: tuple[dict[str, list[Any]], dict[str, list[Any]]] | None = None
-        self._tiers_now: list[list[int]] | None = None
+        self._tiers_now: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
 
-    def items(self) -> tuple[list[list[list[int]]], list[int]]:
-        """The six item slots per row and slot (= ``inventory``), and the average rank per row."""
+    def items(self, r: int) -> list[list[int]]:
+        """The six item slots of each of row ``r``'s ten players (= ``inventory``)."""
+        flat = self._items_and_ranks()[0]
+        return [flat[i : i + 6] for i in range(60 * r, 60 * r + 60, 6)]
+
+    def _items_and_ranks(self) -> tuple[list[int], list[int]]:
         if self._items is None:
             b, w = self.batch, self.world
             items = ITEM_POOL[choice_index(w.seed, ITEM_POOL.size, b.index[:, None, None], _SLOTS[None, :, None], _F_ITEM,
-                                           np.arange(6)[None, None, :])].tolist()  # fmt: skip
-            self._items = (items, b.average_rank().tolist())
+                                           np.arange(6)[None, None, :])]  # fmt: skip
+            self._items = (items.ravel().tolist(), b.average_rank().tolist())
         return self._items
 
     def tiers_now(self, r: int) -> list[int]:
         """The ten players' medals today (0 uncalibrated), which OpenDota sends with a match."""
         if self._tiers_now is None:
-            self._tiers_now = self.world.rank_tiers_now()[self.batch.players].tolist()
-        return self._tiers_now[r]
+            self._tiers_now = self.world.rank_tiers_now()[self.batch.players.ravel()].tolist()
+        return self._tiers_now[10 * r : 10 * r + 10]
 
     def people(self, r: int) -> tuple[list[str], list[str | None]]:
         """``personaname`` and ``last_login`` of the ten players of row ``r``."""
         if self._people is None:
-            names, logins = self._names_and_logins(self.batch.players.reshape(-1))
-            self._people = ([names[i : i + 10] for i in range(0, len(names), 10)],
-                            [logins[i : i + 10] for i in range(0, len(logins), 10)])  # fmt: skip
-        return self._people[0][r], self._people[1][r]
+            self._people = self._names_and_logins(self.batch.players.reshape(-1))
+        names, logins = self._people
+        return names[10 * r : 10 * r + 10], logins[10 * r : 10 * r + 10]
 
     def _names_and_logins(self, flat: NDArray[np.int64]) -> tuple[list[str], list[str | None]]:
         if self._profiles is None:
@@ -450,18 +457,18 @@ class MatchRows:
         return [f[0] for f in found], [f[1] for f in found]  # type: ignore[index]
 
     def row(self, r: int) -> dict[str, Any]:
-        """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``). The
-        lists are the batch's own, shared by every read: render from them, never change them."""
+        """Scalars of match ``r`` and its per-slot lists (plus ``items`` and ``average_rank``), fresh
+        lists on every read."""
         if self._rows is None:  # the whole batch at once, on first use: one tolist() per field
             b = self.batch
             self._rows = ({name: getattr(b, name).tolist() for name in _MATCH_FIELDS},
-                          {name: getattr(b, name).tolist() for name in _ROW_FIELDS})  # fmt: skip
+                          {name: getattr(b, name).ravel().tolist() for name in _ROW_FIELDS})  # fmt: skip
         scalars, per_slot = self._rows
         out: dict[str, Any] = {name: values[r] for name, values in scalars.items()}
+        lo, hi = 10 * r, 10 * r + 10
         for name, values in per_slot.items():
-            out[name] = values[r]
-        items, avg = self.items()
-        out["items"], out["average_rank"] = items[r], avg[r]
+            out[name] = values[lo:hi]
+        out["items"], out["average_rank"] = self.items(r), self._items_and_ranks()[1][r]
         return out
 
 
