@@ -484,9 +484,9 @@ class MatchStore:
     asked for, and the whole block when a second match of it comes while the block is still
     among the ``recent`` last touched, or at once when a neighbouring block was among the last
     few derived (a reader going through the matches in order gets each block whole from its
-    first match on; a neighbour merely kept is often a scattered reader's too):
-    sequential readers then get the rest of the block from here, scattered readers pay no more
-    than for one match. At most ``blocks`` blocks are kept (LRU); ``blocks=0`` derives every
+    first match on; a neighbour that is merely kept proves nothing, scattered reads keep blocks
+    too): sequential readers then get the rest of the block from here, scattered readers pay no
+    more than for one match. At most ``blocks`` blocks are kept (LRU); ``blocks=0`` derives every
     match on its own (the uncached path).
     """
 
