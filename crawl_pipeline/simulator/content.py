@@ -416,12 +416,8 @@ class MatchRows:
     def __len__(self) -> int:
         return len(self.batch)
 
-    def items(self, r: int) -> list[list[int]]:
-        """The six item slots of each of row ``r``'s ten players (= ``inventory``)."""
-        flat = self._items_and_ranks()[0]
-        return [flat[i : i + 6] for i in range(60 * r, 60 * r + 60, 6)]
-
     def _items_and_ranks(self) -> tuple[list[int], list[int]]:
+        """Every player's six item slots (= ``inventory``), flat, and the average rank per row."""
         if self._items is None:
             b, w = self.batch, self.world
             items = ITEM_POOL[choice_index(w.seed, ITEM_POOL.size, b.index[:, None, None], _SLOTS[None, :, None], _F_ITEM,
@@ -468,7 +464,9 @@ class MatchRows:
         lo, hi = 10 * r, 10 * r + 10
         for name, values in per_slot.items():
             out[name] = values[lo:hi]
-        out["items"], out["average_rank"] = self.items(r), self._items_and_ranks()[1][r]
+        items, ranks = self._items_and_ranks()
+        out["items"] = [items[i : i + 6] for i in range(60 * r, 60 * r + 60, 6)]
+        out["average_rank"] = ranks[r]
         return out
 
 

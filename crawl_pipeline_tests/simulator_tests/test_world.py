@@ -98,6 +98,12 @@ def test_match_ids_and_sequence_numbers_increase_and_round_trip(world: World) ->
     assert np.all(np.diff(world.start_time(idx)) >= 0)
     assert world.match_index(int(ids[123])) == 123
     assert world.match_index(int(ids[123]) + 1) is None or int(ids[124]) == int(ids[123]) + 1
+    # match_index checks an id with the scalar hash: it must agree with match_id everywhere
+    known = set(ids.tolist())
+    candidates = range(int(ids[0]) - 5, int(ids[2_000]) + 1)
+    assert [world.match_index(m) for m in candidates] == [
+        int(np.searchsorted(ids, m)) if m in known else None for m in candidates
+    ]
     assert world.first_match_at_seq(int(seqs[77])) == 77
 
 
