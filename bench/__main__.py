@@ -36,7 +36,7 @@ SCALES: dict[str, dict[str, list[str]]] = {
     },
     "bench_smurf_quality": {"quick": ["--seeds", "1", "2", "--accounts", "20000"], "full": ["--seeds", "1", "2", "3"]},
     "bench_ingest": {
-        "quick": ["--matches", "2000", "--baseline-matches", "200"],
+        "quick": ["--matches", "4000", "--baseline-matches", "300"],  # side by side, each run needs a few seconds
         "full": ["--matches", "10000", "--baseline-matches", "500"],
     },
     "bench_memory": {

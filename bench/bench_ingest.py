@@ -14,7 +14,14 @@ of the same world and stores the match and its ten players, each into a fresh sc
                row-by-row INSERTs (match, each player, each account), a commit every 25
   * dlt        a ``dlt.sources.rest_api`` pipeline loading the same matches into PostgreSQL
                (``bench_ingest_dlt.py``, timed after an untimed warm-up of its first 25; skipped, with a line saying so, when dlt is not installed:
-               ``pip install -e '.[bench]'``)
+               ``pip install -e '.[bench]'``): at dlt's default (the match calls one after
+               another, on the baseline's ids) and ``parallelized`` on as many workers as ours
+
+The pipeline and dlt also run as ``--runs`` (2) processes side by side, the ids dealt out between
+them, released together once set up: how a deployment runs crawl steps at once (each run a process
+of its own, the ``provider_api`` pool allowing 4; one per core here), sharing one database and, for
+the pipeline, one PostgreSQL rate budget. One Python process is bound by its GIL; side by side shows
+what the machine allows.
 
 Each runs twice: against the live simulator, and on its recorded answers (served in-process
 after the same latency, so the simulator's own CPU is out of the figure). Before them, bare httpx
@@ -36,8 +43,10 @@ import argparse
 import collections
 import cProfile
 import logging
+import multiprocessing
 import os
 import pstats
+import queue
 import random
 import re
 import shutil
@@ -46,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import bench_ingest_dlt
@@ -96,11 +106,14 @@ def record(sim_url: str, ids: list[int]) -> dict[int, bytes]:
                         strict=True))
 
 
-def fetch_only(sim_url: str, ids: list[int], workers: int, transport: httpx.BaseTransport | None = None) -> float:
+def fetch_only(sim_url: str, ids: list[int], workers: int, transport: httpx.BaseTransport | None = None,
+               ready: Callable[[], None] | None = None) -> float:
     """Bare httpx on ``workers`` threads, nothing parsed or stored: the most any httpx client with
     that many workers can fetch here (matches/s). Live, this client's own CPU sets it, not the simulator."""
     with httpx.Client(base_url=sim_url, headers={"Authorization": f"Bearer {KEY}"}, transport=transport,
                       limits=httpx.Limits(max_connections=workers)) as http, ThreadPoolExecutor(workers) as pool:
+        if ready:
+            ready()
         started = time.perf_counter()
         for _ in pool.map(lambda i: http.get(f"/api/matches/{i}").raise_for_status(), ids):
             pass
@@ -108,7 +121,9 @@ def fetch_only(sim_url: str, ids: list[int], workers: int, transport: httpx.Base
 
 
 def pipeline(url: str, sim_url: str, ids: list[int], *, workers: int, chunk: int,
-             transport: httpx.BaseTransport | None = None) -> tuple[float, int]:
+             transport: httpx.BaseTransport | None = None, ready: Callable[[], None] | None = None) -> tuple[float, int]:
+    """``fetch_details`` as a crawl run calls it; ``ready`` is called once its database pool and
+    clients are open, before the clock starts (runs side by side wait there for each other)."""
     config = SourcesConfig(
         opendota=ProviderConfig(sim_url, (Secret(KEY),), RateTier.of("bench-unlimited", **UNLIMITED_OPENDOTA)),
         steam=ProviderConfig(sim_url),
@@ -117,6 +132,8 @@ def pipeline(url: str, sim_url: str, ids: list[int], *, workers: int, chunk: int
     )
     log = logging.getLogger("bench_ingest")
     with Database(url, max_size=4) as db, open_sources(config, db, transport=transport) as sources:
+        if ready:
+            ready()
         started = time.perf_counter()
         result = phases.fetch_details(
             db, sources.provider("opendota"), ids, discovery_depth=1, chunk_size=chunk, max_workers=workers,
@@ -164,9 +181,67 @@ def baseline(url: str, sim_url: str, ids: list[int], transport: httpx.BaseTransp
     return seconds, stored
 
 
+def side_by_side(kind: str, target: str, sim_url: str, ids: list[int], args,
+                 bodies: dict[int, bytes] | None = None) -> tuple[float, int]:
+    """``kind`` ("fetch", "pipeline" or "dlt") in ``args.runs`` processes of their own, as a deployment
+    runs crawl steps side by side (each a run's process, the ``provider_api`` pool allowing 4): the
+    ids dealt out in turn, each process set up, then all released together at a barrier. Returns
+    (seconds of the slowest, items stored). ``target``: the shared database (pipeline), the server
+    (dlt: a database per pipeline); ``bodies``: recorded answers instead of the live simulator."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter each, as a run's process is
+    barrier, results = context.Barrier(args.runs), context.Queue()
+    shares = [ids[k :: args.runs] for k in range(args.runs)]
+    processes = [
+        context.Process(target=_side_by_side_run, daemon=True, args=(
+            kind, target, sim_url, share, None if bodies is None else {i: bodies[i] for i in share},
+            args.workers, args.chunk, barrier, results))
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    outcomes: list = []
+    while len(outcomes) < len(processes):
+        try:
+            outcomes.append(results.get(timeout=1))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in processes):  # died without a word (killed)
+                barrier.abort()
+                break
+    for process in processes:
+        process.join(timeout=60)
+    errors = [o for o in outcomes if isinstance(o, str)]
+    if errors or len(outcomes) < len(processes):
+        codes = [p.exitcode for p in processes]
+        raise RuntimeError(f"{kind} side by side: {errors[0] if errors else 'a run died'} (exit codes {codes})")
+    return max(seconds for seconds, _ in outcomes), sum(n for _, n in outcomes)
+
+
+def _side_by_side_run(kind: str, target: str, sim_url: str, ids: list[int], bodies: dict[int, bytes] | None,
+                      workers: int, chunk: int, barrier, results) -> None:
+    transport = None if bodies is None else Replay(bodies, LATENCY_MS)
+    try:
+        if kind == "fetch":
+            rate = fetch_only(sim_url, ids, workers, transport, ready=barrier.wait)
+            results.put((len(ids) / rate, len(ids)))
+        elif kind == "pipeline":
+            results.put(pipeline(target, sim_url, ids, workers=workers, chunk=chunk, transport=transport,
+                                 ready=barrier.wait))
+        else:
+            results.put(bench_ingest_dlt.measure(target, sim_url, ids, workers=workers, bodies=bodies,
+                                                 latency_ms=LATENCY_MS, ready=barrier.wait))
+    except BaseException as exc:
+        barrier.abort()  # the others stop waiting
+        results.put(f"{type(exc).__name__}: {exc}")
+        raise
+
+
 def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: list[int], args,
-            transport: httpx.BaseTransport | None, *, simulator: psutil.Process | None = None) -> tuple[float, float]:
-    with scratch_database(server, "ingest_base") as base_url, scratch_database(server, "ingest_fast") as fast_url:
+            bodies: dict[int, bytes] | None, *, simulator: psutil.Process | None = None) -> tuple[float, float, float]:
+    """Baseline, the pipeline as one run and as ``args.runs`` runs side by side: (one run, side by side,
+    baseline) in matches/s. ``bodies``: recorded answers instead of the live simulator."""
+    transport = None if bodies is None else Replay(bodies, LATENCY_MS)
+    with (scratch_database(server, "ingest_base") as base_url, scratch_database(server, "ingest_fast") as fast_url,
+          scratch_database(server, "ingest_side") as side_url):
         base_s, base_n = baseline(base_url, sim_url, base_ids, transport)
         machine = psutil.cpu_times()
         sim_cpu = _cpu_seconds(simulator)
@@ -175,15 +250,23 @@ def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: lis
         sim_cpu = _cpu_seconds(simulator) - sim_cpu
         own_cpu = sum(psutil.Process().cpu_times()[:2]) - sum(own[:2])
         busy = _busy(psutil.cpu_times()) - _busy(machine)
-        with psycopg.connect(base_url) as a, psycopg.connect(fast_url) as b:
-            same = a.execute(SAME_ROWS, (base_ids,)).fetchone() == b.execute(SAME_ROWS, (base_ids,)).fetchone()
-    base_rate, fast_rate = base_n / base_s, fast_n / fast_s
+        side_s, side_n = side_by_side("pipeline", side_url, sim_url, ids, args, bodies)
+        with psycopg.connect(base_url) as a, psycopg.connect(fast_url) as b, psycopg.connect(side_url) as c:
+            expected = a.execute(SAME_ROWS, (base_ids,)).fetchone()
+            same = expected == b.execute(SAME_ROWS, (base_ids,)).fetchone()
+            side_same = expected == c.execute(SAME_ROWS, (base_ids,)).fetchone()
+    base_rate, fast_rate, side_rate = base_n / base_s, fast_n / fast_s, side_n / side_s
     print(f"[{label}]")
     print(f"  baseline (sequential httpx, row-by-row, commit/25): {base_n:>6} matches in {base_s:7.2f} s = {base_rate:8.1f}/s")
     print(f"  pipeline (fetch_details, {args.workers} workers, {args.chunk}/commit, {phases.DETAIL_WRITERS} writers): "
           f"{fast_n:>6} matches in {fast_s:7.2f} s = {fast_rate:8.1f}/s")
-    print(f"  rows of the {len(base_ids)} common matches identical in both databases: {same}")
+    print(f"  pipeline, {args.runs} runs side by side ({args.runs} processes x {args.workers} workers, one database and "
+          f"rate budget): {side_n:>6} matches in {side_s:7.2f} s = {side_rate:8.1f}/s")
+    print(f"  rows of the {len(base_ids)} common matches identical in the baseline's and the pipeline's databases: "
+          f"{same} (one run), {side_same} (side by side)")
     print("  " + ratio_line(f"ingest matches/s pipeline / baseline ({label})", fast_rate, base_rate, unit="/s"))
+    print("  " + ratio_line(f"ingest matches/s pipeline, {args.runs} runs side by side / baseline ({label})", side_rate,
+                            base_rate, unit="/s"))
     cores = psutil.cpu_count() or 1
     if simulator is not None:
         print(f"  CPU during the pipeline run ({cores} cores, {fast_s:.2f} s): simulator {sim_cpu:.2f} s = "
@@ -193,7 +276,9 @@ def contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: lis
     else:
         print(f"  CPU during the pipeline run ({cores} cores, {fast_s:.2f} s): this process {own_cpu / (fast_s * cores):.0%}"
               f" ({own_cpu / fast_n * 1e6:.0f} us per match); machine busy {busy / (fast_s * cores):.0%}")
-    return fast_rate, base_rate
+    if not (same and side_same):
+        raise SystemExit(f"bench_ingest: the rows stored differ from the baseline's ({label})")
+    return fast_rate, side_rate, base_rate
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
@@ -218,19 +303,33 @@ def _simulator(url: str) -> psutil.Process | None:
     return None
 
 
-def dlt_contest(label: str, server: str, sim_url: str, ids: list[int], args, fast_rate: float,
-                bodies: dict[int, bytes] | None = None) -> float | None:
+def dlt_contest(label: str, server: str, sim_url: str, ids: list[int], base_ids: list[int], args, fast_rate: float,
+                side_rate: float, bodies: dict[int, bytes] | None = None) -> tuple[float, float, float] | None:
+    """dlt at its defaults (on ``base_ids``), parallelized, and parallelized as ``args.runs`` pipelines side
+    by side (a database each): their matches/s."""
     missing = bench_ingest_dlt.available()
     if missing:
         print(f"  dlt: skipped: {missing}")
         return None
+    version = bench_ingest_dlt.version()
+    plain = _rate(bench_ingest_dlt.measure(server, sim_url, base_ids, workers=args.workers, bodies=bodies,
+                                           latency_ms=LATENCY_MS, parallelized=False))
     seconds, loaded = bench_ingest_dlt.measure(server, sim_url, ids, workers=args.workers, bodies=bodies,
                                                latency_ms=LATENCY_MS)
     rate = loaded / seconds
-    print(f"  dlt {bench_ingest_dlt.version()} (rest_api -> postgres, {args.workers} workers): "
-          f"{loaded:>6} matches in {seconds:7.2f} s = {rate:8.1f}/s")
-    print(f"  ingest pipeline / dlt ({label}): {fast_rate:,.1f}/s vs {rate:,.1f}/s = {fast_rate / rate:.2f}x")
-    return rate
+    side_seconds, side_loaded = side_by_side("dlt", server, sim_url, ids, args, bodies)
+    side_dlt = side_loaded / side_seconds
+    print(f"  dlt {version} at its defaults (rest_api -> postgres, one call after another): "
+          f"{len(base_ids) - bench_ingest_dlt.WARMUP:>6} matches = {plain:8.1f}/s")
+    print(f"  dlt {version} parallelized ({args.workers} workers): {loaded:>6} matches in {seconds:7.2f} s = "
+          f"{rate:8.1f}/s; {args.runs} pipelines side by side: {side_loaded:>6} matches in {side_seconds:7.2f} s "
+          f"= {side_dlt:8.1f}/s")
+    print(f"  ingest pipeline / dlt at its defaults ({label}): {fast_rate:,.1f}/s vs {plain:,.1f}/s = "
+          f"{fast_rate / plain:.2f}x")
+    print(f"  ingest pipeline / dlt parallelized ({label}): {fast_rate:,.1f}/s vs {rate:,.1f}/s = {fast_rate / rate:.2f}x")
+    print(f"  ingest pipeline / dlt parallelized, {args.runs} of each side by side ({label}): {side_rate:,.1f}/s vs "
+          f"{side_dlt:,.1f}/s = {side_rate / side_dlt:.2f}x")
+    return plain, rate, side_dlt
 
 
 # ------------------------------------------------------------------ the profile
@@ -350,7 +449,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--matches", type=int, default=3000, help="matches stored by the pipeline (and dlt)")
     parser.add_argument("--baseline-matches", type=int, default=300, help="matches stored by the baseline")
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=8, help="fetchers per run (the crawl's default)")
+    parser.add_argument("--runs", type=int, default=2, help="runs side by side, a process each (one per core here)")
     parser.add_argument("--chunk", type=int, default=25, help="matches per transaction (pipeline)")
     parser.add_argument("--server", default=None, help="PostgreSQL server for the scratch databases")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled run")
@@ -365,6 +465,7 @@ def main() -> None:
     # Little's law: with ``workers`` calls in flight, each taking the mean latency at least, no client
     # of any make completes more than this many a second
     latency_bound = args.workers / (LATENCY_MS / 1000)
+    side_bound = args.runs * latency_bound
     print(f"simulator: {WORLD_ACCOUNTS:,} accounts, rate limits off, {LATENCY_MS:.0f} ms mean latency (own process)")
     with simulator_process(accounts=WORLD_ACCOUNTS, latency_ms=LATENCY_MS, rate_limits={"enabled": False}) as sim_url:
         bodies = record(sim_url, ids)  # the simulator's serving cache is warm now, as in the runs below
@@ -375,40 +476,66 @@ def main() -> None:
         sim_share = (_cpu_seconds(simulator) - sim_cpu) * per_second
         own_share = (_cpu_seconds(psutil.Process()) - own_cpu) * per_second
         replay_ceiling = fetch_only("http://replay", ids, args.workers, Replay(bodies, LATENCY_MS))
+        live_side_ceiling = _rate(side_by_side("fetch", "", sim_url, ids, args))
+        replay_side_ceiling = _rate(side_by_side("fetch", "", "http://replay", ids, args, bodies))
         print(f"fetch-only ceiling, bare httpx on {args.workers} threads (nothing parsed or stored): "
               f"live {live_ceiling:,.0f}/s (the simulator used {sim_share:.0%} of a core, this client "
               f"{own_share:.0%}), recorded answers {replay_ceiling:,.0f}/s; latency bound, any client: "
               f"{args.workers} requests in flight / {LATENCY_MS:.0f} ms mean latency = {latency_bound:,.0f}/s")
-        live, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None, simulator=simulator)
-        print(f"  pipeline reaches {live / live_ceiling:.0%} of the live fetch-only ceiling; 10x the baseline "
-              f"needs {10 * live_base:,.0f}/s")
-        live_dlt = dlt_contest("live simulator", server, sim_url, ids, args, live)
+        print(f"fetch-only ceiling, {args.runs} processes side by side x {args.workers} threads: live "
+              f"{live_side_ceiling:,.0f}/s, recorded answers {replay_side_ceiling:,.0f}/s; latency bound "
+              f"{args.runs * args.workers} in flight = {side_bound:,.0f}/s")
+        live, live_side, live_base = contest("live simulator", server, sim_url, ids, base_ids, args, None,
+                                             simulator=simulator)
+        print(f"  pipeline reaches {live / live_ceiling:.0%} of the live fetch-only ceiling ({live_side / live_side_ceiling:.0%}"
+              f" side by side); 10x the baseline needs {10 * live_base:,.0f}/s")
+        live_dlt = dlt_contest("live simulator", server, sim_url, ids, base_ids, args, live, live_side)
     label = f"recorded answers, {LATENCY_MS:.0f} ms latency"
-    replayed, replayed_base = contest(label, server, "http://replay", ids, base_ids, args, Replay(bodies, LATENCY_MS))
-    print(f"  pipeline reaches {replayed / replay_ceiling:.0%} of the recorded fetch-only ceiling; 10x the baseline "
-          f"needs {10 * replayed_base:,.0f}/s")
-    replayed_dlt = dlt_contest(label, server, "http://replay", ids, args, replayed, bodies=bodies)
+    replayed, replayed_side, replayed_base = contest(label, server, "http://replay", ids, base_ids, args, bodies)
+    print(f"  pipeline reaches {replayed / replay_ceiling:.0%} of the recorded fetch-only ceiling "
+          f"({replayed_side / replay_side_ceiling:.0%} side by side); 10x the baseline needs {10 * replayed_base:,.0f}/s")
+    replayed_dlt = dlt_contest(label, server, "http://replay", ids, base_ids, args, replayed, replayed_side,
+                               bodies=bodies)
     if not args.no_profile:
         profile(server, ids, bodies, args)
-    def verdict(description: str, rate: float, need: float, ceiling: float) -> None:
+
+    def verdict(description: str, rate: float, need: float, ceiling: float, runs: int = 1) -> None:
         line = target_line(description, rate >= need)
-        if rate < need and need > latency_bound:
-            line += (f" (needs {need:,.0f}/s, above the latency bound of {latency_bound:,.0f}/s: {args.workers} "
+        in_flight = runs * args.workers
+        bound = runs * latency_bound
+        if rate < need and need > bound:
+            line += (f" (needs {need:,.0f}/s, above the latency bound of {bound:,.0f}/s: {in_flight} "
                      f"requests in flight at {LATENCY_MS:.0f} ms mean latency allow no client more, at equal concurrency)")
         elif rate < need and need > ceiling:
             line += (f" (needs {need:,.0f}/s, above the fetch-only ceiling of {ceiling:,.0f}/s: no httpx client on "
-                     f"{args.workers} threads reaches it here, storing nothing)")
+                     f"{runs} x {args.workers} threads reaches it here, storing nothing)")
         print(line)
 
-    verdict(">= 10x the baseline, recorded answers", replayed, 10 * replayed_base, replay_ceiling)
-    verdict(">= 10x the baseline, live simulator", live, 10 * live_base, live_ceiling)
+    side = f"{args.runs} runs side by side"
+    verdict(">= 10x the baseline, recorded answers, one run", replayed, 10 * replayed_base, replay_ceiling)
+    verdict(f">= 10x the baseline, recorded answers, {side}", replayed_side, 10 * replayed_base, replay_side_ceiling,
+            args.runs)
+    verdict(">= 10x the baseline, live simulator, one run", live, 10 * live_base, live_ceiling)
+    verdict(f">= 10x the baseline, live simulator, {side}", live_side, 10 * live_base, live_side_ceiling, args.runs)
     if live_dlt is None or replayed_dlt is None:
         print("target (>= 5x dlt): not measured (dlt not installed)")
     else:
-        verdict(">= 5x dlt, recorded answers", replayed, 5 * replayed_dlt, replay_ceiling)
-        verdict(">= 5x dlt, live simulator", live, 5 * live_dlt, live_ceiling)
+        for mode, ours, ours_side, dlt, ceiling, side_ceiling in (
+            ("recorded answers", replayed, replayed_side, replayed_dlt, replay_ceiling, replay_side_ceiling),
+            ("live simulator", live, live_side, live_dlt, live_ceiling, live_side_ceiling),
+        ):
+            plain, parallel, parallel_side = dlt
+            verdict(f">= 5x dlt at its defaults, {mode}, one run", ours, 5 * plain, ceiling)
+            verdict(f">= 5x dlt parallelized, {mode}, one of each", ours, 5 * parallel, ceiling)
+            verdict(f">= 5x dlt parallelized, {mode}, {args.runs} of each side by side", ours_side,
+                    5 * parallel_side, side_ceiling, args.runs)
     print(target_line(">= 500 matches/s end to end, recorded answers", replayed >= 500))
     print(target_line(">= 500 matches/s against the live simulator", live >= 500))
+
+
+def _rate(outcome: tuple[float, int]) -> float:
+    seconds, items = outcome
+    return items / seconds
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 A dlt pipeline (``dlt.sources.rest_api``) fetches ``/api/matches/{id}`` for the given match
 ids (a dependent resource resolved from a resource of ids, ``parallelized`` over dlt's extract
-thread pool with as many workers as our pipeline has) and loads them into PostgreSQL with dlt's
+thread pool with as many workers as our pipeline has, or, at dlt's default, one call after another)
+and loads them into PostgreSQL with dlt's
 ``postgres`` destination, in a scratch database of its own. Each match is mapped to the fields
 the crawl stores (the match row and its ten players, which dlt normalizes into the child table
 ``matches__players``), so dlt writes no more than we do; ``append``, dlt's cheapest write
@@ -100,9 +101,12 @@ def _credentials(url: str):
 
 
 def run_dlt(url: str, sim_url: str, ids: list[int], *, workers: int = 8,
-            bodies: Mapping[int, bytes] | None = None, latency_ms: float = LATENCY_MS) -> tuple[float, int]:
+            bodies: Mapping[int, bytes] | None = None, latency_ms: float = LATENCY_MS,
+            ready: Callable[[], None] | None = None, parallelized: bool = True) -> tuple[float, int]:
     """Ingest ``ids`` with dlt into the database at ``url``; returns (seconds, matches loaded by the
-    timed run: all but the first ``WARMUP``). ``bodies``: serve recorded answers instead of asking ``sim_url``."""
+    timed run: all but the first ``WARMUP``). ``bodies``: serve recorded answers instead of asking ``sim_url``;
+    ``parallelized=False``: dlt's default, the dependent resource's calls one after another;
+    ``ready``: called between the warm-up and the clock's start (pipelines side by side wait there)."""
     os.environ["EXTRACT__WORKERS"] = str(workers)  # dlt's thread pool for parallelized resources
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     os.environ["DLT_TELEMETRY"] = "false"
@@ -124,7 +128,7 @@ def run_dlt(url: str, sim_url: str, ids: list[int], *, workers: int = 8,
                 ids_resource,
                 {
                     "name": "matches",
-                    "parallelized": True,
+                    "parallelized": parallelized,
                     "processing_steps": [{"map": _project}],
                     "endpoint": {
                         "path": "api/matches/{match_id}",
@@ -143,6 +147,8 @@ def run_dlt(url: str, sim_url: str, ids: list[int], *, workers: int = 8,
             destination=dlt.destinations.postgres(credentials=_credentials(url)), dataset_name="dlt_ingest",
         )
         pipeline.run(source(warmup))
+        if ready:
+            ready()
         started = time.perf_counter()
         pipeline.run(source(timed))
         seconds = time.perf_counter() - started
@@ -156,12 +162,11 @@ def run_dlt(url: str, sim_url: str, ids: list[int], *, workers: int = 8,
 
 def measure(server: str, sim_url: str, ids: list[int], *, workers: int = 8,
             bodies: Mapping[int, bytes] | None = None, latency_ms: float = LATENCY_MS,
-            on_start: Callable[[], None] | None = None) -> tuple[float, int]:
+            ready: Callable[[], None] | None = None, parallelized: bool = True) -> tuple[float, int]:
     """``run_dlt`` into a fresh scratch database (not migrated: dlt makes its own tables)."""
     with scratch_database(server, "ingest_dlt", migrate=False) as url:
-        if on_start:
-            on_start()
-        return run_dlt(url, sim_url, ids, workers=workers, bodies=bodies, latency_ms=latency_ms)
+        return run_dlt(url, sim_url, ids, workers=workers, bodies=bodies, latency_ms=latency_ms, ready=ready,
+                       parallelized=parallelized)
 
 
 def main() -> None:
