@@ -209,7 +209,8 @@ def side_by_side(kind: str, target: str, sim_url: str, ids: list[int], args,
                 break
     for process in processes:
         process.join(timeout=60)
-    errors = [o for o in outcomes if isinstance(o, str)]
+    # the cause first: a run that failed breaks the barrier the others wait at
+    errors = sorted((o for o in outcomes if isinstance(o, str)), key=lambda e: e.startswith("BrokenBarrierError"))
     if errors or len(outcomes) < len(processes):
         codes = [p.exitcode for p in processes]
         raise RuntimeError(f"{kind} side by side: {errors[0] if errors else 'a run died'} (exit codes {codes})")
