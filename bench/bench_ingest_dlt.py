@@ -3,8 +3,7 @@
 A dlt pipeline (``dlt.sources.rest_api``) fetches ``/api/matches/{id}`` for the given match
 ids (a dependent resource resolved from a resource of ids, ``parallelized`` over dlt's extract
 thread pool with as many workers as our pipeline has, or, at dlt's default, one call after another)
-and loads them into PostgreSQL with dlt's
-``postgres`` destination, in a scratch database of its own. Each match is mapped to the fields
+and loads them into PostgreSQL with dlt's ``postgres`` destination, in a scratch database of its own. Each match is mapped to the fields
 the crawl stores (the match row and its ten players, which dlt normalizes into the child table
 ``matches__players``), so dlt writes no more than we do; ``append``, dlt's cheapest write
 disposition. Timed from ``pipeline.run`` to its return: extract, normalize and load, in steady
